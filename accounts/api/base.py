@@ -1,0 +1,77 @@
+"""Behaviour shared by every tenant-scoped API view: the one place scoping happens."""
+
+from contextlib import contextmanager
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+
+class TenantScopedMixin:
+    """Filters ``queryset`` to the caller's tenant, so no view can forget to.
+
+    Subclasses set ``queryset`` to the model's base queryset (with its joins); every
+    model behind the APIs carries a ``tenant`` foreign key.
+    """
+
+    tenant_field = "tenant"
+
+    def get_queryset(self):
+        return super().get_queryset().filter(**{self.tenant_field: self.request.tenant})
+
+
+class ArrayLimitOffsetPagination(LimitOffsetPagination):
+    """``limit``/``offset`` paging whose body stays a plain JSON array, as the seeds show.
+
+    The total count travels in the ``X-Total-Count`` header instead.
+    """
+
+    default_limit = 100
+    max_limit = 1000
+
+    def get_paginated_response(self, data):
+        return Response(data, headers={"X-Total-Count": str(self.count)})
+
+    def get_paginated_response_schema(self, schema):
+        return schema
+
+
+class TenantScopedViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    pagination_class = ArrayLimitOffsetPagination
+
+
+class TenantScopedModelViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    TenantScopedViewSet,
+):
+    pass
+
+
+@contextmanager
+def service_errors(field_names: dict[str, str] | None = None):
+    """Turn a service's Django ValidationError into DRF's 400, keyed by this surface's names.
+
+    Services validate with model field names (``cron_expression``); a surface that calls
+    that field something else (``custom_cron_expression``) passes the mapping.
+    """
+    try:
+        yield
+    except DjangoValidationError as error:
+        names = field_names or {}
+        if hasattr(error, "error_dict"):
+            detail = {
+                _surface_key(key, names): messages for key, messages in error.message_dict.items()
+            }
+        else:
+            detail = {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
+        raise serializers.ValidationError(detail) from None
+
+
+def _surface_key(key: str, names: dict[str, str]) -> str:
+    return api_settings.NON_FIELD_ERRORS_KEY if key == NON_FIELD_ERRORS else names.get(key, key)

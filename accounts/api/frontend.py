@@ -1,0 +1,126 @@
+"""``/api/projects``, ``/api/agents``, ``/api/credentials`` for the frontend."""
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from accounts import services
+from accounts.api.base import TenantScopedModelViewSet
+from accounts.api.fields import TenantPublicIdRelatedField
+from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
+from accounts.models import Agent, Credential, Project
+
+
+def _public_id_field(**kwargs) -> serializers.RegexField:
+    return serializers.RegexField(
+        PUBLIC_ID_PATTERN, max_length=PUBLIC_ID_MAX_LENGTH, source="public_id", **kwargs
+    )
+
+
+def _create_or_conflict(create, field: str, message: str):
+    """Run ``create``; a unique clash (including a concurrent one) is a 400 on ``field``."""
+    try:
+        with transaction.atomic():
+            return create()
+    except IntegrityError:
+        raise serializers.ValidationError({field: [message]}) from None
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    id = _public_id_field(required=False)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def create(self, validated_data):
+        return _create_or_conflict(
+            lambda: services.project_create(
+                tenant=self.context["request"].tenant,
+                name=validated_data["name"],
+                public_id=validated_data.get("public_id"),
+            ),
+            "id",
+            "A project with this id already exists.",
+        )
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    id = _public_id_field(required=False)
+    project = TenantPublicIdRelatedField(queryset=Project.objects.all())
+
+    class Meta:
+        model = Agent
+        fields = ["id", "project", "name", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def create(self, validated_data):
+        return _create_or_conflict(
+            lambda: services.agent_create(
+                tenant=self.context["request"].tenant,
+                project=validated_data["project"],
+                name=validated_data["name"],
+                public_id=validated_data.get("public_id"),
+            ),
+            "id",
+            "An agent with this id already exists (possibly pending deletion).",
+        )
+
+
+class CredentialSerializer(serializers.ModelSerializer):
+    value = serializers.CharField(
+        write_only=True, trim_whitespace=False, max_length=10_000, style={"input_type": "password"}
+    )
+
+    class Meta:
+        model = Credential
+        fields = ["id", "name", "value", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def create(self, validated_data):
+        request = self.context["request"]
+        return _create_or_conflict(
+            lambda: services.credential_create(
+                tenant=request.tenant,
+                name=validated_data["name"],
+                value=validated_data["value"],
+                created_by=request.user,
+            ),
+            "name",
+            "A credential with this name already exists.",
+        )
+
+
+class ProjectViewSet(TenantScopedModelViewSet):
+    queryset = Project.objects.all()
+    serializer_class = ProjectSerializer
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[a-zA-Z0-9\-_.]+"
+    http_method_names = ["get", "post", "head", "options"]
+
+
+class AgentViewSet(TenantScopedModelViewSet):
+    # Pending-deletion agents are gone for every surface (404, hidden from lists).
+    queryset = Agent.objects.filter(deletion_requested_at__isnull=True).select_related("project")
+    serializer_class = AgentSerializer
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[a-zA-Z0-9\-_.]+"
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        services.agent_request_deletion(agent=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CredentialViewSet(TenantScopedModelViewSet):
+    queryset = Credential.objects.all()
+    serializer_class = CredentialSerializer
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def perform_destroy(self, instance):
+        services.credential_delete(credential=instance)

@@ -1,0 +1,137 @@
+"""Ownership: Tenant -> Project -> Agent, users in tenants through memberships.
+
+Projects and agents carry a surrogate integer key plus ``public_id``, the string id the
+APIs show. ``public_id`` is unique *within a tenant*, so one tenant choosing "default"
+never collides with, or reveals, another tenant's "default".
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from accounts.choices import MembershipRole
+from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
+
+
+class Tenant(models.Model):
+    id = models.CharField(
+        primary_key=True, max_length=PUBLIC_ID_MAX_LENGTH, validators=[validate_public_id]
+    )
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name or self.id
+
+
+class Membership(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(
+        max_length=16, choices=MembershipRole.choices, default=MembershipRole.MEMBER
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant_id} ({self.role})"
+
+
+class ApiToken(models.Model):
+    """A bearer token; only its SHA-256 digest is stored, the token is shown once."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    # The first characters, kept so ops staff can tell tokens apart in the admin.
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class Project(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="projects")
+    public_id = models.CharField(max_length=PUBLIC_ID_MAX_LENGTH, validators=[validate_public_id])
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "public_id"], name="project_public_id_unique_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+
+class Agent(models.Model):
+    """An AI agent that triggers run; ``deletion_requested_at`` marks it pending deletion."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agents")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agents")
+    public_id = models.CharField(max_length=PUBLIC_ID_MAX_LENGTH, validators=[validate_public_id])
+    name = models.CharField(max_length=200)
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "public_id"], name="agent_public_id_unique_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+    @property
+    def is_pending_deletion(self) -> bool:
+        return self.deletion_requested_at is not None
+
+
+class Credential(models.Model):
+    """A named secret (signing secret, API key); the value is Fernet-encrypted at rest."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="credentials")
+    name = models.CharField(max_length=200)
+    encrypted_value = models.TextField(editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="credential_name_unique_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

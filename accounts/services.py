@@ -1,0 +1,107 @@
+"""Writes for tenants, memberships, tokens, projects, agents and credentials."""
+
+import hashlib
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.choices import MembershipRole
+from accounts.encryption import encrypt_secret
+from accounts.identifiers import generate_public_id
+from accounts.models import Agent, ApiToken, Credential, Membership, Project, Tenant
+from accounts.signals import agent_deletion_requested, credential_deleting
+
+API_TOKEN_PREFIX = "trg_"
+
+
+def api_token_digest(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough (no brute force to slow down).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def tenant_member_ensure(
+    *, username: str, tenant_id: str, role: str = MembershipRole.OWNER
+) -> Membership:
+    """The user, tenant and membership, each created when missing (existing ones kept)."""
+    tenant, _ = Tenant.objects.get_or_create(id=tenant_id, defaults={"name": tenant_id})
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    membership, _ = Membership.objects.get_or_create(
+        tenant=tenant, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+def api_token_create(*, membership: Membership, name: str = "") -> tuple[ApiToken, str]:
+    """A new token for the member; returns the row and the token, which is never stored."""
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken.objects.create(
+        tenant=membership.tenant,
+        user=membership.user,
+        name=name,
+        prefix=token[:12],
+        digest=api_token_digest(token),
+    )
+    return row, token
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    """Record use, at most once a minute per token so reads do not all become writes."""
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def project_create(*, tenant: Tenant, name: str, public_id: str | None = None) -> Project:
+    return Project.objects.create(
+        tenant=tenant, name=name, public_id=public_id or generate_public_id("prj")
+    )
+
+
+def agent_create(
+    *, tenant: Tenant, project: Project, name: str, public_id: str | None = None
+) -> Agent:
+    assert project.tenant_id == tenant.pk, "project of another tenant"
+    return Agent.objects.create(
+        tenant=tenant,
+        project=project,
+        name=name,
+        public_id=public_id or generate_public_id("agt"),
+    )
+
+
+@transaction.atomic
+def agent_request_deletion(*, agent: Agent) -> Agent:
+    """Mark the agent pending deletion; its triggers become stale (they can no longer run)."""
+    updated = Agent.objects.filter(pk=agent.pk, deletion_requested_at__isnull=True).update(
+        deletion_requested_at=timezone.now()
+    )
+    agent.refresh_from_db(fields=["deletion_requested_at"])
+    if updated:
+        agent_deletion_requested.send(sender=Agent, agent=agent)
+    return agent
+
+
+def credential_create(
+    *, tenant: Tenant, name: str, value: str, created_by: AbstractBaseUser | None = None
+) -> Credential:
+    return Credential.objects.create(
+        tenant=tenant, name=name, encrypted_value=encrypt_secret(value), created_by=created_by
+    )
+
+
+def credential_set_value(*, credential: Credential, value: str) -> Credential:
+    credential.encrypted_value = encrypt_secret(value)
+    credential.save(update_fields=["encrypted_value", "updated_at"])
+    return credential
+
+
+@transaction.atomic
+def credential_delete(*, credential: Credential) -> None:
+    """Delete the secret; triggers that relied on it become stale."""
+    credential_deleting.send(sender=Credential, credential=credential)
+    credential.delete()

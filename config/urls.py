@@ -1,0 +1,40 @@
+"""Each API surface is mounted here; routes take no trailing slash (one is tolerated)."""
+
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from accounts.api.frontend import AgentViewSet, CredentialViewSet, ProjectViewSet
+from executions.api.frontend import ExecutionViewSet, TriggerExecutionsViewSet
+from triggers.api.frontend import TriggerViewSet
+
+
+class OptionalSlashRouter(SimpleRouter):
+    def __init__(self):
+        super().__init__(trailing_slash="/?")
+
+
+frontend = OptionalSlashRouter()
+frontend.register("projects", ProjectViewSet, basename="project")
+frontend.register("agents", AgentViewSet, basename="agent")
+frontend.register("credentials", CredentialViewSet, basename="credential")
+frontend.register("triggers", TriggerViewSet, basename="trigger")
+frontend.register("triggers", TriggerExecutionsViewSet, basename="trigger-execution")
+frontend.register("executions", ExecutionViewSet, basename="execution")
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include(frontend.urls)),
+]

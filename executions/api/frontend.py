@@ -1,0 +1,118 @@
+"""Seed 000's executions: ``/api/executions/:id``, ``/api/triggers/:id/executions`` and
+``/api/triggers/:id/test``. They live here because the executions app depends on the
+triggers app, not the other way round (docs/architecture.md)."""
+
+from django.db import models
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.api.base import TenantScopedViewSet
+from executions import selectors, services
+from executions.choices import ExecutionStatus, ExecutionType
+from executions.models import Execution
+from triggers.models import Trigger
+from triggers.selectors import frontend_types_q
+
+
+class FrontendExecutionStatus(models.IntegerChoices):
+    PENDING = 0, "Pending"
+    RUNNING = 1, "Running"
+    COMPLETED = 2, "Completed"
+    FAILED = 3, "Failed"
+    CANCELLED = 4, "Cancelled"
+
+
+STATUS_TO_FRONTEND: dict[str, int] = {
+    ExecutionStatus.PENDING: FrontendExecutionStatus.PENDING,
+    ExecutionStatus.RUNNING: FrontendExecutionStatus.RUNNING,
+    ExecutionStatus.COMPLETED: FrontendExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED: FrontendExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED: FrontendExecutionStatus.CANCELLED,
+}
+
+
+class TriggerExecutionSerializer(serializers.ModelSerializer):
+    """``TriggerExecution`` as seed 000 shows it."""
+
+    trigger_id = serializers.IntegerField()
+    execution_id = serializers.UUIDField()
+    execution_type = serializers.ChoiceField(choices=ExecutionType.choices)
+    status = serializers.SerializerMethodField()
+    duration_seconds = serializers.FloatField(allow_null=True)
+    error_message = serializers.SerializerMethodField()
+    tokens_used = serializers.IntegerField(allow_null=True)
+    worker_id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "trigger_id",
+            "execution_id",
+            "execution_type",
+            "status",
+            "scheduled_for",
+            "started_at",
+            "completed_at",
+            "duration_seconds",
+            "input_data",
+            "output_data",
+            "error_message",
+            "retry_count",
+            "max_retries",
+            "tokens_used",
+            "tools_executed",
+            "worker_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, execution) -> FrontendExecutionStatus:
+        return STATUS_TO_FRONTEND[execution.status]
+
+    def get_error_message(self, execution) -> str | None:
+        return execution.error_message or None
+
+    def get_worker_id(self, execution) -> str | None:
+        return execution.worker_id or None
+
+
+class ExecutionViewSet(mixins.RetrieveModelMixin, TenantScopedViewSet):
+    queryset = Execution.objects.all()
+    serializer_class = TriggerExecutionSerializer
+
+    @extend_schema(summary="Get an execution")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+class TriggerExecutionsViewSet(TenantScopedViewSet):
+    """The executions side of ``/api/triggers/:id``: history and test runs."""
+
+    queryset = Trigger.objects.filter(frontend_types_q())
+    serializer_class = TriggerExecutionSerializer
+
+    @extend_schema(
+        summary="A trigger's executions, newest first",
+        responses={200: TriggerExecutionSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def executions(self, request, pk=None):
+        trigger = self.get_object()
+        page = self.paginate_queryset(selectors.execution_history(trigger=trigger))
+        return self.get_paginated_response(TriggerExecutionSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Run the trigger once now, as a manual execution",
+        request=None,
+        responses={201: TriggerExecutionSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        execution = services.execution_create_manual(
+            trigger=self.get_object(), requested_by=request.user
+        )
+        return Response(TriggerExecutionSerializer(execution).data, status=status.HTTP_201_CREATED)

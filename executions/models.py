@@ -1,0 +1,83 @@
+"""The Execution: the durable record of one firing of a trigger (seed 002: an invocation)."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from executions.choices import ExecutionStatus, ExecutionType
+
+
+class Execution(models.Model):
+    execution_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Denormalised from the trigger so every query can be scoped without a join.
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="executions"
+    )
+    trigger = models.ForeignKey(
+        "triggers.Trigger", on_delete=models.CASCADE, related_name="executions"
+    )
+    execution_type = models.CharField(max_length=16, choices=ExecutionType.choices)
+    status = models.CharField(
+        max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
+    )
+    # The cron slot this execution is for; unique per trigger so a slot runs once.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    # A sender's delivery id; unique per trigger so a retried delivery runs once.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+
+    request_payload = models.JSONField(null=True, blank=True)  # the raw request, as received
+    input_data = models.JSONField(null=True, blank=True)  # what the agent is given
+    output_data = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+
+    retry_count = models.PositiveSmallIntegerField(default=0)
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    tokens_used = models.PositiveIntegerField(null=True, blank=True)
+    tools_executed = models.JSONField(null=True, blank=True)
+    worker_id = models.CharField(max_length=255, blank=True)
+    conversation_id = models.CharField(max_length=255, blank=True)
+
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trigger", "scheduled_for"],
+                condition=Q(scheduled_for__isnull=False),
+                name="execution_once_per_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["trigger", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="execution_once_per_idempotency_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["trigger", "-created_at"], name="execution_trigger_history"),
+            models.Index(fields=["tenant", "-created_at"], name="execution_tenant_recent"),
+            # Work the sweeper looks for: pending ones nobody took, running ones past timeout.
+            models.Index(
+                fields=["created_at"],
+                name="execution_pending",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                fields=["started_at"],
+                name="execution_running",
+                condition=Q(status="running"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.execution_type} execution {self.execution_id} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()

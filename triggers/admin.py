@@ -1,0 +1,96 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from triggers import services
+from triggers.models import Trigger
+
+
+@admin.register(Trigger)
+class TriggerAdmin(admin.ModelAdmin):
+    """Edits go through the same services as the APIs; status changes only via the actions."""
+
+    list_display = [
+        "name",
+        "tenant",
+        "provider_id",
+        "provider_trigger_id",
+        "status",
+        "next_fire_at",
+        "last_executed_at",
+        "execution_count",
+        "error_count",
+        "created_at",
+    ]
+    list_filter = ["status", "provider_id", "provider_trigger_id", "is_single_execution", "tenant"]
+    search_fields = ["name", "public_id", "uuid", "webhook_path", "agent__public_id"]
+    list_select_related = ["tenant"]
+    raw_id_fields = ["project", "agent", "signing_secret", "created_by", "updated_by"]
+    readonly_fields = [
+        "uuid",
+        "status",
+        "config_hash",
+        "webhook_token",
+        "execution_count",
+        "error_count",
+        "consecutive_failures",
+        "last_executed_at",
+        "last_execution_status",
+        "error_message",
+        "error_at",
+        "next_fire_at",
+        "created_by",
+        "updated_by",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["enable", "disable", "duplicate"]
+    date_hierarchy = "created_at"
+
+    def save_model(self, request, obj, form, change):
+        editable = [name for name in form.cleaned_data if name not in self.readonly_fields]
+        values = {name: getattr(obj, name) for name in editable}
+        if change:
+            changed = {name: values[name] for name in form.changed_data if name in values}
+            services.trigger_update(trigger=obj, updated_by=request.user, **changed)
+        else:
+            created = services.trigger_create(created_by=request.user, **values)
+            obj.pk = created.pk
+
+    def _run(self, request, queryset, service, verb: str) -> None:
+        done = 0
+        for trigger in queryset:
+            try:
+                service(trigger)
+                done += 1
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{trigger}: {'; '.join(error.messages)}", messages.ERROR
+                )
+        self.message_user(request, f"{done} trigger(s) {verb}.")
+
+    @admin.action(description="Enable selected triggers (unfreezes failed ones)")
+    def enable(self, request, queryset):
+        self._run(
+            request,
+            queryset,
+            lambda t: services.trigger_enable(trigger=t, updated_by=request.user),
+            "enabled",
+        )
+
+    @admin.action(description="Disable selected triggers")
+    def disable(self, request, queryset):
+        self._run(
+            request,
+            queryset,
+            lambda t: services.trigger_disable(trigger=t, updated_by=request.user),
+            "disabled",
+        )
+
+    @admin.action(description="Duplicate selected triggers (copies start inactive)")
+    def duplicate(self, request, queryset):
+        self._run(
+            request,
+            queryset,
+            lambda t: services.trigger_duplicate(trigger=t, created_by=request.user),
+            "duplicated",
+        )

@@ -1,0 +1,258 @@
+"""Seed 000, the frontend trigger API: ``/api/triggers``.
+
+Integer ids and integer status enums; the status and type tables are in frontend_enums.
+Decisions where the seed is silent (docs/api.md):
+- a new trigger is Active; ``status`` accepts 0 (Inactive) and 1 (Active) only;
+- ``webhook_url`` is generated, never taken from the request;
+- only schedule / webhook / slack_trigger triggers are listed (the seed's enum).
+"""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.api.base import TenantScopedViewSet, service_errors
+from triggers import schedule, services
+from triggers.api.frontend_enums import (
+    CATALOG_TO_TYPE,
+    STATUS_TO_FRONTEND,
+    TYPE_TO_CATALOG,
+    FrontendTriggerStatus,
+    FrontendTriggerType,
+)
+from triggers.choices import ListenerType, TriggerStatus
+from triggers.filters import FrontendTriggerFilterSet
+from triggers.models import Trigger
+from triggers.selectors import frontend_types_q
+
+# Model field -> this surface's field, for errors raised by the services.
+FIELD_NAMES = {"cron_expression": "custom_cron_expression", "provider_trigger_id": "trigger_type"}
+REQUESTED_STATUS = {
+    FrontendTriggerStatus.ACTIVE: TriggerStatus.ACTIVE,
+    FrontendTriggerStatus.INACTIVE: TriggerStatus.INACTIVE,
+}
+
+
+class TriggerSerializer(serializers.ModelSerializer):
+    """``Trigger`` as seed 000 shows it."""
+
+    user_id = serializers.SerializerMethodField()
+    trigger_type = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+    custom_cron_expression = serializers.SerializerMethodField()
+    listener_type = serializers.SerializerMethodField()
+    last_execution_status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trigger
+        fields = [
+            "id",
+            "user_id",
+            "name",
+            "description",
+            "trigger_type",
+            "status",
+            "webhook_url",
+            "custom_cron_expression",
+            "timezone",
+            "next_fire_at",
+            "listener_type",
+            "system_message",
+            "agent_model",
+            "task_prompt",
+            "custom_task",
+            "max_executions_per_hour",
+            "max_executions_per_day",
+            "is_single_execution",
+            "last_executed_at",
+            "last_execution_status",
+            "execution_count",
+            "error_count",
+            "error_message",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_user_id(self, trigger) -> str:
+        return str(trigger.created_by_id) if trigger.created_by_id else ""
+
+    def get_trigger_type(self, trigger) -> FrontendTriggerType:
+        return CATALOG_TO_TYPE[(trigger.provider_id, trigger.provider_trigger_id)]
+
+    def get_status(self, trigger) -> FrontendTriggerStatus:
+        return STATUS_TO_FRONTEND[trigger.status]
+
+    def get_webhook_url(self, trigger) -> str | None:
+        return trigger.webhook_url
+
+    def get_custom_cron_expression(self, trigger) -> str | None:
+        return trigger.cron_expression or None
+
+    def get_listener_type(self, trigger) -> ListenerType | None:
+        return trigger.listener_type or None
+
+    def get_last_execution_status(self, trigger) -> str | None:
+        return trigger.last_execution_status or None
+
+
+class _TriggerSettingsSerializer(serializers.Serializer):
+    """Fields shared by ``TriggerInput`` and ``TriggerUpdate``."""
+
+    description = serializers.CharField(required=False, allow_blank=True)
+    custom_cron_expression = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, source="cron_expression"
+    )
+    timezone = serializers.CharField(required=False)
+    listener_type = serializers.ChoiceField(
+        choices=ListenerType.choices, required=False, allow_null=True, allow_blank=True
+    )
+    system_message = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    agent_model = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=200
+    )
+    task_prompt = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    custom_task = serializers.DictField(required=False, allow_null=True)
+    max_executions_per_hour = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    max_executions_per_day = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    is_single_execution = serializers.BooleanField(required=False)
+
+    _BLANK_WHEN_NULL = (
+        "cron_expression",
+        "listener_type",
+        "system_message",
+        "agent_model",
+        "task_prompt",
+    )
+
+    def validate_custom_cron_expression(self, value):
+        if value in (None, ""):
+            return ""
+        try:
+            return schedule.validate_cron_expression(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate_timezone(self, value):
+        try:
+            return schedule.validate_timezone(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate(self, attrs):
+        # The model keeps "no value" for text as "", not NULL.
+        for name in self._BLANK_WHEN_NULL:
+            if name in attrs and attrs[name] is None:
+                attrs[name] = ""
+        return attrs
+
+
+class TriggerInputSerializer(_TriggerSettingsSerializer):
+    """``TriggerInput``: the body of ``POST /api/triggers``."""
+
+    name = serializers.CharField(max_length=255)
+    trigger_type = serializers.ChoiceField(choices=FrontendTriggerType.choices)
+    # Accepted for compatibility with the seed's TriggerInput, but always generated.
+    webhook_url = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, write_only=True
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        attrs.pop("webhook_url", None)
+        if attrs["trigger_type"] == FrontendTriggerType.SCHEDULE and not attrs.get(
+            "cron_expression"
+        ):
+            raise serializers.ValidationError(
+                {"custom_cron_expression": ["A schedule trigger needs a cron expression."]}
+            )
+        return attrs
+
+
+class TriggerUpdateSerializer(_TriggerSettingsSerializer):
+    """``TriggerUpdate``: the body of ``PATCH /api/triggers/:id``; every field optional."""
+
+    name = serializers.CharField(max_length=255, required=False)
+    status = serializers.ChoiceField(choices=FrontendTriggerStatus.choices, required=False)
+
+    def validate_status(self, value):
+        if value not in REQUESTED_STATUS:
+            raise serializers.ValidationError(
+                "Only 0 (Inactive) or 1 (Active) can be set; Stale and Completed are "
+                "reached by events."
+            )
+        return REQUESTED_STATUS[value]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List triggers",
+        parameters=[
+            OpenApiParameter("limit", int, description="Page size (default 100, max 1000)"),
+            OpenApiParameter("offset", int, description="Items to skip"),
+        ],
+    ),
+    retrieve=extend_schema(summary="Get a trigger"),
+    destroy=extend_schema(summary="Delete a trigger and its execution history"),
+)
+class TriggerViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    TenantScopedViewSet,
+):
+    queryset = Trigger.objects.filter(frontend_types_q())
+    serializer_class = TriggerSerializer
+    filterset_class = FrontendTriggerFilterSet
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    @extend_schema(
+        summary="Create a trigger",
+        request=TriggerInputSerializer,
+        responses={201: TriggerSerializer},
+    )
+    def create(self, request):
+        body = TriggerInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields = dict(body.validated_data)
+        entry = TYPE_TO_CATALOG[fields.pop("trigger_type")]
+        with service_errors(FIELD_NAMES):
+            trigger = services.trigger_create(
+                tenant=request.tenant,
+                created_by=request.user,
+                provider_id=entry.provider_id,
+                provider_trigger_id=entry.trigger_id,
+                **fields,
+            )
+        return Response(TriggerSerializer(trigger).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Update a trigger",
+        request=TriggerUpdateSerializer,
+        responses={200: TriggerSerializer},
+    )
+    def partial_update(self, request, pk=None):
+        trigger = self.get_object()
+        body = TriggerUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        with service_errors(FIELD_NAMES):
+            trigger = services.trigger_update(
+                trigger=trigger, updated_by=request.user, **body.validated_data
+            )
+        return Response(TriggerSerializer(trigger).data)
+
+    def perform_destroy(self, instance):
+        services.trigger_delete(trigger=instance)
+
+    @extend_schema(
+        summary="Duplicate a trigger (inactive, counters reset, new webhook URL)",
+        request=None,
+        responses={201: TriggerSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request, pk=None):
+        with service_errors(FIELD_NAMES):
+            copy = services.trigger_duplicate(trigger=self.get_object(), created_by=request.user)
+        return Response(TriggerSerializer(copy).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,50 @@
+"""The trigger catalog: every trigger type as ``provider_id`` + ``trigger_id``.
+
+A trigger row stores the pair; this registry says how such a trigger fires. Seed 003's
+provider catalog (``/providers/...``) will extend it with provider entries.
+"""
+
+from dataclasses import dataclass
+
+from triggers.choices import Delivery
+
+
+@dataclass(frozen=True)
+class TriggerType:
+    provider_id: str
+    trigger_id: str
+    name: str
+    description: str
+    delivery: Delivery
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.provider_id, self.trigger_id)
+
+
+CRON = TriggerType("builtin", "cron", "Schedule", "Fires on a cron schedule.", Delivery.SCHEDULE)
+WEBHOOK = TriggerType(
+    "builtin", "webhook", "Webhook", "Fires when its webhook URL is called.", Delivery.WEBHOOK
+)
+FILE_SYSTEM = TriggerType(
+    "builtin",
+    "file_system",
+    "Watched folder",
+    "Fires when a file matching its patterns appears in a watched folder.",
+    Delivery.FILE_SYSTEM,
+)
+SLACK_EVENT = TriggerType(
+    "slack", "event", "Slack event", "Fires on an event from the Slack Events API.", Delivery.EVENT
+)
+
+_REGISTRY: dict[tuple[str, str], TriggerType] = {
+    entry.key: entry for entry in (CRON, WEBHOOK, FILE_SYSTEM, SLACK_EVENT)
+}
+
+
+def trigger_type_get(provider_id: str, trigger_id: str) -> TriggerType | None:
+    return _REGISTRY.get((provider_id, trigger_id))
+
+
+def trigger_types() -> list[TriggerType]:
+    return list(_REGISTRY.values())

@@ -1,0 +1,29 @@
+from django.db import models
+
+
+class TriggerStatus(models.TextChoices):
+    """The one state machine; each API surface maps it in its serializer (docs/architecture.md)."""
+
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    # Can no longer fire as configured: its agent or credential is gone, a one-off date passed.
+    STALE = "stale", "Stale"
+    # A single-execution trigger that has run.
+    COMPLETED = "completed", "Completed"
+    # Frozen after N consecutive failed executions, until enabled again.
+    FAILED = "failed", "Failed"
+
+
+class ListenerType(models.TextChoices):
+    WORKFORCE = "workforce", "Workforce"
+    CHAT_AGENT = "chat_agent", "Chat agent"
+
+
+class Delivery(models.TextChoices):
+    """How a catalog trigger type learns it should fire."""
+
+    SCHEDULE = "schedule", "Schedule"
+    WEBHOOK = "webhook", "Webhook"
+    EVENT = "event", "Event (Slack)"
+    POLLING = "polling", "Polling"
+    FILE_SYSTEM = "file_system", "File system"

@@ -1,0 +1,205 @@
+"""The canonical Trigger: one row per trigger, whichever API surface made it."""
+
+import hashlib
+import json
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
+from triggers import catalog, schedule
+from triggers.choices import Delivery, ListenerType, TriggerStatus
+
+
+class Trigger(models.Model):
+    # -- identity and ownership ---------------------------------------------------------
+    # ``id`` (integer) is seed 000's id; ``uuid`` is seeds 001/003's instance id;
+    # ``public_id`` is seed 002's string id (client-given, or the uuid).
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_MAX_LENGTH, validators=[validate_public_id], blank=True
+    )
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="triggers")
+    project = models.ForeignKey(
+        "accounts.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="triggers"
+    )
+    agent = models.ForeignKey(
+        "accounts.Agent", null=True, blank=True, on_delete=models.CASCADE, related_name="triggers"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+
+    # -- type and configuration ---------------------------------------------------------
+    provider_id = models.CharField(max_length=64, default="builtin")
+    # The catalog's ``trigger_id`` (seeds 001/003), e.g. "cron" or "on_customer_created".
+    provider_trigger_id = models.CharField(max_length=128)
+    # Type-specific settings the typed columns below do not hold (seed 003 trigger_config).
+    config = models.JSONField(default=dict, blank=True)
+    # SHA-256 of the effective config; lets seed 001's PUT tell changed triggers apart.
+    config_hash = models.CharField(max_length=64, editable=False, blank=True)
+    status = models.CharField(
+        max_length=16, choices=TriggerStatus.choices, default=TriggerStatus.ACTIVE
+    )
+
+    # -- schedule -------------------------------------------------------------------------
+    cron_expression = models.CharField(max_length=255, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+
+    # -- what to run ----------------------------------------------------------------------
+    listener_type = models.CharField(max_length=16, choices=ListenerType.choices, blank=True)
+    agent_model = models.CharField(max_length=200, blank=True)
+    system_message = models.TextField(blank=True)
+    task_prompt = models.TextField(blank=True)
+    custom_task = models.JSONField(null=True, blank=True)
+    message_template = models.TextField(blank=True)
+    input_schema = models.JSONField(null=True, blank=True)
+    output_transform = models.JSONField(null=True, blank=True)
+
+    # -- limits ---------------------------------------------------------------------------
+    max_executions_per_hour = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    max_executions_per_day = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    is_single_execution = models.BooleanField(default=False)
+    max_retries = models.PositiveSmallIntegerField(default=3)
+
+    # -- webhook side ---------------------------------------------------------------------
+    # The secret part of the generated webhook URL; unguessable, regenerated on duplicate.
+    webhook_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Seed 001's ``config.path``: a custom, tenant-chosen path; unique service-wide.
+    webhook_path = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    authentication = models.JSONField(null=True, blank=True)
+    signature_verification = models.JSONField(null=True, blank=True)
+    signing_secret = models.ForeignKey(
+        "accounts.Credential",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="signed_triggers",
+    )
+
+    # -- polling side (seed 003) ------------------------------------------------------------
+    webhook_data = models.JSONField(null=True, blank=True)
+    cursor_data = models.JSONField(null=True, blank=True)
+    poll_interval_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(10)]
+    )
+
+    # -- counters and state -----------------------------------------------------------------
+    execution_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_executed_at = models.DateTimeField(null=True, blank=True)
+    last_execution_status = models.CharField(max_length=16, blank=True)
+    error_message = models.TextField(blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+    # The next cron slot, in UTC; set only while the trigger is active (see the due index).
+    next_fire_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "public_id"], name="trigger_public_id_unique_per_tenant"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="trigger_tenant_created"),
+            models.Index(fields=["tenant", "last_executed_at"], name="trigger_tenant_last_exec"),
+            models.Index(fields=["tenant", "execution_count"], name="trigger_tenant_exec_count"),
+            models.Index(fields=["tenant", "status"], name="trigger_tenant_status"),
+            models.Index(
+                fields=["tenant", "provider_id", "provider_trigger_id"], name="trigger_tenant_type"
+            ),
+            # The scheduler's work queue: only active triggers with a next slot are in it.
+            models.Index(
+                fields=["next_fire_at"],
+                name="trigger_due",
+                condition=Q(status="active", next_fire_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+    @property
+    def trigger_type(self) -> catalog.TriggerType | None:
+        return catalog.trigger_type_get(self.provider_id, self.provider_trigger_id)
+
+    @property
+    def delivery(self) -> Delivery | None:
+        entry = self.trigger_type
+        return entry.delivery if entry else None
+
+    @property
+    def webhook_url(self) -> str | None:
+        if not self.webhook_token:
+            return None
+        return f"{settings.PUBLIC_BASE_URL}/hooks/{self.webhook_token}"
+
+    def effective_config(self) -> dict:
+        """The type-specific configuration as one dict: ``config`` plus the typed columns."""
+        effective = dict(self.config or {})
+        if self.delivery == Delivery.SCHEDULE:
+            effective.update(schedule=self.cron_expression, timezone=self.timezone)
+        if self.webhook_path:
+            effective["path"] = self.webhook_path
+        return effective
+
+    def compute_config_hash(self) -> str:
+        canonical = json.dumps(
+            {
+                "provider_id": self.provider_id,
+                "trigger_id": self.provider_trigger_id,
+                "config": self.effective_config(),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def clean(self) -> None:
+        """Cross-field rules; every surface (API, admin) runs them through full_clean()."""
+        errors: dict[str, str] = {}
+        entry = self.trigger_type
+        if entry is None:
+            errors["provider_trigger_id"] = (
+                f"Unknown trigger type '{self.provider_id}/{self.provider_trigger_id}'."
+            )
+        if entry is not None and entry.delivery == Delivery.SCHEDULE:
+            try:
+                self.cron_expression = schedule.validate_cron_expression(self.cron_expression)
+            except ValueError as error:
+                errors["cron_expression"] = str(error)
+        elif self.cron_expression:
+            errors["cron_expression"] = "Only schedule triggers take a cron expression."
+        try:
+            schedule.validate_timezone(self.timezone)
+        except ValueError as error:
+            errors["timezone"] = str(error)
+        if self.tenant_id:
+            for field in ("project", "agent", "signing_secret"):
+                related = getattr(self, field)
+                if related is not None and related.tenant_id != self.tenant_id:
+                    errors[field] = "Belongs to another tenant."
+        agent, project = self.agent, self.project
+        if agent is not None and project is not None and agent.project_id != project.pk:
+            errors["agent"] = "The agent belongs to another project."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,56 @@
+"""Cron maths, without the database.
+
+Schedules are evaluated in the trigger's own IANA timezone and the result converted to
+UTC: "09:00 every day" must stay 09:00 local across DST changes, which it would not if
+it were evaluated in UTC.
+"""
+
+from datetime import UTC, datetime
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from croniter import CroniterBadCronError, croniter
+
+
+def validate_cron_expression(expression: str) -> str:
+    """The expression with whitespace normalised, or ValueError saying what is wrong.
+
+    Five fields (minute hour day-of-month month day-of-week); ``@hourly``-style
+    aliases are accepted. Seconds fields are refused: the scheduler works in minutes.
+    """
+    normalised = " ".join((expression or "").split())
+    if not normalised:
+        raise ValueError("A cron expression is required.")
+    if not normalised.startswith("@") and len(normalised.split(" ")) != 5:
+        raise ValueError(
+            f"'{normalised}' is not a cron expression: expected 5 fields "
+            "(minute hour day-of-month month day-of-week)."
+        )
+    try:
+        croniter(normalised)
+    except (CroniterBadCronError, ValueError, KeyError) as error:
+        raise ValueError(f"'{normalised}' is not a valid cron expression: {error}") from None
+    return normalised
+
+
+def validate_timezone(name: str) -> str:
+    """The IANA name, or ValueError for an unknown zone."""
+    if name not in _zone_names():
+        raise ValueError(f"'{name}' is not a known IANA timezone (for example 'Europe/Berlin').")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{name}' is not a known IANA timezone.") from None
+    return name
+
+
+def next_fire_after(expression: str, timezone_name: str, after: datetime) -> datetime:
+    """The first scheduled slot strictly after ``after``, in UTC."""
+    local_after = after.astimezone(ZoneInfo(timezone_name))
+    local_next = croniter(expression, local_after).get_next(datetime)
+    return local_next.astimezone(UTC)
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}

@@ -1,0 +1,169 @@
+"""Every change to a trigger, in one place; views, admin actions and tasks call these."""
+
+import secrets
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import Tenant
+from triggers import schedule
+from triggers.choices import Delivery, TriggerStatus
+from triggers.models import Trigger
+
+# What a duplicate copies: the settings, not the identity, counters or state.
+_SETTINGS_FIELDS = (
+    "project",
+    "agent",
+    "description",
+    "provider_id",
+    "provider_trigger_id",
+    "config",
+    "cron_expression",
+    "timezone",
+    "listener_type",
+    "agent_model",
+    "system_message",
+    "task_prompt",
+    "custom_task",
+    "message_template",
+    "input_schema",
+    "output_transform",
+    "max_executions_per_hour",
+    "max_executions_per_day",
+    "is_single_execution",
+    "max_retries",
+    "authentication",
+    "signature_verification",
+    "signing_secret",
+    "poll_interval_seconds",
+)
+_SCHEDULE_FIELDS = frozenset({"cron_expression", "timezone"})
+
+
+def _new_webhook_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _arm(trigger: Trigger, *, now: datetime) -> None:
+    """Set ``next_fire_at``: the next slot for an active schedule trigger, else nothing."""
+    if trigger.status == TriggerStatus.ACTIVE and trigger.delivery == Delivery.SCHEDULE:
+        trigger.next_fire_at = schedule.next_fire_after(
+            trigger.cron_expression, trigger.timezone, now
+        )
+    else:
+        trigger.next_fire_at = None
+
+
+def _validate_and_save(trigger: Trigger, *, rearm: bool) -> Trigger:
+    trigger.full_clean()
+    if rearm:
+        _arm(trigger, now=timezone.now())
+    trigger.config_hash = trigger.compute_config_hash()
+    trigger.save()
+    return trigger
+
+
+@transaction.atomic
+def trigger_create(
+    *,
+    tenant: Tenant,
+    provider_trigger_id: str,
+    provider_id: str = "builtin",
+    created_by: AbstractBaseUser | None = None,
+    status: str = TriggerStatus.ACTIVE,
+    **fields,
+) -> Trigger:
+    """Create a trigger; raises ValidationError (keyed by model field) on bad settings."""
+    trigger = Trigger(
+        tenant=tenant,
+        provider_id=provider_id,
+        provider_trigger_id=provider_trigger_id,
+        created_by=created_by,
+        updated_by=created_by,
+        status=status,
+        **fields,
+    )
+    if not trigger.public_id:
+        trigger.public_id = str(trigger.uuid)
+    if trigger.delivery in (Delivery.WEBHOOK, Delivery.EVENT):
+        trigger.webhook_token = _new_webhook_token()
+    return _validate_and_save(trigger, rearm=True)
+
+
+@transaction.atomic
+def trigger_update(
+    *,
+    trigger: Trigger,
+    updated_by: AbstractBaseUser | None = None,
+    status: str | None = None,
+    **fields,
+) -> Trigger:
+    """Change settings and, when ``status`` is given, move to that status.
+
+    Only ``active`` and ``inactive`` can be asked for; the others are reached by events
+    (an agent deleted, a single run done, repeated failures).
+    """
+    locked = Trigger.objects.select_for_update().get(pk=trigger.pk)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.updated_by = updated_by or locked.updated_by
+    rearm = bool(_SCHEDULE_FIELDS & fields.keys())
+    if status is not None and status != locked.status:
+        _apply_requested_status(locked, status)
+        rearm = True
+    return _validate_and_save(locked, rearm=rearm)
+
+
+def _apply_requested_status(trigger: Trigger, status: str) -> None:
+    if status == TriggerStatus.ACTIVE:
+        if trigger.agent is not None and trigger.agent.is_pending_deletion:
+            raise ValidationError({"status": "Its agent is pending deletion; it cannot run."})
+        trigger.status = TriggerStatus.ACTIVE
+        # Enabling unfreezes a failed trigger: its failure streak starts over.
+        trigger.consecutive_failures = 0
+        trigger.error_message = ""
+        trigger.error_at = None
+    elif status == TriggerStatus.INACTIVE:
+        trigger.status = TriggerStatus.INACTIVE
+    else:
+        raise ValidationError({"status": f"Only active or inactive can be set, not {status!r}."})
+
+
+def trigger_enable(*, trigger: Trigger, updated_by: AbstractBaseUser | None = None) -> Trigger:
+    return trigger_update(trigger=trigger, updated_by=updated_by, status=TriggerStatus.ACTIVE)
+
+
+def trigger_disable(*, trigger: Trigger, updated_by: AbstractBaseUser | None = None) -> Trigger:
+    return trigger_update(trigger=trigger, updated_by=updated_by, status=TriggerStatus.INACTIVE)
+
+
+@transaction.atomic
+def trigger_duplicate(*, trigger: Trigger, created_by: AbstractBaseUser | None = None) -> Trigger:
+    """A new, inactive trigger with the same settings, fresh counters and a new webhook URL.
+
+    A custom webhook path is unique, so the copy has none until one is chosen.
+    """
+    copied = {name: getattr(trigger, name) for name in _SETTINGS_FIELDS}
+    copied["tenant"] = trigger.tenant
+    copied["name"] = f"{trigger.name} (copy)"[: Trigger._meta.get_field("name").max_length]
+    return trigger_create(created_by=created_by, status=TriggerStatus.INACTIVE, **copied)
+
+
+def trigger_delete(*, trigger: Trigger) -> None:
+    """Delete the trigger and, with it, its execution history."""
+    trigger.delete()
+
+
+def triggers_mark_stale(*, triggers: QuerySet[Trigger], reason: str) -> int:
+    """Triggers that can no longer fire as configured become stale, with the reason."""
+    return triggers.exclude(status__in=[TriggerStatus.STALE, TriggerStatus.COMPLETED]).update(
+        status=TriggerStatus.STALE,
+        next_fire_at=None,
+        error_message=reason,
+        error_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
