@@ -14,7 +14,8 @@ from triggers.api.frontend import TriggerViewSet
 
 class OptionalSlashRouter(SimpleRouter):
     def __init__(self):
-        super().__init__(trailing_slash="/?")
+        super().__init__()
+        self.trailing_slash = "/?"
 
 
 frontend = OptionalSlashRouter()
@@ -38,3 +39,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include(frontend.urls)),
 ]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

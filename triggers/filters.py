@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import F
 
+from accounts.api.filtering import StrictFilterForm
 from triggers.api.frontend_enums import (
     FRONTEND_TO_STATUSES,
     TYPE_TO_CATALOG,
@@ -32,6 +33,7 @@ class FrontendTriggerFilterSet(django_filters.FilterSet):
     class Meta:
         model = Trigger
         fields = ["status", "trigger_type"]
+        form = StrictFilterForm
 
     def filter_status(self, queryset, name, value):
         return queryset.filter(status__in=FRONTEND_TO_STATUSES[value])

@@ -26,11 +26,43 @@ class TenantScopedMixin:
 class ArrayLimitOffsetPagination(LimitOffsetPagination):
     """``limit``/``offset`` paging whose body stays a plain JSON array, as the seeds show.
 
-    The total count travels in the ``X-Total-Count`` header instead.
+    The total count travels in the ``X-Total-Count`` header instead. A malformed or
+    out-of-range ``limit``/``offset`` is a 400 naming the parameter, not silently ignored.
     """
 
     default_limit = 100
     max_limit = 1000
+
+    def get_limit(self, request):
+        return self._read(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
+
+    def get_offset(self, request):
+        return self._read(request, self.offset_query_param, 0, 0, None)
+
+    @staticmethod
+    def _read(request, name: str, default: int, minimum: int, maximum: int | None) -> int:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise serializers.ValidationError({name: ["A valid integer is required."]}) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum else f"at least {minimum}"
+            raise serializers.ValidationError({name: [f"Must be {bound}."]})
+        return value
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.limit_query_param:
+                parameter["schema"].update(
+                    minimum=1, maximum=self.max_limit, default=self.default_limit
+                )
+            if parameter["name"] == self.offset_query_param:
+                parameter["schema"].update(minimum=0, default=0)
+        return parameters
 
     def get_paginated_response(self, data):
         return Response(data, headers={"X-Total-Count": str(self.count)})

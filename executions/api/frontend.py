@@ -82,6 +82,7 @@ class TriggerExecutionSerializer(serializers.ModelSerializer):
 
 class ExecutionViewSet(mixins.RetrieveModelMixin, TenantScopedViewSet):
     queryset = Execution.objects.all()
+    lookup_value_regex = r"\d+"
     serializer_class = TriggerExecutionSerializer
 
     @extend_schema(summary="Get an execution")
@@ -93,6 +94,7 @@ class TriggerExecutionsViewSet(TenantScopedViewSet):
     """The executions side of ``/api/triggers/:id``: history and test runs."""
 
     queryset = Trigger.objects.filter(frontend_types_q())
+    lookup_value_regex = r"\d+"
     serializer_class = TriggerExecutionSerializer
 
     @extend_schema(

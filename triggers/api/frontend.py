@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.api.base import TenantScopedViewSet, service_errors
+from accounts.api.fields import reject_nul_characters
 from triggers import schedule, services
 from triggers.api.frontend_enums import (
     CATALOG_TO_TYPE,
@@ -114,7 +115,9 @@ class _TriggerSettingsSerializer(serializers.Serializer):
         required=False, allow_blank=True, allow_null=True, max_length=200
     )
     task_prompt = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    custom_task = serializers.DictField(required=False, allow_null=True)
+    custom_task = serializers.DictField(
+        required=False, allow_null=True, validators=[reject_nul_characters]
+    )
     max_executions_per_hour = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     max_executions_per_day = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     is_single_execution = serializers.BooleanField(required=False)
@@ -190,8 +193,12 @@ class TriggerUpdateSerializer(_TriggerSettingsSerializer):
     list=extend_schema(
         summary="List triggers",
         parameters=[
-            OpenApiParameter("limit", int, description="Page size (default 100, max 1000)"),
-            OpenApiParameter("offset", int, description="Items to skip"),
+            OpenApiParameter(
+                "status",
+                int,
+                enum=FrontendTriggerStatus.values,
+                description="Filter by status (0 Inactive, 1 Active, 2 Stale, 3 Completed)",
+            ),
         ],
     ),
     retrieve=extend_schema(summary="Get a trigger"),
@@ -204,6 +211,7 @@ class TriggerViewSet(
     TenantScopedViewSet,
 ):
     queryset = Trigger.objects.filter(frontend_types_q())
+    lookup_value_regex = r"\d+"
     serializer_class = TriggerSerializer
     filterset_class = FrontendTriggerFilterSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

@@ -1,0 +1,92 @@
+"""Seed 000's execution endpoints."""
+
+import uuid
+
+from django.utils import timezone
+
+from executions.models import Execution
+
+EXECUTION_FIELDS = {
+    "id": (int,),
+    "trigger_id": (int,),
+    "execution_id": (str,),
+    "execution_type": (str,),
+    "status": (int,),
+    "started_at": (str, type(None)),
+    "completed_at": (str, type(None)),
+    "duration_seconds": (float, int, type(None)),
+    "input_data": (dict, type(None)),
+    "output_data": (dict, type(None)),
+    "error_message": (str, type(None)),
+    "retry_count": (int,),
+    "max_retries": (int,),
+    "tokens_used": (int, type(None)),
+    "tools_executed": (dict, list, type(None)),
+    "worker_id": (str, type(None)),
+    "created_at": (str,),
+    "updated_at": (str,),
+}
+
+
+def assert_execution_shape(body: dict) -> None:
+    for field, types in EXECUTION_FIELDS.items():
+        assert field in body, field
+        assert isinstance(body[field], types), (field, body[field])
+    uuid.UUID(body["execution_id"])
+    assert body["status"] in {0, 1, 2, 3, 4}
+
+
+def test_test_creates_a_pending_manual_execution(alice_client, acme, make_trigger):
+    trigger = make_trigger(acme, max_retries=2)
+    alice_client.patch(f"/api/triggers/{trigger.id}", {"status": 0}, format="json")
+    response = alice_client.post(f"/api/triggers/{trigger.id}/test")
+    assert response.status_code == 201
+    body = response.json()
+    assert_execution_shape(body)
+    assert (body["trigger_id"], body["execution_type"], body["status"]) == (
+        trigger.id,
+        "manual",
+        0,
+    )
+    assert body["max_retries"] == 2 and body["retry_count"] == 0
+    execution = Execution.objects.get(pk=body["id"])
+    assert execution.tenant == acme and execution.trigger == trigger
+    assert execution.status == "pending"
+
+
+def test_it_lists_a_triggers_executions_newest_first(alice_client, acme, make_trigger):
+    trigger = make_trigger(acme)
+    other = make_trigger(acme)
+    first = alice_client.post(f"/api/triggers/{trigger.id}/test").json()
+    second = alice_client.post(f"/api/triggers/{trigger.id}/test").json()
+    alice_client.post(f"/api/triggers/{other.id}/test")
+
+    response = alice_client.get(f"/api/triggers/{trigger.id}/executions")
+    assert response.status_code == 200
+    body = response.json()
+    assert [e["id"] for e in body] == [second["id"], first["id"]]
+    for item in body:
+        assert_execution_shape(item)
+
+
+def test_it_gets_an_execution_with_its_duration(alice_client, acme, make_trigger):
+    trigger = make_trigger(acme)
+    created = alice_client.post(f"/api/triggers/{trigger.id}/test").json()
+    started = timezone.now()
+    Execution.objects.filter(pk=created["id"]).update(
+        status="completed",
+        started_at=started,
+        completed_at=started + timezone.timedelta(seconds=2.5),
+        output_data={"answer": 42},
+        tokens_used=123,
+        tools_executed={"search": 2},
+        worker_id="celery@host",
+    )
+    response = alice_client.get(f"/api/executions/{created['id']}")
+    assert response.status_code == 200
+    body = response.json()
+    assert_execution_shape(body)
+    assert body["status"] == 2
+    assert body["duration_seconds"] == 2.5
+    assert body["output_data"] == {"answer": 42} and body["tokens_used"] == 123
+    assert alice_client.get("/api/executions/999999").status_code == 404

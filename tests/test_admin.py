@@ -1,0 +1,86 @@
+"""The Django admin: every model's pages load, and trigger actions call the services."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from accounts.encryption import decrypt_secret
+from accounts.models import Credential
+from triggers.models import Trigger
+
+
+@pytest.fixture
+def admin_client(client, db):
+    user = get_user_model().objects.create_superuser("root", password="pw-for-tests")
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "accounts/tenant",
+        "accounts/membership",
+        "accounts/apitoken",
+        "accounts/project",
+        "accounts/agent",
+        "accounts/credential",
+        "triggers/trigger",
+        "executions/execution",
+    ],
+)
+def test_every_changelist_loads(admin_client, acme_objects_for_admin, model):
+    response = admin_client.get(f"/admin/{model}/")
+    assert response.status_code == 200
+
+
+@pytest.fixture
+def acme_objects_for_admin(acme, acme_agent, make_trigger, alice_client):
+    trigger = make_trigger(acme, agent=acme_agent, project=acme_agent.project)
+    alice_client.post(f"/api/triggers/{trigger.id}/test")
+    alice_client.post("/api/credentials", {"name": "k", "value": "v"}, format="json")
+    return trigger
+
+
+def test_trigger_actions_call_the_services(admin_client, acme, make_trigger):
+    trigger = make_trigger(acme, "webhook", name="Hook")
+    url = reverse("admin:triggers_trigger_changelist")
+
+    admin_client.post(url, {"action": "disable", "_selected_action": [trigger.pk]})
+    trigger.refresh_from_db()
+    assert trigger.status == "inactive"
+
+    admin_client.post(url, {"action": "enable", "_selected_action": [trigger.pk]})
+    trigger.refresh_from_db()
+    assert trigger.status == "active"
+
+    admin_client.post(url, {"action": "duplicate", "_selected_action": [trigger.pk]})
+    copy = Trigger.objects.exclude(pk=trigger.pk).get()
+    assert copy.name == "Hook (copy)" and copy.status == "inactive"
+    assert copy.webhook_token != trigger.webhook_token
+
+
+def test_trigger_detail_page_loads_and_edits_rearm(admin_client, acme, make_trigger):
+    trigger = make_trigger(acme, cron_expression="0 9 * * *")
+    page = admin_client.get(reverse("admin:triggers_trigger_change", args=[trigger.pk]))
+    assert page.status_code == 200
+
+
+def test_executions_are_read_only_in_the_admin(admin_client, acme_objects_for_admin):
+    execution = acme_objects_for_admin.executions.get()
+    page = admin_client.get(reverse("admin:executions_execution_change", args=[execution.pk]))
+    assert page.status_code == 200
+    assert b'name="status"' not in page.content
+    assert admin_client.get(reverse("admin:executions_execution_add")).status_code == 403
+
+
+def test_credential_values_are_write_only_in_the_admin(admin_client, acme):
+    add = reverse("admin:accounts_credential_add")
+    response = admin_client.post(add, {"tenant": acme.pk, "name": "stripe", "value": "sk_live_x"})
+    assert response.status_code == 302
+    credential = Credential.objects.get(name="stripe")
+    assert decrypt_secret(credential.encrypted_value) == "sk_live_x"
+
+    page = admin_client.get(reverse("admin:accounts_credential_change", args=[credential.pk]))
+    assert b"sk_live_x" not in page.content
+    assert credential.encrypted_value.encode() not in page.content

@@ -1,0 +1,1 @@
+"""Pure (no database, no Django) steps of webhook ingestion: verify, authenticate, parse, render."""

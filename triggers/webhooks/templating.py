@@ -1,0 +1,134 @@
+"""Rendering a trigger's `messageTemplate`: `{{ path }}` placeholders filled from the request.
+
+A path starts with a name and continues with `.name`, `[index]` (negative counts from the end)
+or `["any key"]` for keys that are not plain names. Names may contain letters, digits, `_`
+and `-` (so `{{ headers.X-GitHub-Event }}` works). Examples, with the context
+{"body": ..., "headers": ..., "query": ...}:
+
+    {{ body.action }}   {{body.items[0].name}}   {{ body["display name"] }}
+    {{ headers.x-github-event }}
+
+Rendering rules: a missing path or a JSON null renders as "" (a message with a gap reads better
+than a failed webhook); strings render as-is, booleans as true/false, objects and lists as
+compact JSON. Names under `headers` match case-insensitively, like HTTP header names.
+
+Only `{{` is special: single braces and a lone `}}` are literal text, so JSON-shaped templates
+such as `{"text": "{{ body.text }}"}` need no escaping. This is a regex and a path walker on
+purpose: there is no expression language and nothing in a template can execute code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
+_FIRST = re.compile(rf"\s*({_NAME})")
+_NEXT = re.compile(rf"\.({_NAME})|\[(-?\d+)\]|\[\"([^\"]*)\"\]")
+
+Path = list[str | int]
+
+
+def _parse_path(text: str) -> Path:
+    """The segments of a placeholder's path; ValueError when it is not valid path syntax."""
+    first = _FIRST.match(text)
+    if first is None:
+        raise ValueError(f"invalid placeholder {{{{{text}}}}}: a path must start with a name")
+    path: Path = [first.group(1)]
+    position = first.end()
+    end = len(text.rstrip())
+    while position < end:
+        step = _NEXT.match(text, position)
+        if step is None:
+            raise ValueError(
+                f"invalid placeholder {{{{{text}}}}}: unexpected {text[position:end]!r}"
+            )
+        name, index, quoted = step.groups()
+        path.append(int(index) if index is not None else name if name is not None else quoted)
+        position = step.end()
+    return path
+
+
+def _parse(template: str) -> list[str | Path]:
+    """The template as literal strings and paths, in order; ValueError on a malformed `{{`."""
+    if not isinstance(template, str):
+        raise ValueError("messageTemplate: must be a string")
+    pieces: list[str | Path] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        pieces.append(_literal(template, position, match.start()))
+        pieces.append(_parse_path(match.group(1)))
+        position = match.end()
+    pieces.append(_literal(template, position, len(template)))
+    return pieces
+
+
+def _literal(template: str, start: int, end: int) -> str:
+    text = template[start:end]
+    opened = text.find("{{")
+    if opened != -1:
+        raise ValueError(
+            f"messageTemplate: '{{{{' at position {start + opened} is not closed by '}}}}'"
+        )
+    return text
+
+
+def validate_message_template(template: Any) -> None:
+    """Raise ValueError for an unclosed `{{` or a placeholder whose path is not valid syntax."""
+    _parse(template)
+
+
+def _step(value: Any, segment: str | int, case_insensitive: bool) -> Any:
+    if isinstance(segment, int):
+        if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+            try:
+                return value[segment]
+            except IndexError:
+                return None
+        return None
+    if not isinstance(value, Mapping):
+        return None
+    if segment in value:
+        return value[segment]
+    if case_insensitive:
+        wanted = segment.lower()
+        return next(
+            (v for k, v in value.items() if isinstance(k, str) and k.lower() == wanted), None
+        )
+    return None
+
+
+def resolve_path(context: Mapping[str, Any], path: Path) -> Any:
+    """The value at `path` in `context`, or None when any step is missing."""
+    value: Any = context
+    for depth, segment in enumerate(path):
+        value = _step(value, segment, case_insensitive=depth == 1 and path[0] == "headers")
+        if value is None:
+            return None
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def render_message_template(template: str, context: Mapping[str, Any]) -> str:
+    """`template` with every placeholder replaced by its value in `context` (rules above).
+
+    Raises ValueError for a malformed template (validate_message_template at save time).
+    """
+    return "".join(
+        piece if isinstance(piece, str) else _as_text(resolve_path(context, piece))
+        for piece in _parse(template)
+    )
