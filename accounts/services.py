@@ -5,6 +5,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -65,7 +66,8 @@ def project_create(*, tenant: Tenant, name: str, public_id: str | None = None) -
 def agent_create(
     *, tenant: Tenant, project: Project, name: str, public_id: str | None = None
 ) -> Agent:
-    assert project.tenant_id == tenant.pk, "project of another tenant"
+    if project.tenant_id != tenant.pk:
+        raise ValidationError({"project": "Belongs to another tenant."})
     return Agent.objects.create(
         tenant=tenant,
         project=project,

@@ -1,5 +1,9 @@
+import pytest
+from django.core.exceptions import ValidationError
+
 from accounts.encryption import decrypt_secret
 from accounts.models import Agent, Credential, Project
+from accounts.services import agent_create
 from triggers.models import Trigger
 
 
@@ -127,3 +131,9 @@ def test_deleting_an_agent_leaves_other_agents_triggers_alone(
     other.refresh_from_db()
     assert other.status == "active"
     assert Trigger.objects.filter(status="stale").count() == 0
+
+
+def test_the_service_refuses_an_agent_in_another_tenants_project(acme, globex, acme_project):
+    with pytest.raises(ValidationError):
+        agent_create(tenant=globex, project=acme_project, name="x")
+    assert not Agent.objects.exists()
