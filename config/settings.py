@@ -180,8 +180,54 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# -- Celery: the embedded default is a filesystem broker in var/ (one machine, no Redis) --
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 CELERY_TIMEZONE = "UTC"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _BROKER_DIR = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR),
+        "data_folder_out": str(_BROKER_DIR),
+        "control_folder": str(VAR_DIR / "broker-control"),
+    }
+else:
+    # A message a worker took but did not ack (it died) comes back after this long; the
+    # sweeper's timeout handles the execution itself, this only bounds the message.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "executions")
+# Ack after the run, so a worker killed mid-run gives its message back.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A broker that is down must not hang the request or the scheduler: publishing fails fast,
+# the execution stays pending in the database and the sweeper enqueues it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BEAT_SCHEDULE = {
+    "sweep-executions": {
+        "task": "executions.tasks.sweep_executions",
+        "schedule": env_int("EXECUTION_SWEEP_INTERVAL_SECONDS", 30, minimum=1),
+    },
+}
+
+# -- The execution engine (docs/scheduling.md) ----------------------------------------
+# A slot fired at most this late counts as on time; older ones follow the misfire policy.
+SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 60, minimum=1)
+# Triggers claimed per transaction by one scheduler pass.
+SCHEDULER_BATCH_SIZE = env_int("SCHEDULER_BATCH_SIZE", 500, minimum=1)
+# Beat wakes at least this often (seconds), and at every trigger's next slot.
+SCHEDULER_MAX_SLEEP_SECONDS = env_int("SCHEDULER_MAX_SLEEP_SECONDS", 5, minimum=1)
+# A running execution with no result after this long is taken as lost (its worker died).
+EXECUTION_TIMEOUT_SECONDS = env_int("EXECUTION_TIMEOUT_SECONDS", 900, minimum=1)
+# A pending execution no worker took within this long is enqueued again (broker was down).
+EXECUTION_REQUEUE_AFTER_SECONDS = env_int("EXECUTION_REQUEUE_AFTER_SECONDS", 60, minimum=1)
+EXECUTION_RETRY_BASE_SECONDS = env_int("EXECUTION_RETRY_BASE_SECONDS", 10, minimum=0)
+EXECUTION_RETRY_MAX_SECONDS = env_int("EXECUTION_RETRY_MAX_SECONDS", 600, minimum=1)
+# After this many consecutive failed executions a trigger is frozen as failed.
+TRIGGER_FAILURE_THRESHOLD = env_int("TRIGGER_FAILURE_THRESHOLD", 5, minimum=1)
 
 LOGGING = {
     "version": 1,

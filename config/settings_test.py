@@ -7,6 +7,10 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("SECRETS_ENCRYPTION_KEYS", "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("PUBLIC_BASE_URL", "https://triggers.example.test")
+# Real Redis; each test run (see TEST_DATABASE_NAME below) gets a queue of its own, so
+# parallel runs never take each other's messages. Worker subprocesses inherit both.
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("CELERY_QUEUE", f"tests-{os.environ.get('TEST_DATABASE_NAME') or 'main'}")
 
 from config.settings import *  # noqa: F403
 
@@ -14,3 +18,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Tests do not serve static files; WhiteNoise would warn that STATIC_ROOT is not built.
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise")]  # noqa: F405
+
+# Parallel test runs on one machine (several checkouts, helpers) each need their own
+# database: pytest-django creates and drops it.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}  # noqa: F405

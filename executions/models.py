@@ -4,6 +4,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from executions.choices import ExecutionStatus, ExecutionType
 
@@ -38,6 +39,9 @@ class Execution(models.Model):
     worker_id = models.CharField(max_length=255, blank=True)
     conversation_id = models.CharField(max_length=255, blank=True)
 
+    # A pending execution is not run before this (retry backoff); the sweeper uses it to
+    # tell a waiting retry from one that no worker took.
+    available_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -62,7 +66,7 @@ class Execution(models.Model):
             models.Index(fields=["tenant", "-created_at"], name="execution_tenant_recent"),
             # Work the sweeper looks for: pending ones nobody took, running ones past timeout.
             models.Index(
-                fields=["created_at"],
+                fields=["available_at"],
                 name="execution_pending",
                 condition=Q(status="pending"),
             ),
@@ -70,6 +74,12 @@ class Execution(models.Model):
                 fields=["started_at"],
                 name="execution_running",
                 condition=Q(status="running"),
+            ),
+            # Overlap checks: does this trigger have an unfinished execution?
+            models.Index(
+                fields=["trigger", "status"],
+                name="execution_unfinished",
+                condition=Q(status__in=["pending", "running"]),
             ),
         ]
 

@@ -27,3 +27,19 @@ class Delivery(models.TextChoices):
     EVENT = "event", "Event (Slack)"
     POLLING = "polling", "Polling"
     FILE_SYSTEM = "file_system", "File system"
+
+
+class MisfirePolicy(models.TextChoices):
+    """What to do with cron slots missed while the service was down (docs/scheduling.md)."""
+
+    SKIP = "skip", "Skip missed slots"
+    RUN_ONCE = "run_once", "Run once for the missed slots"
+    RUN_ALL = "run_all", "Run every missed slot within the window"
+
+
+class OverlapPolicy(models.TextChoices):
+    """What a cron slot does while an earlier execution of the trigger is unfinished."""
+
+    SKIP = "skip", "Skip the slot"
+    ALLOW = "allow", "Run alongside"
+    BUFFER_ONE = "buffer_one", "Queue one, run it after"

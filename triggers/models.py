@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
 from triggers import catalog, schedule
-from triggers.choices import Delivery, ListenerType, TriggerStatus
+from triggers.choices import Delivery, ListenerType, MisfirePolicy, OverlapPolicy, TriggerStatus
 
 
 class Trigger(models.Model):
@@ -54,6 +54,16 @@ class Trigger(models.Model):
     # -- schedule -------------------------------------------------------------------------
     cron_expression = models.CharField(max_length=255, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
+    misfire_policy = models.CharField(
+        max_length=16, choices=MisfirePolicy.choices, default=MisfirePolicy.RUN_ONCE
+    )
+    # How far back ``run_all`` catches up; older missed slots are skipped (and recorded).
+    misfire_window_seconds = models.PositiveIntegerField(
+        default=3600, validators=[MinValueValidator(60)]
+    )
+    overlap_policy = models.CharField(
+        max_length=16, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP
+    )
 
     # -- what to run ----------------------------------------------------------------------
     listener_type = models.CharField(max_length=16, choices=ListenerType.choices, blank=True)

@@ -3,10 +3,11 @@
 import secrets
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import Tenant
@@ -24,6 +25,9 @@ _SETTINGS_FIELDS = (
     "config",
     "cron_expression",
     "timezone",
+    "misfire_policy",
+    "misfire_window_seconds",
+    "overlap_policy",
     "listener_type",
     "agent_model",
     "system_message",
@@ -167,3 +171,49 @@ def triggers_mark_stale(*, triggers: QuerySet[Trigger], reason: str) -> int:
         error_at=timezone.now(),
         updated_at=timezone.now(),
     )
+
+
+def trigger_record_outcome(
+    *,
+    trigger_id: int,
+    succeeded: bool,
+    finished_at: datetime,
+    error_message: str = "",
+    completes_single_execution: bool = False,
+) -> None:
+    """Count a finished execution, atomically (F-expressions: no lost updates).
+
+    A failure extends the trigger's failure streak; at TRIGGER_FAILURE_THRESHOLD an
+    active trigger is frozen as ``failed`` until it is enabled again. A success ends
+    the streak. A single-execution trigger whose run finished becomes ``completed``.
+    """
+    outcome = "completed" if succeeded else "failed"
+    changes = {
+        "execution_count": F("execution_count") + 1,
+        "last_executed_at": finished_at,
+        "last_execution_status": outcome,
+    }
+    if succeeded:
+        changes["consecutive_failures"] = 0
+    else:
+        changes["error_count"] = F("error_count") + 1
+        changes["consecutive_failures"] = F("consecutive_failures") + 1
+    Trigger.objects.filter(pk=trigger_id).update(**changes)
+    if completes_single_execution:
+        Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).update(
+            status=TriggerStatus.COMPLETED, next_fire_at=None, updated_at=finished_at
+        )
+    elif not succeeded:
+        threshold = settings.TRIGGER_FAILURE_THRESHOLD
+        Trigger.objects.filter(
+            pk=trigger_id, status=TriggerStatus.ACTIVE, consecutive_failures__gte=threshold
+        ).update(
+            status=TriggerStatus.FAILED,
+            next_fire_at=None,
+            error_message=(
+                f"Frozen after {threshold} consecutive failed executions; "
+                f"the last one: {error_message}"
+            )[:2000],
+            error_at=finished_at,
+            updated_at=finished_at,
+        )

@@ -1,0 +1,18 @@
+"""Runners: how an execution reaches its agent (docs/runners.md).
+
+``run_agent(execution)`` builds the request the agent gets and hands it to the runner
+chosen for the execution; it returns an ``AgentResult`` or raises ``RunnerError`` (the
+attempt failed; the engine retries or fails the execution with the message).
+"""
+
+from executions.runners.base import AgentRequest, AgentResult, RunnerError, build_agent_request
+from executions.runners.registry import run_agent, runner_name_for
+
+__all__ = [
+    "AgentRequest",
+    "AgentResult",
+    "RunnerError",
+    "build_agent_request",
+    "run_agent",
+    "runner_name_for",
+]
