@@ -193,7 +193,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # A message a worker took but did not ack (it died) comes back after this long; the
     # sweeper's timeout handles the execution itself, this only bounds the message.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # Publishing gives up after one quick retry (see CELERY_TASK_PUBLISH_RETRY).
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "executions")
 # Ack after the run, so a worker killed mid-run gives its message back.
 CELERY_TASK_ACKS_LATE = True

@@ -1,5 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
+from executions import services
 from executions.models import Execution
 
 
@@ -22,6 +24,24 @@ class ExecutionAdmin(admin.ModelAdmin):
     search_fields = ["execution_id", "idempotency_key", "trigger__name", "worker_id"]
     list_select_related = ["trigger", "tenant"]
     date_hierarchy = "created_at"
+    actions = ["cancel_executions"]
+
+    @admin.action(
+        description="Cancel selected pending or running executions", permissions=["cancel"]
+    )
+    def cancel_executions(self, request, queryset):
+        cancelled = skipped = 0
+        for execution in queryset:
+            try:
+                services.execution_cancel(execution=execution, cancelled_by=request.user)
+                cancelled += 1
+            except ValidationError:
+                skipped += 1
+        self.message_user(request, f"Cancelled {cancelled} execution(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} had already finished and were left alone.", messages.WARNING
+            )
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + ["duration_seconds"]
@@ -31,6 +51,10 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_cancel_permission(self, request) -> bool:
+        # Cancelling is an operation, not an edit: staff who may view executions may stop one.
+        return self.has_view_permission(request)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

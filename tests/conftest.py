@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,6 +99,35 @@ def make_trigger(alice):
     return make
 
 
+@pytest.fixture
+def race():
+    """Run ``action`` in ``n`` threads released at once; returns each result or exception.
+
+    Each thread closes its own database connection (needs ``transactional_db``)."""
+
+    def run(action, n: int) -> list:
+        results: list = []
+        barrier = threading.Barrier(n)
+
+        def contender():
+            try:
+                barrier.wait()
+                results.append(action())
+            except Exception as error:  # the caller asserts on outcomes
+                results.append(error)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=contender) for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+    return run
+
+
 # -- the execution engine: real workers -------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,22 +170,31 @@ def engine_environment(**extra: str) -> dict[str, str]:
     }
 
 
-class WorkerProcess:
-    """A real ``celery worker`` subprocess; ``kill()`` ends it like a crash (SIGKILL)."""
+class EngineProcess:
+    """A real ``celery worker`` or ``celery beat`` subprocess on the test database.
 
-    def __init__(self, log_path: Path, **extra_env: str):
+    ``kill()`` ends it like a crash (SIGKILL to its whole process group).
+    """
+
+    READY = {"worker": b"ready.", "beat": b"beat: Starting..."}
+
+    def __init__(self, kind: str, log_path: Path, **extra_env: str):
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--pool", "prefork", "--concurrency", extra_env.pop("CONCURRENCY", "2"),
-            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--loglevel", "INFO",
-            "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-        ]  # fmt: skip
+        if kind == "worker":
+            options = [
+                "--pool", "prefork", "--concurrency", extra_env.pop("CONCURRENCY", "2"),
+                "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ]  # fmt: skip
+        else:
+            options = [
+                "--scheduler", "executions.beat:TriggerBeatScheduler",
+                "--pidfile=", "--schedule", str(log_path.with_suffix(".db")),
+            ]  # fmt: skip
         self.process = subprocess.Popen(
-            command,
+            [sys.executable, "-m", "celery", "-A", "config", kind, "--loglevel", "INFO", *options],
             cwd=ROOT,
             env=engine_environment(**extra_env),
             stdout=self._log,
@@ -163,17 +202,16 @@ class WorkerProcess:
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
-        while b"ready." not in log_path.read_bytes():
+        while self.READY[kind] not in log_path.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"worker did not start:\n{self.log()}")
+                raise RuntimeError(f"{kind} did not start:\n{self.log()}")
             time.sleep(0.1)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: the worker and its pool children die mid-run."""
         os.killpg(self.process.pid, 9)
         self.process.wait(timeout=10)
 
@@ -189,17 +227,24 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(transactional_db, tmp_path):
-    """Start real Celery workers on the test database; they are stopped after the test."""
+def start_engine(transactional_db, tmp_path):
+    """Start real Celery workers and Beats (``start_engine("beat", **env)``); all are
+    stopped after the test. Extra keyword arguments become their environment."""
     purge_test_queue()
-    workers: list[WorkerProcess] = []
+    processes: list[EngineProcess] = []
 
-    def start(**extra_env: str) -> WorkerProcess:
-        worker = WorkerProcess(tmp_path / f"worker-{len(workers)}.log", **extra_env)
-        workers.append(worker)
-        return worker
+    def start(kind: str = "worker", **extra_env: str) -> EngineProcess:
+        process = EngineProcess(kind, tmp_path / f"{kind}-{len(processes)}.log", **extra_env)
+        processes.append(process)
+        return process
 
     yield start
-    for worker in workers:
-        worker.stop()
+    for process in processes:
+        process.stop()
     purge_test_queue()
+
+
+@pytest.fixture
+def start_worker(start_engine):
+    """Start real Celery workers (see start_engine)."""
+    return lambda **extra_env: start_engine("worker", **extra_env)

@@ -84,3 +84,23 @@ def test_credential_values_are_write_only_in_the_admin(admin_client, acme):
     page = admin_client.get(reverse("admin:accounts_credential_change", args=[credential.pk]))
     assert b"sk_live_x" not in page.content
     assert credential.encrypted_value.encode() not in page.content
+
+
+def test_the_cancel_action_cancels_unfinished_executions_only(admin_client, acme, make_trigger):
+    from executions.services import execution_create_manual
+
+    trigger = make_trigger(acme)
+    pending = execution_create_manual(trigger=trigger)
+    done = execution_create_manual(trigger=trigger)
+    done.status = "completed"
+    done.save()
+    url = reverse("admin:executions_execution_changelist")
+
+    response = admin_client.post(
+        url, {"action": "cancel_executions", "_selected_action": [pending.pk, done.pk]}
+    )
+
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    done.refresh_from_db()
+    assert (pending.status, done.status) == ("cancelled", "completed")

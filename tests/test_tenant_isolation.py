@@ -31,6 +31,7 @@ OBJECT_ENDPOINTS = [
     ("post", "/api/triggers/{trigger}/test"),
     ("get", "/api/triggers/{trigger}/executions"),
     ("get", "/api/executions/{execution}"),
+    ("post", "/api/executions/{execution}/cancel"),
     ("get", "/api/projects/{project}"),
     ("get", "/api/agents/{agent}"),
     ("delete", "/api/agents/{agent}"),

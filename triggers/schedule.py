@@ -45,10 +45,38 @@ def validate_timezone(name: str) -> str:
 
 
 def next_fire_after(expression: str, timezone_name: str, after: datetime) -> datetime:
-    """The first scheduled slot strictly after ``after``, in UTC."""
-    local_after = after.astimezone(ZoneInfo(timezone_name))
-    local_next = croniter(expression, local_after).get_next(datetime)
-    return local_next.astimezone(UTC)
+    """The first scheduled slot strictly after ``after``, in UTC.
+
+    DST, as Vixie cron does it: a wall-clock time skipped by the spring-forward change
+    fires at the first instant after the gap (02:30 -> 03:00); a fixed time repeated by
+    the fall-back change fires once, at its first occurrence. An expression with ``*``
+    in the minute or hour field ("every 30 minutes", "every hour") is about elapsed
+    time, not a wall-clock time, so it fires in both passes of a repeated hour.
+    """
+    zone = ZoneInfo(timezone_name)
+    slots = croniter(expression, after.astimezone(zone))
+    once_per_wall_time = not _has_wildcard_time(expression)
+    while True:
+        local_next = slots.get_next(datetime)
+        if once_per_wall_time and _is_second_occurrence(local_next, zone):
+            continue
+        return local_next.astimezone(UTC)
+
+
+def _has_wildcard_time(expression: str) -> bool:
+    if expression.startswith("@"):
+        return expression in ("@hourly",)
+    minute, hour = expression.split(" ")[:2]
+    return "*" in minute or "*" in hour
+
+
+def _is_second_occurrence(local: datetime, zone: ZoneInfo) -> bool:
+    """Is ``local`` the second pass of a wall time that the fall-back change repeats?"""
+    wall = local.replace(tzinfo=None)
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return False
+    return local.astimezone(UTC) == second.astimezone(UTC) != first.astimezone(UTC)
 
 
 @cache

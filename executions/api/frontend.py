@@ -8,7 +8,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.api.base import TenantScopedViewSet
+from accounts.api.base import TenantScopedViewSet, service_errors
 from executions import selectors, services
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
@@ -88,6 +88,21 @@ class ExecutionViewSet(mixins.RetrieveModelMixin, TenantScopedViewSet):
     @extend_schema(summary="Get an execution")
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Cancel a pending or running execution",
+        description="A running attempt's late result is discarded. An execution that has "
+        "already finished cannot be cancelled: 400 naming `status`.",
+        request=None,
+        responses={200: TriggerExecutionSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        with service_errors():
+            execution = services.execution_cancel(
+                execution=self.get_object(), cancelled_by=request.user
+            )
+        return Response(TriggerExecutionSerializer(execution).data)
 
 
 class TriggerExecutionsViewSet(TenantScopedViewSet):

@@ -90,3 +90,22 @@ def test_it_gets_an_execution_with_its_duration(alice_client, acme, make_trigger
     assert body["duration_seconds"] == 2.5
     assert body["output_data"] == {"answer": 42} and body["tokens_used"] == 123
     assert alice_client.get("/api/executions/999999").status_code == 404
+
+
+def test_cancel_ends_a_pending_execution_and_refuses_a_finished_one(
+    alice_client, bob_client, acme, make_trigger
+):
+    trigger = make_trigger(acme)
+    created = alice_client.post(f"/api/triggers/{trigger.id}/test").json()
+
+    assert bob_client.post(f"/api/executions/{created['id']}/cancel").status_code == 403
+    response = alice_client.post(f"/api/executions/{created['id']}/cancel")
+
+    assert response.status_code == 200
+    assert_execution_shape(response.json())
+    assert response.json()["status"] == 4
+    assert response.json()["error_message"] == "Cancelled by alice."
+    assert Execution.objects.get(pk=created["id"]).status == "cancelled"
+    again = alice_client.post(f"/api/executions/{created['id']}/cancel")
+    assert again.status_code == 400
+    assert "only pending or running" in again.json()["status"][0]
