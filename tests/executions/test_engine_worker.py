@@ -198,3 +198,19 @@ def test_a_broker_outage_loses_nothing(start_worker, wait_for, acme, make_trigge
     assert {e.execution_id for e in fired} == set(
         Execution.objects.values_list("execution_id", flat=True)
     )
+
+
+def test_the_test_endpoint_runs_the_execution_on_a_worker(
+    start_worker, wait_for, alice_client, acme, make_trigger
+):
+    start_worker()
+    trigger = make_trigger(acme, "cron", task_prompt="ping")
+
+    created = alice_client.post(f"/api/triggers/{trigger.id}/test")
+
+    assert created.status_code == 201
+    detail = f"/api/executions/{created.json()['id']}"
+    wait_for(lambda: alice_client.get(detail).json()["status"] == 2, timeout=30)
+    body = alice_client.get(detail).json()
+    assert body["output_data"]["request"]["task_prompt"] == "ping"
+    assert body["duration_seconds"] is not None
