@@ -52,8 +52,8 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "name", "project", "tenant", "deletion_requested_at"]
-    list_filter = ["tenant", ("deletion_requested_at", admin.EmptyFieldListFilter)]
+    list_display = ["public_id", "name", "project", "tenant", "runner", "deletion_requested_at"]
+    list_filter = ["tenant", "runner", ("deletion_requested_at", admin.EmptyFieldListFilter)]
     search_fields = ["public_id", "name"]
     list_select_related = ["tenant", "project"]
     actions = ["request_deletion"]

@@ -8,6 +8,7 @@ never collides with, or reveals, another tenant's "default".
 import uuid
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 
 from accounts.choices import MembershipRole
@@ -92,6 +93,21 @@ class Agent(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agents")
     public_id = models.CharField(max_length=PUBLIC_ID_MAX_LENGTH, validators=[validate_public_id])
     name = models.CharField(max_length=200)
+    # How its executions reach it (docs/runners.md); blank: the EXECUTION_RUNNER setting.
+    runner = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=[
+            ("dry_run", "Dry run"),
+            ("http", "HTTP (agent runtime)"),
+            ("openai", "OpenAI-compatible"),
+        ],
+    )
+    # The agent's own runtime for the http runner; blank: AGENT_RUNTIME_URL. Guarded
+    # against private addresses (executions/runners/outbound.py).
+    runtime_url = models.URLField(
+        max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

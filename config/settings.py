@@ -236,6 +236,29 @@ EXECUTION_RETRY_MAX_SECONDS = env_int("EXECUTION_RETRY_MAX_SECONDS", 600, minimu
 # After this many consecutive failed executions a trigger is frozen as failed.
 TRIGGER_FAILURE_THRESHOLD = env_int("TRIGGER_FAILURE_THRESHOLD", 5, minimum=1)
 
+# -- Runners: how an execution reaches its agent (docs/runners.md) ---------------------
+AGENT_RUNTIME_URL = env_str("AGENT_RUNTIME_URL", "")
+AGENT_RUNTIME_SIGNING_SECRET = env_str("AGENT_RUNTIME_SIGNING_SECRET", "")
+AGENT_RUNTIME_TIMEOUT_SECONDS = env_int("AGENT_RUNTIME_TIMEOUT_SECONDS", 120, minimum=1)
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_DEFAULT_MODEL = env_str("OPENAI_DEFAULT_MODEL", "")
+EXECUTION_RUNNER = env_str("EXECUTION_RUNNER", "") or (
+    "http" if AGENT_RUNTIME_URL else "openai" if OPENAI_BASE_URL else "dry_run"
+)
+if EXECUTION_RUNNER not in ("dry_run", "http", "openai"):
+    raise ImproperlyConfigured(
+        f"EXECUTION_RUNNER must be dry_run, http or openai, got {EXECUTION_RUNNER!r}"
+    )
+if EXECUTION_RUNNER == "http" and not (AGENT_RUNTIME_URL and AGENT_RUNTIME_SIGNING_SECRET):
+    raise ImproperlyConfigured(
+        "The http runner needs AGENT_RUNTIME_URL and AGENT_RUNTIME_SIGNING_SECRET (whsec_...)"
+    )
+if EXECUTION_RUNNER == "openai" and not OPENAI_BASE_URL:
+    raise ImproperlyConfigured("The openai runner needs OPENAI_BASE_URL")
+# Requests to tenant-given URLs may reach private/loopback addresses only when this is on.
+ALLOW_PRIVATE_OUTBOUND = env_bool("ALLOW_PRIVATE_OUTBOUND", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,18 +1,39 @@
-"""Choosing the runner for an execution."""
+"""Choosing the runner for an execution: the agent's own choice, else EXECUTION_RUNNER."""
 
-from collections.abc import Callable
+from django.conf import settings
 
-from executions.runners import dry_run
-from executions.runners.base import AgentRequest, AgentResult, build_agent_request
+from executions.runners import dry_run, http, openai
+from executions.runners.base import AgentResult, build_agent_request
 
-RUNNERS: dict[str, Callable[[AgentRequest], AgentResult]] = {
-    "dry_run": dry_run.run,
-}
+RUNNER_NAMES = ("dry_run", "http", "openai")
 
 
 def runner_name_for(execution) -> str:
-    return "dry_run"
+    agent = execution.trigger.agent
+    if agent is not None and agent.runner:
+        return agent.runner
+    return settings.EXECUTION_RUNNER
 
 
 def run_agent(execution) -> AgentResult:
-    return RUNNERS[runner_name_for(execution)](build_agent_request(execution))
+    request = build_agent_request(execution)
+    name = runner_name_for(execution)
+    if name == "http":
+        agent = execution.trigger.agent
+        own_url = agent.runtime_url if agent is not None else ""
+        return http.run(
+            request,
+            url=own_url or settings.AGENT_RUNTIME_URL,
+            secret=settings.AGENT_RUNTIME_SIGNING_SECRET,
+            timeout=settings.AGENT_RUNTIME_TIMEOUT_SECONDS,
+            guarded=bool(own_url),  # a tenant's URL is guarded; the operator's is trusted
+        )
+    if name == "openai":
+        return openai.run(
+            request,
+            base_url=settings.OPENAI_BASE_URL,
+            api_key=settings.OPENAI_API_KEY,
+            default_model=settings.OPENAI_DEFAULT_MODEL,
+            timeout=settings.AGENT_RUNTIME_TIMEOUT_SECONDS,
+        )
+    return dry_run.run(request)

@@ -1,0 +1,87 @@
+"""The ``http`` runner: POST the execution to the agent runtime, signed (Standard Webhooks).
+
+Request: ``AgentRequest.as_json()`` as the JSON body, with ``webhook-id`` (the execution id
+and attempt, ``<execution_id>.<attempt>``, so a receiver can tell a retry from a
+re-delivery), ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64 HMAC-SHA256>``
+with the ``whsec_`` secret of AGENT_RUNTIME_SIGNING_SECRET). Response: 2xx with a JSON
+object; ``output`` (or, without it, the whole object) becomes ``output_data``,
+``tokens_used``, ``tools_executed`` and ``conversation_id`` are read when present. A
+timeout, a connection error, another status or a body that is not a JSON object fails the
+attempt. See docs/runners.md.
+"""
+
+import json
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from executions.runners.base import AgentRequest, AgentResult, RunnerError
+from executions.runners.outbound import OutboundURLRefused, resolve_public_address
+
+_BODY_SHOWN = 300
+
+
+def run(
+    request: AgentRequest, *, url: str, secret: str, timeout: float, guarded: bool
+) -> AgentResult:
+    if not secret:
+        raise RunnerError(
+            "AGENT_RUNTIME_SIGNING_SECRET is not set: the http runner signs requests."
+        )
+    body = json.dumps(request.as_json(), separators=(",", ":"), default=str)
+    message_id = f"{request.execution_id}.{request.attempt}"
+    now = datetime.now(tz=UTC)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "agent-triggers",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, now, body),
+    }
+    target, extensions = url, {}
+    if guarded:
+        try:
+            address = resolve_public_address(url)
+        except OutboundURLRefused as refused:
+            raise RunnerError(str(refused)) from None
+        parts = urlsplit(url)
+        headers["host"] = parts.netloc
+        host = f"[{address}]" if ":" in address else address
+        port = f":{parts.port}" if parts.port else ""
+        target = urlunsplit(parts._replace(netloc=f"{host}{port}"))
+        extensions = {"sni_hostname": parts.hostname}
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            response = client.send(
+                client.build_request(
+                    "POST", target, content=body, headers=headers, extensions=extensions
+                )
+            )
+    except httpx.TimeoutException:
+        raise RunnerError(f"The agent runtime did not answer within {timeout:g} s.") from None
+    except httpx.HTTPError as error:
+        raise RunnerError(f"The agent runtime could not be reached: {error}") from None
+    if not response.is_success:
+        raise RunnerError(
+            f"The agent runtime answered {response.status_code}: {response.text[:_BODY_SHOWN]}"
+        )
+    try:
+        reply = response.json()
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise RunnerError(
+            f"The agent runtime's answer is not a JSON object: {response.text[:_BODY_SHOWN]}"
+        )
+    return AgentResult(
+        output_data=reply.get("output", reply),
+        tokens_used=_count(reply.get("tokens_used")),
+        tools_executed=reply.get("tools_executed"),
+        conversation_id=str(reply.get("conversation_id") or ""),
+    )
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and value >= 0 else None
