@@ -265,3 +265,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# -- Webhooks (docs/webhooks.md) -------------------------------------------------------
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1)
+# A signed timestamp further than this from now is a replay (401).
+WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = env_int("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300, minimum=1)
+# Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; the webhook limit decides instead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, WEBHOOK_MAX_BODY_BYTES)

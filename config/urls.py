@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.api.frontend import AgentViewSet, CredentialViewSet, ProjectViewSet
+from executions.api import webhooks
 from executions.api.frontend import ExecutionViewSet, TriggerExecutionsViewSet
 from triggers.api.frontend import TriggerViewSet
 
@@ -38,6 +39,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include(frontend.urls)),
+    # Webhook deliveries (docs/webhooks.md): the generated URL and seed 001's custom paths.
+    path("hooks/p/<path:path>", webhooks.receive_by_path, name="webhook-by-path"),
+    path("hooks/<str:token>", webhooks.receive_by_token, name="webhook-by-token"),
 ]
 
 handler404 = "config.views.not_found"

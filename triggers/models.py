@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import uuid
 
 from django.conf import settings
@@ -13,6 +14,9 @@ from django.db.models import Q
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
 from triggers import catalog, schedule
 from triggers.choices import Delivery, ListenerType, MisfirePolicy, OverlapPolicy, TriggerStatus
+
+# Seed 001's custom webhook paths, served under /hooks/p/ (docs/webhooks.md).
+_WEBHOOK_PATH = re.compile(r"/[A-Za-z0-9._~\-][A-Za-z0-9._~\-/]*")
 
 
 class Trigger(models.Model):
@@ -199,6 +203,14 @@ class Trigger(models.Model):
                 errors["cron_expression"] = str(error)
         elif self.cron_expression:
             errors["cron_expression"] = "Only schedule triggers take a cron expression."
+        if self.webhook_path is not None:
+            if not self.webhook_path.strip():
+                self.webhook_path = None
+            elif not _WEBHOOK_PATH.fullmatch(self.webhook_path) or "//" in self.webhook_path:
+                errors["webhook_path"] = (
+                    f"'{self.webhook_path}' is not a webhook path: start with '/' and use "
+                    "letters, digits and . _ ~ - / (for example '/webhook/news')."
+                )
         try:
             schedule.validate_timezone(self.timezone)
         except ValueError as error:

@@ -1,0 +1,63 @@
+"""The webhook endpoints: thin Django views over executions.ingestion.
+
+Plain Django, not DRF: senders are machines with their own authentication scheme (checked
+by the pipeline), there is no session or CSRF, and the hot path stays short. Not inside a
+transaction: ``execution_fire`` commits before the response is built, so a 2xx is only
+ever sent for a stored execution.
+"""
+
+import json
+
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from executions import ingestion as ingest
+from triggers.webhooks.errors import WebhookRejected
+
+
+class MethodNotAllowed(WebhookRejected):
+    status = 405
+    code = "method_not_allowed"
+
+
+def _json(status: int, body: dict, content_type: str, headers: dict | None = None):
+    response = HttpResponse(json.dumps(body), status=status, content_type=content_type)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _problem(rejected: WebhookRejected, instance: str) -> HttpResponse:
+    body = {**rejected.problem(), "instance": instance}
+    return _json(rejected.status, body, "application/problem+json", rejected.headers)
+
+
+def _receive(request, **lookup) -> HttpResponse:
+    try:
+        if request.method != "POST":
+            raise MethodNotAllowed("Webhooks are delivered with POST.", headers={"Allow": "POST"})
+        trigger = ingest.find_trigger(**lookup)
+        ingest.check_accepting(trigger)
+        ingest.check_declared_size(request.META.get("CONTENT_LENGTH"))
+        result = ingest.ingest(
+            trigger,
+            ingest.WebhookRequest(
+                body=request.body,
+                headers=request.headers,
+                query=dict(request.GET.lists()),
+                content_type=request.content_type and request.META.get("CONTENT_TYPE"),
+            ),
+        )
+    except WebhookRejected as rejected:
+        return _problem(rejected, request.path)
+    return _json(result.status, result.body, "application/json", result.headers)
+
+
+@csrf_exempt
+def receive_by_token(request, token: str) -> HttpResponse:
+    return _receive(request, token=token)
+
+
+@csrf_exempt
+def receive_by_path(request, path: str) -> HttpResponse:
+    return _receive(request, path="/" + path)
