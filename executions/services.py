@@ -101,46 +101,65 @@ def execution_fire(
 ) -> Firing:
     """One event firing of an active trigger (webhook, Slack event, poll, file …).
 
-    Stored, then enqueued once committed. A repeated ``idempotency_key`` returns the
-    first execution and creates nothing, also when the repeats arrive at once (the
-    unique constraint decides). Raises FiringRefused when the trigger is not active,
-    over a limit, or a single-execution trigger that has fired.
+    Stored (committed), then enqueued. A repeated ``idempotency_key`` returns the first
+    execution and creates nothing, also when the repeats arrive at once: the unique
+    constraint decides, so the common case costs one INSERT and no lookup. Raises
+    FiringRefused when the trigger is not active, over a limit, or a single-execution
+    trigger that has fired; those checks run under the trigger's row lock, so concurrent
+    firings cannot both take the last slot. A trigger without limits needs no lock and no
+    transaction: its firing is a single autocommitted INSERT (the webhook hot path).
     """
-    now = timezone.now()
-    with transaction.atomic():
-        if idempotency_key is not None:
-            earlier = _by_idempotency_key(trigger.pk, idempotency_key)
-            if earlier is not None:
-                return Firing(earlier, created=False)
-        if _needs_lock(trigger):
+    fields = {
+        "tenant_id": trigger.tenant_id,
+        "trigger_id": trigger.pk,
+        "execution_type": execution_type,
+        "input_data": input_data,
+        "request_payload": request_payload,
+        "idempotency_key": idempotency_key,
+        "max_retries": trigger.max_retries,
+    }
+    if not _needs_lock(trigger):
+        _refuse_unless_active(trigger)
+        firing = _insert_once(fields)
+    else:
+        with transaction.atomic():
             trigger = Trigger.objects.select_for_update().get(pk=trigger.pk)
-        if trigger.status != TriggerStatus.ACTIVE:
-            raise FiringRefused(f"The trigger is {trigger.get_status_display().lower()}.")
-        verdict = firing_limit_verdict(trigger, now=now)
-        if not verdict.allowed:
-            raise FiringRefused(verdict.reason, retry_after_seconds=verdict.retry_after_seconds)
-        if trigger.is_single_execution and counted_executions(trigger.pk).exists():
-            raise FiringRefused("This single-execution trigger has already fired.")
-        try:
-            with transaction.atomic():
-                execution = Execution.objects.create(
-                    tenant_id=trigger.tenant_id,
-                    trigger=trigger,
-                    execution_type=execution_type,
-                    input_data=input_data,
-                    request_payload=request_payload,
-                    idempotency_key=idempotency_key,
-                    max_retries=trigger.max_retries,
-                )
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            # A concurrent delivery with the same key committed first: it is the one.
-            return Firing(_by_idempotency_key(trigger.pk, idempotency_key), created=False)
-        if trigger.is_single_execution:
-            Trigger.objects.filter(pk=trigger.pk).update(next_fire_at=None)
-        dispatch.enqueue_on_commit([execution.execution_id])
-    return Firing(execution, created=True)
+            _refuse_unless_active(trigger)
+            if idempotency_key is not None:
+                earlier = _by_idempotency_key(trigger.pk, idempotency_key)
+                if earlier is not None:
+                    return Firing(earlier, created=False)
+            verdict = firing_limit_verdict(trigger, now=timezone.now())
+            if not verdict.allowed:
+                raise FiringRefused(verdict.reason, retry_after_seconds=verdict.retry_after_seconds)
+            if trigger.is_single_execution and counted_executions(trigger.pk).exists():
+                raise FiringRefused("This single-execution trigger has already fired.")
+            firing = _insert_once(fields)
+            if firing.created and trigger.is_single_execution:
+                Trigger.objects.filter(pk=trigger.pk).update(next_fire_at=None)
+    if firing.created:
+        dispatch.enqueue_on_commit([firing.execution.execution_id])
+    return firing
+
+
+def _refuse_unless_active(trigger: Trigger) -> None:
+    if trigger.status != TriggerStatus.ACTIVE:
+        raise FiringRefused(f"The trigger is {trigger.get_status_display().lower()}.")
+
+
+def _insert_once(fields: dict) -> Firing:
+    """INSERT the execution; on an idempotency-key conflict, the one that is there."""
+    try:
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint: the conflict must not poison the outer
+                return Firing(Execution.objects.create(**fields), created=True)
+        return Firing(Execution.objects.create(**fields), created=True)
+    except IntegrityError:
+        key = fields["idempotency_key"]
+        earlier = _by_idempotency_key(fields["trigger_id"], key) if key is not None else None
+        if earlier is None:
+            raise
+        return Firing(earlier, created=False)
 
 
 def _by_idempotency_key(trigger_id: int, key: str) -> Execution | None:

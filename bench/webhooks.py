@@ -1,0 +1,213 @@
+"""Webhook ingestion throughput and latency, against a bare DRF insert, on PostgreSQL + Redis.
+
+    .venv/bin/python bench/webhooks.py [--seconds 30] [--connections 16] [--workers 4]
+
+Creates the database ``bench_webhooks`` (dropped first), a GitHub-signed webhook trigger with
+a JSON Schema, and serves the app with gunicorn as README's production section does. wrk
+(Debian: ``apt-get install wrk``) then POSTs for ``--seconds`` at ``--connections``:
+first to a bare DRF endpoint that inserts one row into the same database (bench/urls.py),
+then to the webhook (HMAC verification + JSON Schema + the whole pipeline). It prints req/s
+and p50/p99 latency of both and their ratio, then checks every 2xx against the database:
+each execution id a 2xx returned must exist exactly once (lost / duplicated), and counts the
+executions stored for requests still in flight when wrk stopped (no answer was counted).
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = "postgres://postgres@127.0.0.1:5432"
+DATABASE = "bench_webhooks"
+SECRET = "bench-github-secret"
+BODY = json.dumps(
+    {
+        "action": "opened",
+        "repository": {"full_name": "acme/api"},
+        "issue": {"number": 1347, "title": "Found a bug", "labels": ["bug"]},
+        "sender": {"login": "octocat"},
+    }
+).encode()
+SCHEMA = {
+    "type": "object",
+    "required": ["action", "issue"],
+    "properties": {
+        "action": {"type": "string"},
+        "issue": {
+            "type": "object",
+            "required": ["number", "title"],
+            "properties": {"number": {"type": "integer"}, "title": {"type": "string"}},
+        },
+    },
+}
+PORT = 8077
+
+
+def environment() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": f"{PG}/{DATABASE}",
+        "DATABASE_CONN_MAX_AGE": "600",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
+        "CELERY_QUEUE": "bench-webhooks",
+        "SECRET_KEY": "bench-secret-key",
+        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT, env=environment(), check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def prepare_database() -> tuple[str, int]:
+    """A fresh database with one signed webhook trigger; returns (token, trigger id)."""
+    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
+        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
+    )
+    return tuple(
+        python(
+            "import django, json; django.setup()\n"
+            "from accounts.services import credential_create, tenant_member_ensure\n"
+            "from triggers.services import trigger_create\n"
+            "m = tenant_member_ensure(username='bench', tenant_id='bench', role='owner')\n"
+            f"c = credential_create(tenant=m.tenant, name='github', value={SECRET!r})\n"
+            "t = trigger_create(tenant=m.tenant, provider_trigger_id='webhook', name='bench',\n"
+            "    signature_verification={'preset': 'github'}, signing_secret=c,\n"
+            f"    input_schema={SCHEMA!r}, message_template='{{{{ body.action }}}}: "
+            "{{ body.issue.title }}')\n"
+            "print(t.webhook_token, t.pk)"
+        ).split()
+    )
+
+
+def start_gunicorn(workers: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}",
+         "--workers", str(workers), "--log-level", "warning"],
+        cwd=ROOT, env=environment(), start_new_session=True,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def run_wrk(url: str, *, seconds: int, connections: int, signature: str, ids_dir: Path) -> dict:
+    body_file = ids_dir / "body.json"
+    body_file.write_bytes(BODY)
+    result = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
+         "-s", str(ROOT / "bench/wrk_post.lua"), url],
+        env={**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_SIGNATURE": signature,
+             "BENCH_IDS_DIR": str(ids_dir)},
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
+    summary["ids"] = [
+        line for f in sorted(ids_dir.glob("ids-*.txt")) for line in f.read_text().split()
+    ]
+    return summary
+
+
+def check_executions(ids: list[str], trigger_id: str) -> dict:
+    ids_file = Path(tempfile.mkstemp(suffix=".json")[1])
+    ids_file.write_text(json.dumps(ids))
+    return json.loads(
+        python(
+            "import django, json; django.setup()\n"
+            "from collections import Counter\n"
+            "from executions.models import Execution\n"
+            f"ids = json.load(open({str(ids_file)!r}))\n"
+            f"stored = Counter(str(e) for e in Execution.objects.filter(trigger_id={trigger_id})"
+            ".values_list('execution_id', flat=True))\n"
+            "answered = Counter(ids)\n"
+            "print(json.dumps({'answered_2xx': len(ids), 'stored': sum(stored.values()),\n"
+            "  'lost': sum(1 for i in answered if i not in stored),\n"
+            "  'duplicated': sum(n - 1 for n in stored.values() if n > 1)\n"
+            "              + sum(n - 1 for n in answered.values() if n > 1),\n"
+            "  'stored_without_counted_answer': sum(1 for i in stored if i not in answered)}))"
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+
+    token, trigger_id = prepare_database()
+    baseline_trigger = python(
+        "import django; django.setup()\n"
+        "from triggers.models import Trigger\n"
+        "from triggers.services import trigger_create\n"
+        "t = Trigger.objects.get()\n"
+        "print(trigger_create(tenant=t.tenant, provider_trigger_id='webhook', name='baseline').pk)"
+    )
+    signature = "sha256=" + hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    server = start_gunicorn(args.workers)
+    results = {}
+    try:
+        for name, url, sig in (
+            ("bare DRF insert", f"http://127.0.0.1:{PORT}/bench/insert/{baseline_trigger}", ""),
+            ("webhook pipeline", f"http://127.0.0.1:{PORT}/hooks/{token}", signature),
+        ):
+            with tempfile.TemporaryDirectory() as ids_dir:
+                # A short warm-up so both runs start with connections and caches in place.
+                warm = run_wrk(url, seconds=2, connections=args.connections, signature=sig,
+                               ids_dir=Path(ids_dir))  # fmt: skip
+            with tempfile.TemporaryDirectory() as ids_dir:
+                results[name] = run_wrk(url, seconds=args.seconds, connections=args.connections,
+                                        signature=sig, ids_dir=Path(ids_dir))  # fmt: skip
+            results[name]["warm_up_ids"] = warm["ids"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    webhook, bare = results["webhook pipeline"], results["bare DRF insert"]
+    check = check_executions(webhook["warm_up_ids"] + webhook["ids"], trigger_id)
+    print(f"\nwrk {args.seconds}s, {args.connections} connections, gunicorn {args.workers} "
+          f"sync workers, PostgreSQL + Redis, {os.cpu_count()} cores\n")  # fmt: skip
+    print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}")
+    for name, r in results.items():
+        failed = r["non_2xx"] + r["read_errors"] + r["timeouts"]
+        print(f"{name:<18}{r['rps']:>9.0f}{r['p50_us'] / 1000:>9.2f}{r['p99_us'] / 1000:>9.2f}"
+              f"{r['max_us'] / 1000:>9.1f}{failed:>9}")  # fmt: skip
+    print(f"\nratio webhook / bare: {webhook['rps'] / bare['rps']:.2f}")
+    in_flight = check["stored_without_counted_answer"]
+    print(f"webhook 2xx answered (warm-up included): {check['answered_2xx']}, "
+          f"executions stored: {check['stored']}, lost: {check['lost']}, "
+          f"duplicated: {check['duplicated']}, stored for requests in flight at the stop: "
+          f"{in_flight}")  # fmt: skip
+    subprocess.run(["redis-cli", "-n", "13", "del", "bench-webhooks"], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
