@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "accounts",
     "triggers",
     "executions",
+    "flows",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,9 @@ SPECTACULAR_SETTINGS = {
         "TriggerStatusEnum": "triggers.api.frontend_enums.FrontendTriggerStatus",
         "ExecutionStatusEnum": "executions.api.frontend.FrontendExecutionStatus",
         "TriggerTypeEnum": "triggers.api.frontend_enums.FrontendTriggerType",
+        "NodeTypeEnum": "flows.node_types.NODE_TYPE_NAMES",
+        "NodeTypeCategoryEnum": "flows.node_types.CATEGORY_IDS",
+        "FlowParameterTypeEnum": "flows.parameters.PARAMETER_TYPES",
     },
 }
 

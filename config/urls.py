@@ -10,6 +10,13 @@ from rest_framework.routers import SimpleRouter
 from accounts.api.frontend import AgentViewSet, CredentialViewSet, ProjectViewSet
 from executions.api import webhooks
 from executions.api.frontend import ExecutionViewSet, TriggerExecutionsViewSet
+from flows.api.views import (
+    ConnectionViewSet,
+    FlowViewSet,
+    MigrateUserIntentsView,
+    NodeTypesView,
+    NodeViewSet,
+)
 from triggers.api.frontend import TriggerViewSet
 
 
@@ -26,6 +33,14 @@ frontend.register("credentials", CredentialViewSet, basename="credential")
 frontend.register("triggers", TriggerViewSet, basename="trigger")
 frontend.register("triggers", TriggerExecutionsViewSet, basename="trigger-execution")
 frontend.register("executions", ExecutionViewSet, basename="execution")
+# Seed 004: flows, with their nodes and connections nested under them.
+frontend.register("flows", FlowViewSet, basename="flow")
+frontend.register(r"flows/(?P<flow_id>[0-9a-fA-F-]{36})/nodes", NodeViewSet, basename="flow-node")
+frontend.register(
+    r"flows/(?P<flow_id>[0-9a-fA-F-]{36})/connections",
+    ConnectionViewSet,
+    basename="flow-connection",
+)
 
 
 def healthz(request):
@@ -38,6 +53,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/node-types", NodeTypesView.as_view(), name="node-types"),
+    path(
+        "api/admin/migrate-user-intents",
+        MigrateUserIntentsView.as_view(),
+        name="migrate-user-intents",
+    ),
     path("api/", include(frontend.urls)),
     # Webhook deliveries (docs/webhooks.md): the generated URL and seed 001's custom paths.
     path("hooks/p/<path:path>", webhooks.receive_by_path, name="webhook-by-path"),

@@ -1,0 +1,315 @@
+"""Cron firing at scale: our scheduler against django-celery-beat, on PostgreSQL + Redis.
+
+    .venv/bin/python bench/scheduler.py --n 100000 --minutes 3 [--only ours|celery-beat]
+
+Creates N enabled cron triggers in the database ``bench_scheduler``, each ``M * * * *`` with
+M = i mod 60 (N/60 fire at the top of every minute), and runs two schedulers at once — two
+``celery beat -S executions.beat:TriggerBeatScheduler`` processes — from one minute boundary
+for ``--minutes`` full minutes. No worker runs: a collector pops the Celery messages off the
+Redis queue as they arrive and records when each execution was stored-and-enqueued (visible
+in the broker). It prints the firing lag from slot to that moment (p50, p99, max), the lag to
+the stored row (``created_at``), duplicates, missed slots and the schedulers' CPU seconds.
+
+Then the same N as django-celery-beat PeriodicTasks (crontab ``M * * * *``), run by two Beats
+with django-celery-beat's own DatabaseScheduler, measured the same way (slot to message).
+"""
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = "postgres://postgres@127.0.0.1:5432"
+DATABASE = "bench_scheduler"
+BROKER = "redis://127.0.0.1:6379/12"
+QUEUE = "bench-scheduler"
+
+
+def environment() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"{PG}/{DATABASE}",
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_QUEUE": QUEUE,
+        "SECRET_KEY": "bench-secret-key",
+        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
+        "SCHEDULER_MAX_SLEEP_SECONDS": "1",
+        # The sweeper must not re-enqueue: no worker runs, executions stay pending on purpose.
+        "EXECUTION_SWEEP_INTERVAL_SECONDS": "100000",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def django_setup() -> None:
+    os.environ.update(environment())
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def prepare_database() -> None:
+    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
+        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
+    )
+
+
+def create_triggers(n: int) -> None:
+    """Bulk insert: trigger_create one by one would take minutes for 100,000. The rows are
+    what trigger_create stores for a cron trigger; next_fire_at comes from the same
+    schedule.next_fire_after."""
+    from accounts.services import tenant_member_ensure
+    from triggers.models import Trigger
+    from triggers.schedule import next_fire_after
+
+    tenant = tenant_member_ensure(username="bench", tenant_id="bench", role="owner").tenant
+    now = datetime.now(tz=UTC)
+    next_by_minute = {m: next_fire_after(f"{m} * * * *", "UTC", now) for m in range(60)}
+    batch = []
+    for i in range(n):
+        trigger = Trigger(
+            tenant=tenant, name=f"bench {i}", provider_id="builtin", provider_trigger_id="cron",
+            cron_expression=f"{i % 60} * * * *", timezone="UTC", overlap_policy="allow",
+            next_fire_at=next_by_minute[i % 60],
+        )  # fmt: skip
+        trigger.public_id = str(trigger.uuid)
+        batch.append(trigger)
+        if len(batch) == 5000:
+            Trigger.objects.bulk_create(batch)
+            batch = []
+    Trigger.objects.bulk_create(batch)
+
+
+def create_periodic_tasks(n: int) -> None:
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    from triggers.models import Trigger
+
+    Trigger.objects.update(status="inactive", next_fire_at=None)
+    schedules = {
+        m: CrontabSchedule.objects.create(minute=str(m), hour="*", timezone="UTC")
+        for m in range(60)
+    }
+    batch = []
+    for i in range(n):
+        batch.append(
+            PeriodicTask(
+                name=f"bench {i}",
+                task="bench.noop",
+                crontab=schedules[i % 60],
+                args=json.dumps([i]),
+                queue=QUEUE,
+                enabled=True,
+            )
+        )
+        if len(batch) == 5000:
+            PeriodicTask.objects.bulk_create(batch)
+            batch = []
+    PeriodicTask.objects.bulk_create(batch)
+    PeriodicTask.objects.update(last_run_at=None)
+    from django_celery_beat.models import PeriodicTasks
+
+    PeriodicTasks.update_changed()
+
+
+class Collector(threading.Thread):
+    """Pops every message off the queue and records (first task argument, arrival time)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.client = redis.Redis.from_url(BROKER)
+        self.client.delete(QUEUE)
+        self.arrivals: list[tuple[str, float]] = []
+        self.running = True
+
+    def run(self):
+        while self.running:
+            popped = self.client.brpop([QUEUE], timeout=1)
+            if popped is None:
+                continue
+            arrived = time.time()
+            message = json.loads(popped[1])
+            args = json.loads(base64.b64decode(message["body"]))[0]
+            self.arrivals.append((str(args[0]), arrived))
+            # Drain what else is there without blocking, stamped as it is taken.
+            while raw := self.client.rpop(QUEUE):
+                message = json.loads(raw)
+                args = json.loads(base64.b64decode(message["body"]))[0]
+                self.arrivals.append((str(args[0]), time.time()))
+
+
+def start_schedulers(count: int, scheduler: str, log_dir: Path) -> list[subprocess.Popen]:
+    processes = []
+    for index in range(count):
+        log = open(log_dir / f"beat-{scheduler.split('.')[0]}-{index}.log", "wb")  # noqa: SIM115
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "beat",
+                    "--scheduler",
+                    scheduler,
+                    "--loglevel",
+                    "WARNING",
+                    "--pidfile=",
+                    "--schedule",
+                    str(log.name) + ".db",
+                ],
+                cwd=ROOT,
+                env=environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    return processes
+
+
+def cpu_seconds(process: subprocess.Popen) -> float:
+    proc = psutil.Process(process.pid)
+    times = proc.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def run_window(processes, minutes: int) -> tuple[datetime, datetime, list[float]]:
+    """Wait for the next minute boundary (warm-up), then ``minutes`` full minutes."""
+    now = datetime.now(tz=UTC)
+    start = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    if (start - now).total_seconds() < 20:  # leave start-up time before the first slot
+        start += timedelta(minutes=1)
+    end = start + timedelta(minutes=minutes)
+    time.sleep(max(0.0, (start - datetime.now(tz=UTC)).total_seconds()))
+    cpu_before = [cpu_seconds(p) for p in processes]
+    # Slots up to ``end - 1 min`` are measured; give the last one a minute to arrive.
+    time.sleep(max(0.0, (end - datetime.now(tz=UTC)).total_seconds()) + 5)
+    cpu = [cpu_seconds(p) - before for p, before in zip(processes, cpu_before, strict=True)]
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=60)
+    return start, end - timedelta(minutes=1), cpu
+
+
+def slots(start: datetime, last: datetime) -> list[datetime]:
+    return [
+        start + timedelta(minutes=k) for k in range(int((last - start).total_seconds() // 60) + 1)
+    ]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def report(name: str, lags: list[float], extra: dict) -> None:
+    print(f"\n{name}")
+    if lags:
+        print(f"  firing lag, slot -> stored and enqueued: p50 {statistics.median(lags):.3f} s, "
+              f"p99 {percentile(lags, 0.99):.3f} s, max {max(lags):.3f} s "
+              f"({len(lags)} firings)")  # fmt: skip
+    for key, value in extra.items():
+        print(f"  {key}: {value}")
+
+
+def bench_ours(n: int, minutes: int, log_dir: Path) -> None:
+    from executions.models import Execution
+
+    create_triggers(n)
+    collector = Collector()
+    collector.start()
+    processes = start_schedulers(2, "executions.beat:TriggerBeatScheduler", log_dir)
+    start, last, cpu = run_window(processes, minutes)
+    collector.running = False
+    collector.join()
+    arrival: dict[str, float] = {}
+    messages = Counter()
+    for execution_id, arrived in collector.arrivals:
+        messages[execution_id] += 1
+        arrival.setdefault(execution_id, arrived)
+    measured = Execution.objects.filter(scheduled_for__gte=start, scheduled_for__lte=last)
+    rows = list(measured.values_list("execution_id", "trigger_id", "scheduled_for", "created_at"))
+    per_slot = Counter((trigger_id, slot) for _, trigger_id, slot, _ in rows)
+    lags = [arrival[str(e)] - slot.timestamp() for e, _, slot, _ in rows if str(e) in arrival]
+    stored = [(created - slot).total_seconds() for _, _, slot, created in rows]
+    expected = n * len(slots(start, last)) // 60
+    report(f"ours: TriggerBeatScheduler x2, N={n:,}, slots {start:%H:%M}-{last:%H:%M} UTC", lags, {
+        "lag to the stored row (created_at)": (
+            f"p50 {statistics.median(stored):.3f} s, p99 {percentile(stored, 0.99):.3f} s, "
+            f"max {max(stored):.3f} s" if stored else "-"),
+        "expected firings": expected,
+        "duplicates": sum(c - 1 for c in per_slot.values() if c > 1)
+        + sum(c - 1 for c in messages.values() if c > 1),
+        "missed slots": expected - len(per_slot),
+        "stored but never enqueued": sum(1 for e, *_ in rows if str(e) not in arrival),
+        "scheduler CPU seconds": " + ".join(f"{c:.1f}" for c in cpu) + f" = {sum(cpu):.1f}",
+    })  # fmt: skip
+
+
+def bench_celery_beat(n: int, minutes: int, log_dir: Path) -> None:
+    create_periodic_tasks(n)
+    collector = Collector()
+    collector.start()
+    processes = start_schedulers(2, "django_celery_beat.schedulers:DatabaseScheduler", log_dir)
+    start, last, cpu = run_window(processes, minutes)
+    collector.running = False
+    collector.join()
+    measured_slots = slots(start, last)
+    fired = Counter()
+    lags = []
+    for task_index, arrived in collector.arrivals:
+        minute = int(task_index) % 60
+        moment = datetime.fromtimestamp(arrived, tz=UTC)
+        slot = moment.replace(minute=minute, second=0, microsecond=0)
+        if slot > moment:
+            slot -= timedelta(hours=1)
+        if start <= slot <= last:
+            fired[(task_index, slot)] += 1
+            lags.append(arrived - slot.timestamp())
+    expected = n * len(measured_slots) // 60
+    report(f"django-celery-beat: DatabaseScheduler x2, N={n:,}", lags, {
+        "expected firings": expected,
+        "duplicates": sum(c - 1 for c in fired.values() if c > 1),
+        "missed slots": expected - len(fired),
+        "scheduler CPU seconds": " + ".join(f"{c:.1f}" for c in cpu) + f" = {sum(cpu):.1f}",
+    })  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--minutes", type=int, default=3)
+    parser.add_argument("--only", choices=["ours", "celery-beat"])
+    args = parser.parse_args()
+    log_dir = ROOT / "var" / "bench"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    prepare_database()
+    django_setup()
+    print(f"{args.n:,} cron triggers, {args.n // 60:,} due at the top of every minute; "
+          f"{args.minutes} measured minutes; logs in {log_dir}")  # fmt: skip
+    if args.only != "celery-beat":
+        bench_ours(args.n, args.minutes, log_dir)
+    if args.only != "ours":
+        bench_celery_beat(args.n, args.minutes, log_dir)
+
+
+if __name__ == "__main__":
+    main()
