@@ -115,9 +115,28 @@ def start_gunicorn(workers: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
-def run_wrk(url: str, *, seconds: int, connections: int, signature: str, ids_dir: Path) -> dict:
+def server_cpu_seconds(master_pid: int) -> float:
+    """CPU (user + system) used so far by gunicorn's master and its workers, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name may hold spaces: the fields after its ")" are fixed.
+            pid = int(stat.parent.name)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            continue
+        if pid == master_pid or int(fields[1]) == master_pid:  # fields[1]: the parent's pid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def run_wrk(
+    url: str, *, seconds: int, connections: int, signature: str, ids_dir: Path, server_pid: int
+) -> dict:
     body_file = ids_dir / "body.json"
     body_file.write_bytes(BODY)
+    cpu_before = server_cpu_seconds(server_pid)
     result = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
          "-s", str(ROOT / "bench/wrk_post.lua"), url],
@@ -127,6 +146,9 @@ def run_wrk(url: str, *, seconds: int, connections: int, signature: str, ids_dir
     )  # fmt: skip
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
+    # Requests still in flight at the stop are not counted: a slight over-estimate.
+    cpu = server_cpu_seconds(server_pid) - cpu_before
+    summary["cpu_ms_per_request"] = cpu * 1000 / max(summary["requests"], 1)
     summary["ids"] = [
         line for f in sorted(ids_dir.glob("ids-*.txt")) for line in f.read_text().split()
     ]
@@ -172,6 +194,7 @@ def main() -> None:
         "print(trigger_create(tenant=t.tenant, provider_trigger_id='webhook', name='baseline').pk)"
     )
     signature = "sha256=" + hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    load_before = f"{os.getloadavg()[0]:.2f}"
     server = start_gunicorn(args.workers)
     results = {}
     try:
@@ -182,10 +205,11 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as ids_dir:
                 # A short warm-up so both runs start with connections and caches in place.
                 warm = run_wrk(url, seconds=2, connections=args.connections, signature=sig,
-                               ids_dir=Path(ids_dir))  # fmt: skip
+                               ids_dir=Path(ids_dir), server_pid=server.pid)  # fmt: skip
             with tempfile.TemporaryDirectory() as ids_dir:
                 results[name] = run_wrk(url, seconds=args.seconds, connections=args.connections,
-                                        signature=sig, ids_dir=Path(ids_dir))  # fmt: skip
+                                        signature=sig, ids_dir=Path(ids_dir),
+                                        server_pid=server.pid)  # fmt: skip
             results[name]["warm_up_ids"] = warm["ids"]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -195,12 +219,16 @@ def main() -> None:
     check = check_executions(webhook["warm_up_ids"] + webhook["ids"], trigger_id)
     print(f"\nwrk {args.seconds}s, {args.connections} connections, gunicorn {args.workers} "
           f"sync workers, PostgreSQL + Redis, {os.cpu_count()} cores\n")  # fmt: skip
-    print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}")
+    print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}"
+          f"{'web CPU ms/req':>16}")  # fmt: skip
     for name, r in results.items():
         failed = r["non_2xx"] + r["read_errors"] + r["timeouts"]
         print(f"{name:<18}{r['rps']:>9.0f}{r['p50_us'] / 1000:>9.2f}{r['p99_us'] / 1000:>9.2f}"
-              f"{r['max_us'] / 1000:>9.1f}{failed:>9}")  # fmt: skip
-    print(f"\nratio webhook / bare: {webhook['rps'] / bare['rps']:.2f}")
+              f"{r['max_us'] / 1000:>9.1f}{failed:>9}{r['cpu_ms_per_request']:>16.2f}")  # fmt: skip
+    print(f"\nratio webhook / bare: {webhook['rps'] / bare['rps']:.2f} (req/s), "
+          f"{bare['cpu_ms_per_request'] / webhook['cpu_ms_per_request']:.2f} "
+          "(web CPU per request; other load on the machine moves it less)")  # fmt: skip
+    print(f"load average before / after: {load_before} / {os.getloadavg()[0]:.2f}")
     in_flight = check["stored_without_counted_answer"]
     print(f"webhook 2xx answered (warm-up included): {check['answered_2xx']}, "
           f"executions stored: {check['stored']}, lost: {check['lost']}, "

@@ -195,6 +195,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(VAR_DIR / "broker-control"),
     }
 else:
+    if CELERY_BROKER_URL.startswith("redis://"):
+        # kombu's Redis transport, reusing its publishing client (executions/broker.py).
+        CELERY_BROKER_TRANSPORT = "executions.broker:Transport"
     # A message a worker took but did not ack (it died) comes back after this long; the
     # sweeper's timeout handles the execution itself, this only bounds the message.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -228,7 +231,7 @@ CELERY_BEAT_SCHEDULE = {
 # A slot fired at most this late counts as on time; older ones follow the misfire policy.
 SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 60, minimum=1)
 # Triggers claimed per transaction by one scheduler pass.
-SCHEDULER_BATCH_SIZE = env_int("SCHEDULER_BATCH_SIZE", 500, minimum=1)
+SCHEDULER_BATCH_SIZE = env_int("SCHEDULER_BATCH_SIZE", 200, minimum=1)
 # Beat wakes at least this often (seconds), and at every trigger's next slot.
 SCHEDULER_MAX_SLEEP_SECONDS = env_int("SCHEDULER_MAX_SLEEP_SECONDS", 5, minimum=1)
 # A running execution with no result after this long is taken as lost (its worker died).

@@ -63,6 +63,7 @@ urlpatterns = [
     # Webhook deliveries (docs/webhooks.md): the generated URL and seed 001's custom paths.
     path("hooks/p/<path:path>", webhooks.receive_by_path, name="webhook-by-path"),
     path("hooks/<str:token>", webhooks.receive_by_token, name="webhook-by-token"),
+    path("hooks/<str:token>/", webhooks.receive_by_token),
 ]
 
 handler404 = "config.views.not_found"

@@ -1,34 +1,34 @@
-"""The webhook ingestion pipeline: one request in, one stored execution (or a clear error) out.
+"""Webhook ingestion, database side: one request in, one stored execution (or an error) out.
 
-Both URL forms (``/hooks/<token>``, ``/hooks/p/<custom path>``) end here. The steps run in
-this order, each a small module of this package tested without the database:
+Both URL forms (``/hooks/<token>``, ``/hooks/p/<custom path>``) end here; docs/webhooks.md
+has the whole pipeline. This module does what needs the database, around the pure steps of
+triggers/webhooks/ingest.py:
 
 1. the trigger: unknown → 404; not active (inactive, failed, stale, completed) → 409;
-2. body size (WEBHOOK_MAX_BODY_BYTES) → 413, from Content-Length before reading, then the body;
-3. ``authentication`` (none / API-key header / bearer / basic) → 401;
-4. ``signatureVerification`` with the signing-secret credential → 401 (replays: stale timestamp);
-5. body parsing (JSON, form) → 400 / 415;
-6. Slack's ``url_verification`` → 200 with the challenge, nothing stored;
-7. ``inputSchema`` (JSON Schema) → 422 listing each failing path;
-8. the idempotency key (``config.idempotencyKey``, else Idempotency-Key / webhook-id /
-   X-GitHub-Delivery) — a repeat returns the first execution, 200, nothing created;
-9. ``messageTemplate`` and ``outputTransform`` (JMESPath) → the execution's input;
-10. the firing (executions.services.execution_fire): limits → 429 with Retry-After; the row is
-    committed before this function returns, so the 202 always means "stored".
+2. (the view) Content-Length over WEBHOOK_MAX_BODY_BYTES → 413 before the body is read;
+3. the pure steps, with the trigger's settings compiled once per content (see ``_pipeline``)
+   and credentials read from the tenant's store: size, authentication, signature, parsing,
+   Slack url_verification, inputSchema, idempotency key, template and transform;
+4. the firing (executions.services.execution_fire): limits → 429 with Retry-After, a
+   single-execution trigger that has fired → 409; the row is committed before this module
+   returns, so a 2xx always means "stored". A repeated idempotency key answers 200 with the
+   first execution.
 
 Every error is a WebhookRejected, rendered as application/problem+json by the view.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import DEFERRED, Q
 
 from accounts.encryption import decrypt_secret
 from accounts.models import Credential
@@ -36,11 +36,10 @@ from executions.choices import ExecutionType
 from executions.services import FiringRefused, execution_fire
 from triggers.choices import Delivery, TriggerStatus
 from triggers.models import Trigger
-from triggers.webhooks import authentication, payloads, presets, signatures, templating
-from triggers.webhooks.errors import Unauthorized, WebhookRejected
-
-# Request headers never copied into the stored request: they carry the sender's secrets.
-_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+from triggers.webhooks import payloads
+from triggers.webhooks.errors import WebhookRejected
+from triggers.webhooks.ingest import Challenge, Pipeline, TriggerMisconfigured, compile_pipeline
+from triggers.webhooks.ingest import WebhookRequest as WebhookRequest  # the view builds one
 
 
 class NotFound(WebhookRejected):
@@ -58,13 +57,9 @@ class TooManyRequests(WebhookRejected):
     code = "rate_limited"
 
 
-@dataclass(frozen=True)
-class WebhookRequest:
-    body: bytes
-    headers: Mapping[str, str]
-    query: dict[str, list[str]]
-    content_type: str | None
-    method: str = "POST"
+class LengthRequired(WebhookRejected):
+    status = 411
+    code = "length_required"
 
 
 @dataclass
@@ -74,40 +69,61 @@ class Ingested:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-# What the pipeline reads of a trigger. Fetched with one hand-written query (with the signing
-# secret's ciphertext joined in) and turned into a deferred Trigger with ``from_db``: the
-# webhook hot path pays neither ORM query compilation nor loading the other 40 columns.
-_PIPELINE_FIELDS = (
-    "id", "tenant_id", "status", "provider_id", "provider_trigger_id", "config",
+# What the firing reads of a trigger; loaded into a deferred Trigger with ``from_db``.
+_FIRING_FIELDS = (
+    "id", "tenant_id", "status", "provider_id", "provider_trigger_id",
+    "max_executions_per_hour", "max_executions_per_day", "is_single_execution", "max_retries",
+)  # fmt: skip
+# The webhook settings, read as stored (JSON text): with the signing secret's ciphertext they
+# are the key of the compiled-pipeline cache, so nothing is parsed or compiled per request.
+_SETTINGS_COLUMNS = (
     "authentication", "signature_verification", "input_schema", "message_template",
-    "output_transform", "max_executions_per_hour", "max_executions_per_day",
-    "is_single_execution", "max_retries",
+    "output_transform", "config",
 )  # fmt: skip
 
 
-def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigger:
-    column, value = ("webhook_token", token) if token else ("webhook_path", path)
-    # In model order: Model.from_db maps a partial row by it.
-    fields = [f for f in Trigger._meta.concrete_fields if f.attname in _PIPELINE_FIELDS]
-    columns = ", ".join(f"t.{field.column}" for field in fields)
-    sql = (
-        f"SELECT {columns}, c.encrypted_value FROM {Trigger._meta.db_table} t "
-        f"LEFT JOIN {Credential._meta.db_table} c ON c.id = t.signing_secret_id "
-        f"WHERE t.{column} = %s"
+@lru_cache(maxsize=1)
+def _lookup() -> tuple[list[int], dict[str, str]]:
+    """(where each firing field sits in the model's concrete fields, the lookup query by
+    token and by path)."""
+    concrete = Trigger._meta.concrete_fields
+    positions = [i for i, f in enumerate(concrete) if f.attname in _FIRING_FIELDS]
+    columns = [f"t.{concrete[i].column}" for i in positions]
+    columns += [f"t.{Trigger._meta.get_field(name).column}" for name in _SETTINGS_COLUMNS]
+    select = (
+        f"SELECT {', '.join(columns)}, c.encrypted_value FROM {Trigger._meta.db_table} t "
+        f"LEFT JOIN {Credential._meta.db_table} c ON c.id = t.signing_secret_id WHERE t."
     )
+    return positions, {
+        "token": select + "webhook_token = %s",
+        "path": select + "webhook_path = %s",
+    }
+
+
+def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigger:
+    """The webhook (or Slack event) trigger at this URL, with one query; 404 otherwise.
+
+    A deferred Trigger holding what the firing reads, plus ``webhook_settings``: the stored
+    webhook settings and signing-secret ciphertext, the key of the compiled pipeline.
+    """
+    positions, queries = _lookup()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value])
+        cursor.execute(queries["token" if token else "path"], [token or path])
         row = cursor.fetchone()
     if row is None:
         raise NotFound("No webhook trigger at this URL.")
-    values = [
-        field.from_db_value(raw, None, connection) if hasattr(field, "from_db_value") else raw
-        for field, raw in zip(fields, row, strict=False)
-    ]
-    trigger = Trigger.from_db(connection.alias, [f.attname for f in fields], values)
-    trigger.signing_secret_ciphertext = row[-1]
+    values = [DEFERRED] * len(Trigger._meta.concrete_fields)
+    for value, position in zip(row, positions, strict=False):
+        values[position] = value
+    trigger = Trigger.from_db(connection.alias, None, values)
     if trigger.delivery not in (Delivery.WEBHOOK, Delivery.EVENT):
         raise NotFound("No webhook trigger at this URL.")
+    # Hashable as read: JSON columns come back as text (Django registers jsonb as text).
+    stored = (
+        value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
+        for value in row[len(positions) :]
+    )
+    trigger.webhook_settings = (trigger.provider_id, *stored)
     return trigger
 
 
@@ -119,8 +135,13 @@ def check_accepting(trigger: Trigger) -> None:
         )
 
 
-def check_declared_size(content_length: str | None) -> None:
-    """413 before the body is read, when the sender declares a body over the limit."""
+def check_declared_size(content_length: str | None, transfer_encoding: str | None = None) -> None:
+    """413 before the body is read, when the sender declares a body over the limit.
+
+    A chunked body has no declared length (and Django would read it as empty): 411.
+    """
+    if transfer_encoding and "chunked" in transfer_encoding.lower():
+        raise LengthRequired("Send the body with a Content-Length, not chunked.")
     try:
         declared = int(content_length or 0)
     except ValueError:
@@ -129,40 +150,24 @@ def check_declared_size(content_length: str | None) -> None:
 
 
 def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
-    """Run steps 2-10 for ``trigger`` (found and checked active by the caller)."""
-    payloads.check_body_size(len(request.body), settings.WEBHOOK_MAX_BODY_BYTES)
-    _authenticate(trigger, request)
-    _verify_signature(trigger, request)
-    data = payloads.parse_body(request.body, request.content_type)
-    challenge = payloads.slack_url_verification_challenge(data)
-    if challenge is not None:
-        return Ingested(200, {"challenge": challenge})
-    payloads.validate_input(trigger.input_schema, data)
-    idempotency_key = payloads.extract_idempotency_key(
-        (trigger.config or {}).get("idempotencyKey"), request.headers, data
+    """Run the pipeline for ``trigger`` (found and checked active by the caller) and fire it."""
+    outcome = _pipeline(trigger.webhook_settings).run(
+        request,
+        credential_value=partial(_credential_value, trigger.tenant_id),
+        max_body_bytes=settings.WEBHOOK_MAX_BODY_BYTES,
+        tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
     )
-    context = {"body": data, "headers": dict(request.headers), "query": _flat(request.query)}
-    input_data = {
-        "message": (
-            templating.render_message_template(trigger.message_template, context)
-            if trigger.message_template
-            else None
-        ),
-        "payload": (
-            payloads.apply_output_transform(trigger.output_transform, data)
-            if trigger.output_transform
-            else data
-        ),
-    }
+    if isinstance(outcome, Challenge):
+        return Ingested(200, {"challenge": outcome.challenge})
     try:
         firing = execution_fire(
             trigger=trigger,
             execution_type=(
                 ExecutionType.SLACK if trigger.delivery == Delivery.EVENT else ExecutionType.WEBHOOK
             ),
-            input_data=input_data,
-            request_payload=_stored_request(request, data),
-            idempotency_key=idempotency_key,
+            input_data=outcome.input_data,
+            request_payload=outcome.request_payload,
+            idempotency_key=outcome.idempotency_key,
         )
     except FiringRefused as refused:
         if refused.retry_after_seconds:
@@ -181,66 +186,47 @@ def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
     )
 
 
-def _authenticate(trigger: Trigger, request: WebhookRequest) -> None:
-    config = authentication.validate_authentication_config(trigger.authentication)
-    if config is None or config["type"] == "none":
-        return
-    secret = _credential_value(trigger, config.get("credentialReferenceId"))
-    authentication.check_authentication(config, secret=secret, headers=request.headers)
+@lru_cache(maxsize=1024)
+def _pipeline(webhook_settings: tuple) -> Pipeline:
+    """The compiled pipeline of these exact settings (the cache key is their stored text).
 
-
-def _verify_signature(trigger: Trigger, request: WebhookRequest) -> None:
-    if not trigger.signature_verification:
-        return
-    config = dict(trigger.signature_verification)
-    preset = config.pop("preset", None)
-    if preset and "algorithm" not in config:
-        config = presets.preset_config(preset)
-    ciphertext = getattr(trigger, "signing_secret_ciphertext", None)
-    if ciphertext is None:
-        raise Unauthorized("The trigger has no signing secret.", code="credential_missing")
-    # One secret per line: during a rotation the credential holds the new and the old one.
-    lines = decrypt_secret(ciphertext).splitlines()
-    secrets = [presets.secret_bytes_for(preset, line.strip()) for line in lines if line.strip()]
-    signatures.verify_signature(
-        config,
-        secrets=secrets,
-        headers=request.headers,
-        query=request.query,
-        body=request.body,
-        tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
+    A changed setting or a rotated secret is a new key, so an edited trigger never runs an old
+    pipeline. The decrypted signing secret stays in this process's memory with its pipeline.
+    """
+    provider_id, auth, signature, schema, template, transform, config, ciphertext = webhook_settings
+    try:
+        secret = decrypt_secret(ciphertext) if ciphertext else None
+    except InvalidToken:
+        raise TriggerMisconfigured(
+            "The trigger's signing secret cannot be decrypted; its owner must set it again."
+        ) from None
+    config = _loads(config) or {}
+    return compile_pipeline(
+        authentication_config=_loads(auth),
+        signature_verification=_loads(signature),
+        signing_secret=secret,
+        input_schema=_loads(schema),
+        message_template=template,
+        output_transform=_loads(transform),
+        idempotency_key=config.get("idempotencyKey") if isinstance(config, dict) else None,
+        default_preset="slack" if provider_id == "slack" else None,
     )
 
 
-def _credential_value(trigger: Trigger, reference: str | None) -> str:
-    """The secret of the tenant's credential ``reference`` (its id or its name).
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
-    A missing credential fails closed: 401, never an open door.
-    """
+
+def _credential_value(tenant_id: str, reference: str) -> str | None:
+    """The secret of the tenant's credential ``reference`` (its id or its name), or None."""
     try:
         match = Q(pk=uuid.UUID(str(reference)))
     except ValueError:
         match = Q(name=reference)
-    credential = Credential.objects.filter(match, tenant_id=trigger.tenant_id).first()
+    credential = Credential.objects.filter(match, tenant_id=tenant_id).first()
     if credential is None:
-        raise Unauthorized("The trigger's credential is missing.", code="credential_missing")
-    return decrypt_secret(credential.encrypted_value)
-
-
-def _flat(query: dict[str, list[str]]) -> dict[str, str | list[str]]:
-    return {key: values[0] if len(values) == 1 else values for key, values in query.items()}
-
-
-def _stored_request(request: WebhookRequest, data: Any) -> dict[str, Any]:
-    """The request as received (minus credentials), kept on the execution."""
-    return {
-        "method": request.method,
-        "headers": {
-            key: value
-            for key, value in request.headers.items()
-            if key.lower() not in _SECRET_HEADERS
-        },
-        "query": _flat(request.query),
-        "body": data,
-        "raw_body": request.body.decode("utf-8", errors="replace"),
-    }
+        return None
+    try:
+        return decrypt_secret(credential.encrypted_value)
+    except InvalidToken:
+        return None

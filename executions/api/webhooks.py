@@ -7,12 +7,20 @@ ever sent for a stored execution.
 """
 
 import json
+import logging
 
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from executions import ingestion as ingest
 from triggers.webhooks.errors import WebhookRejected
+
+logger = logging.getLogger(__name__)
+
+
+class InternalError(WebhookRejected):
+    status = 500
+    code = "internal_error"
 
 
 class MethodNotAllowed(WebhookRejected):
@@ -38,7 +46,9 @@ def _receive(request, **lookup) -> HttpResponse:
             raise MethodNotAllowed("Webhooks are delivered with POST.", headers={"Allow": "POST"})
         trigger = ingest.find_trigger(**lookup)
         ingest.check_accepting(trigger)
-        ingest.check_declared_size(request.META.get("CONTENT_LENGTH"))
+        ingest.check_declared_size(
+            request.META.get("CONTENT_LENGTH"), request.META.get("HTTP_TRANSFER_ENCODING")
+        )
         result = ingest.ingest(
             trigger,
             ingest.WebhookRequest(
@@ -50,6 +60,9 @@ def _receive(request, **lookup) -> HttpResponse:
         )
     except WebhookRejected as rejected:
         return _problem(rejected, request.path)
+    except Exception:  # still problem+json for the sender, and the traceback in the log
+        logger.exception("Webhook delivery to %s failed", request.path)
+        return _problem(InternalError("The delivery could not be processed."), request.path)
     return _json(result.status, result.body, "application/json", result.headers)
 
 

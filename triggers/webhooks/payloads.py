@@ -157,17 +157,31 @@ def validate_input_schema_config(schema: Any) -> None:
         raise ValueError(f"inputSchema{_pointer(exc.absolute_path)}: {exc.message}") from exc
 
 
-def validate_input(schema: dict[str, Any] | None, data: Any) -> None:
+def compile_input_schema(schema: dict[str, Any]) -> Any:
+    """A reusable validator for `schema` (its dialect from `$schema`, `format` enforced).
+
+    ValueError (naming the failing schema location) when `schema` is not a valid JSON Schema.
+    """
+    validate_input_schema_config(schema)
+    cls = _validator_class(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def validate_input(schema: Any, data: Any) -> None:
     """Raise UnprocessableEntity (422) listing every violation of `schema` by `data`.
 
-    `errors` is a list of {"path": JSON pointer into data, "message": str}, one per failing
-    location, sorted by path (indexes numerically) then message. `format` keywords are enforced.
-    A None schema accepts anything.
+    `schema` is a JSON Schema dict or a validator from compile_input_schema (compiled once per
+    trigger). `errors` is a list of {"path": JSON pointer into data, "message": str}, one per
+    failing location, sorted by path (indexes numerically) then message. `format` keywords are
+    enforced. A None schema accepts anything.
     """
     if schema is None:
         return
-    cls = _validator_class(schema)
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    if hasattr(schema, "iter_errors"):  # compiled
+        validator = schema
+    else:
+        cls = _validator_class(schema)
+        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     found = [(list(error.absolute_path), error.message) for error in validator.iter_errors(data)]
     if not found:
         return

@@ -131,6 +131,21 @@ def preset_config(name: str) -> dict[str, Any]:
         ) from None
 
 
+# Where each sender puts the id that stays the same when it retries a delivery.
+_IDEMPOTENCY: dict[str, dict[str, str]] = {
+    "github": {"source": "header", "key": "X-GitHub-Delivery"},
+    "stripe": {"source": "body", "path": "id"},  # the event id, e.g. evt_1
+    "slack": {"source": "body", "path": "event_id"},  # Events API envelopes
+    "standard_webhooks": {"source": "header", "key": "webhook-id"},
+}
+
+
+def preset_idempotency_spec(name: str | None) -> dict[str, str] | None:
+    """The idempotency spec (see payloads.py) that deduplicates preset `name`'s retries."""
+    spec = _IDEMPOTENCY.get(name or "")
+    return dict(spec) if spec else None
+
+
 def secret_bytes_for(preset: str | None, secret: str) -> bytes:
     """The HMAC key for `secret` as the sender's dashboard shows it.
 

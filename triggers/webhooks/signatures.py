@@ -150,8 +150,12 @@ def _timestamp_spec(value: Any, path: str) -> dict[str, Any] | None:
     }
 
 
+class _Normalised(dict):
+    """A config validate_signature_config returned: verify_signature does not check it again."""
+
+
 def validate_signature_config(config: Any) -> dict[str, Any]:
-    """The normalised config with every default filled in.
+    """The normalised config with every default filled in (verify_signature takes it as is).
 
     Raises ValueError whose message starts with the path of the first bad field, e.g.
     "signatureVerification.signedComponents[1].regex: invalid regular expression: ...".
@@ -181,27 +185,30 @@ def validate_signature_config(config: Any) -> dict[str, Any]:
     validation = _object(
         config.get("validation") or {}, f"{_ROOT}.validation", set(_DEFAULT_VALIDATION)
     )
-    return {
-        "algorithm": _choice(config.get("algorithm"), f"{_ROOT}.algorithm", tuple(ALGORITHMS)),
-        "encoding": _choice(config.get("encoding"), f"{_ROOT}.encoding", ENCODINGS),
-        "signature": _signature_spec(config.get("signature"), f"{_ROOT}.signature"),
-        "signedComponents": [
-            _component_spec(c, f"{_ROOT}.signedComponents[{i}]") for i, c in enumerate(components)
-        ],
-        "componentJoin": {
-            "strategy": _choice(
-                join.get("strategy", "concatenate"),
-                f"{_ROOT}.componentJoin.strategy",
-                ("concatenate",),
-            ),
-            "separator": separator,
-        },
-        "validation": {
-            name: _flag(validation.get(name), f"{_ROOT}.validation.{name}", default)
-            for name, default in _DEFAULT_VALIDATION.items()
-        },
-        "timestamp": _timestamp_spec(config.get("timestamp"), f"{_ROOT}.timestamp"),
-    }
+    return _Normalised(
+        {
+            "algorithm": _choice(config.get("algorithm"), f"{_ROOT}.algorithm", tuple(ALGORITHMS)),
+            "encoding": _choice(config.get("encoding"), f"{_ROOT}.encoding", ENCODINGS),
+            "signature": _signature_spec(config.get("signature"), f"{_ROOT}.signature"),
+            "signedComponents": [
+                _component_spec(c, f"{_ROOT}.signedComponents[{i}]")
+                for i, c in enumerate(components)
+            ],
+            "componentJoin": {
+                "strategy": _choice(
+                    join.get("strategy", "concatenate"),
+                    f"{_ROOT}.componentJoin.strategy",
+                    ("concatenate",),
+                ),
+                "separator": separator,
+            },
+            "validation": {
+                name: _flag(validation.get(name), f"{_ROOT}.validation.{name}", default)
+                for name, default in _DEFAULT_VALIDATION.items()
+            },
+            "timestamp": _timestamp_spec(config.get("timestamp"), f"{_ROOT}.timestamp"),
+        }
+    )
 
 
 # --- reading the request -------------------------------------------------------------------
@@ -365,7 +372,8 @@ def verify_signature(
     an empty body the config forbids; ValueError for an invalid config or no secrets (server-side
     misconfiguration, never the sender's fault).
     """
-    config = validate_signature_config(config)
+    if not isinstance(config, _Normalised):
+        config = validate_signature_config(config)
     if not secrets:
         raise ValueError("verify_signature needs at least one secret")
     if not body and not config["validation"]["allowEmptyBody"]:

@@ -123,12 +123,24 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def render_message_template(template: str, context: Mapping[str, Any]) -> str:
-    """`template` with every placeholder replaced by its value in `context` (rules above).
+def compile_message_template(template: str) -> tuple[str | Path, ...]:
+    """`template` parsed once (literal strings and paths), for render_message_template.
+
+    Raises ValueError for a malformed template.
+    """
+    return tuple(_parse(template))
+
+
+def render_message_template(
+    template: str | tuple[str | Path, ...], context: Mapping[str, Any]
+) -> str:
+    """`template` (text, or compiled by compile_message_template) with every placeholder
+    replaced by its value in `context` (rules above).
 
     Raises ValueError for a malformed template (validate_message_template at save time).
     """
+    pieces = _parse(template) if isinstance(template, str) else template
     return "".join(
         piece if isinstance(piece, str) else _as_text(resolve_path(context, piece))
-        for piece in _parse(template)
+        for piece in pieces
     )
