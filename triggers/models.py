@@ -19,6 +19,18 @@ from triggers.choices import Delivery, ListenerType, MisfirePolicy, OverlapPolic
 _WEBHOOK_PATH = re.compile(r"/[A-Za-z0-9._~\-][A-Za-z0-9._~\-/]*")
 
 
+# The webhook pipeline's setting names (seed 002) and the fields that hold them.
+_WEBHOOK_SETTING_FIELDS = {
+    "authentication": "authentication",
+    "signatureVerification": "signature_verification",
+    "signingSecret": "signing_secret",
+    "inputSchema": "input_schema",
+    "messageTemplate": "message_template",
+    "outputTransform": "output_transform",
+    "config.idempotencyKey": "config",
+}
+
+
 class Trigger(models.Model):
     # -- identity and ownership ---------------------------------------------------------
     # ``id`` (integer) is seed 000's id; ``uuid`` is seeds 001/003's instance id;
@@ -188,6 +200,31 @@ class Trigger(models.Model):
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def _webhook_settings_errors(self) -> dict[str, str]:
+        """The webhook settings must compile when saved, not fail at the first delivery."""
+        from accounts.encryption import decrypt_secret
+        from triggers.webhooks.ingest import TriggerMisconfigured, compile_pipeline
+
+        if self.delivery not in (Delivery.WEBHOOK, Delivery.EVENT):
+            return {}
+        secret = None
+        if self.signing_secret is not None:
+            secret = decrypt_secret(self.signing_secret.encrypted_value)
+        try:
+            compile_pipeline(
+                authentication_config=self.authentication,
+                signature_verification=self.signature_verification,
+                signing_secret=secret,
+                input_schema=self.input_schema,
+                message_template=self.message_template,
+                output_transform=self.output_transform,
+                idempotency_key=(self.config or {}).get("idempotencyKey"),
+            )
+        except TriggerMisconfigured as misconfigured:
+            field = _WEBHOOK_SETTING_FIELDS.get(misconfigured.setting, "config")
+            return {field: misconfigured.reason}
+        return {}
+
     def clean(self) -> None:
         """Cross-field rules; every surface (API, admin) runs them through full_clean()."""
         errors: dict[str, str] = {}
@@ -220,6 +257,7 @@ class Trigger(models.Model):
                 related = getattr(self, field)
                 if related is not None and related.tenant_id != self.tenant_id:
                     errors[field] = "Belongs to another tenant."
+        errors.update(self._webhook_settings_errors())
         agent, project = self.agent, self.project
         if agent is not None and project is not None and agent.project_id != project.pk:
             errors["agent"] = "The agent belongs to another project."

@@ -295,3 +295,29 @@ def test_ten_parallel_identical_deliveries_make_one_execution(live_server, make_
     assert statuses == [200] * 9 + [202], statuses
     assert len({r.json()["execution_id"] for r in responses}) == 1
     assert Execution.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("settings_fields", "field", "reason"),
+    [
+        ({"input_schema": {"type": "nonsense"}}, "input_schema", "inputSchema"),
+        ({"output_transform": "items[?"}, "output_transform", "outputTransform"),
+        ({"message_template": "{{ body.x "}, "message_template", "messageTemplate"),
+        ({"signature_verification": {"preset": "acme"}}, "signature_verification", "acme"),
+        ({"authentication": {"type": "digest"}}, "authentication", "authentication"),
+        ({"config": {"idempotencyKey": {"source": "cookie"}}}, "config", "idempotencyKey"),
+    ],
+)
+def test_webhook_settings_that_do_not_compile_are_refused_when_saving(
+    make_hook, settings_fields, field, reason
+):
+    from django.core.exceptions import ValidationError
+
+    from triggers.models import Trigger
+
+    with pytest.raises(ValidationError) as refused:
+        make_hook(**settings_fields)
+
+    assert field in refused.value.message_dict
+    assert reason in refused.value.message_dict[field][0], refused.value.message_dict
+    assert not Trigger.objects.exists()

@@ -39,6 +39,8 @@ class TriggerMisconfigured(WebhookRejected):
 
     status = 500
     code = "trigger_misconfigured"
+    setting = ""  # which setting, e.g. "inputSchema"
+    reason = ""  # why, for the owner (never sent to the webhook's sender)
 
 
 @dataclass(frozen=True)
@@ -212,9 +214,11 @@ def _setting(name: str) -> Iterator[None]:
         yield
     except ValueError as error:
         logger.error("Webhook trigger setting %s does not compile: %s", name, error)
-        raise TriggerMisconfigured(
+        rejected = TriggerMisconfigured(
             f"The trigger's {name} setting is invalid; its owner must correct it."
-        ) from error
+        )
+        rejected.setting, rejected.reason = name, str(error)
+        raise rejected from error
 
 
 def flat_query(query: Mapping[str, Sequence[str]]) -> dict[str, str | list[str]]:
