@@ -35,9 +35,9 @@ frontend.register("triggers", TriggerExecutionsViewSet, basename="trigger-execut
 frontend.register("executions", ExecutionViewSet, basename="execution")
 # Seed 004: flows, with their nodes and connections nested under them.
 frontend.register("flows", FlowViewSet, basename="flow")
-frontend.register(r"flows/(?P<flow_id>[0-9a-fA-F-]{36})/nodes", NodeViewSet, basename="flow-node")
+frontend.register(r"flows/(?P<flow_id>[^/]+)/nodes", NodeViewSet, basename="flow-node")
 frontend.register(
-    r"flows/(?P<flow_id>[0-9a-fA-F-]{36})/connections",
+    r"flows/(?P<flow_id>[^/]+)/connections",
     ConnectionViewSet,
     basename="flow-connection",
 )

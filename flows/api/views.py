@@ -1,6 +1,8 @@
 """Seed 004's endpoints: /api/flows (with nested nodes and connections), /api/node-types and
 /api/admin/migrate-user-intents. Thin: every change goes through flows.services."""
 
+import uuid
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -62,7 +64,7 @@ class FlowSurface:
         return flows_exception_handler
 
     def scoped_flow(self, flow_id) -> Flow:
-        flow = Flow.objects.filter(pk=flow_id, tenant=self.request.tenant).first()
+        flow = Flow.objects.filter(pk=_uuid_or_404(flow_id), tenant=self.request.tenant).first()
         if flow is None:
             raise NotFound("Flow not found")
         return flow
@@ -77,7 +79,7 @@ def _flows_with_graph():
 
 class FlowViewSet(FlowSurface, viewsets.ViewSet):
     lookup_url_kwarg = "flow_id"
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    lookup_value_regex = "[^/]+"
     pagination_class = ArrayLimitOffsetPagination
 
     @extend_schema(summary="List flows", responses={200: FlowSerializer(many=True), **ERRORS})
@@ -126,11 +128,11 @@ class FlowViewSet(FlowSurface, viewsets.ViewSet):
 
 class NodeViewSet(FlowSurface, viewsets.ViewSet):
     lookup_url_kwarg = "node_id"
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    lookup_value_regex = "[^/]+"
 
     def _node(self, flow_id, node_id) -> Node:
         flow = self.scoped_flow(flow_id)
-        return get_object_or_404(Node, pk=node_id, flow=flow)
+        return get_object_or_404(Node, pk=_uuid_or_404(node_id), flow=flow)
 
     @extend_schema(
         summary="Add a node to a flow",
@@ -162,7 +164,7 @@ class NodeViewSet(FlowSurface, viewsets.ViewSet):
 
 class ConnectionViewSet(FlowSurface, viewsets.ViewSet):
     lookup_url_kwarg = "connection_id"
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    lookup_value_regex = "[^/]+"
 
     @extend_schema(summary="List a flow's connections",
                    responses={200: ConnectionSerializer(many=True), **ERRORS})  # fmt: skip
@@ -197,7 +199,7 @@ class ConnectionViewSet(FlowSurface, viewsets.ViewSet):
     def destroy(self, request, flow_id=None, connection_id=None):
         flow = self.scoped_flow(flow_id)
         services.connection_delete(
-            connection=get_object_or_404(Connection, pk=connection_id, flow=flow)
+            connection=get_object_or_404(Connection, pk=_uuid_or_404(connection_id), flow=flow)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -271,6 +273,14 @@ class MigrateUserIntentsView(FlowSurface, APIView):
     )
     def post(self, request):
         return Response(services.user_intents_migrate().as_json())
+
+
+def _uuid_or_404(value) -> uuid.UUID:
+    """Ids in paths are UUIDs; anything else names no object: 404 in this surface's shape."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("Not found") from None
 
 
 def _valid(serializer_class, data, *, reject_unknown: bool = False) -> dict:

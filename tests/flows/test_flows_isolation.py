@@ -60,3 +60,15 @@ def test_a_node_of_another_flow_is_404_under_this_flow(alice_client, graph, acme
         f"/api/flows/{other.id}/nodes/{graph['node']}", {"name": "x"}, format="json"
     )
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/flows/not-a-uuid", "/api/flows/{flow}/nodes/x%C2%84", "/api/flows/%C2%84/connections"],
+)
+def test_ids_that_are_not_uuids_are_404_in_the_seed_shape(alice_client, graph, path):
+    response = alice_client.get(path.format(**graph))
+    if "nodes" in path:
+        response = alice_client.patch(path.format(**graph), {"name": "x"}, format="json")
+    assert response.status_code == 404
+    assert set(response.json()) == {"statusCode", "message", "error"}
