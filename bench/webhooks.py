@@ -1,6 +1,6 @@
 """Webhook ingestion throughput and latency, against a bare DRF insert, on PostgreSQL + Redis.
 
-    .venv/bin/python bench/webhooks.py [--seconds 30] [--connections 16] [--workers 4]
+    .venv/bin/python bench/webhooks.py [--seconds 30] [--connections 16] [--workers 3]
 
 Creates the database ``bench_webhooks`` (dropped first), a GitHub-signed webhook trigger with
 a JSON Schema, and serves the app with gunicorn as README's production section does. wrk
@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -51,6 +52,7 @@ SCHEMA = {
     },
 }
 PORT = 8077
+CPU_GROUPS = ("web", "postgres", "redis", "wrk", "machine")
 
 
 def environment() -> dict[str, str]:
@@ -100,10 +102,11 @@ def prepare_database() -> tuple[str, int]:
     )
 
 
-def start_gunicorn(workers: int) -> subprocess.Popen:
+def start_gunicorn(workers: int, worker_class: str, threads: int) -> subprocess.Popen:
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}",
-         "--workers", str(workers), "--log-level", "warning"],
+         "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
+         "--log-level", "warning"],
         cwd=ROOT, env=environment(), start_new_session=True,
     )  # fmt: skip
     for _ in range(100):
@@ -115,20 +118,33 @@ def start_gunicorn(workers: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
-def server_cpu_seconds(master_pid: int) -> float:
-    """CPU (user + system) used so far by gunicorn's master and its workers, from /proc."""
+def cpu_seconds(master_pid: int) -> dict[str, float]:
+    """CPU (user + system) used so far, from /proc: by gunicorn (its master and workers), by
+    PostgreSQL and by redis-server, plus the whole machine's busy time; and by the children
+    this script waited for (wrk, which is gone from /proc when it is counted)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    groups = dict.fromkeys(("web", "postgres", "redis"), 0)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             # The command name may hold spaces: the fields after its ")" are fixed.
-            pid = int(stat.parent.name)
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            text = stat.read_text()
+            pid, name = int(stat.parent.name), text[text.index("(") + 1 : text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
         except (OSError, ValueError, IndexError):
             continue
         if pid == master_pid or int(fields[1]) == master_pid:  # fields[1]: the parent's pid
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+            group = "web"
+        else:
+            group = {"postgres": "postgres", "redis-server": "redis"}.get(name)
+        if group:
+            groups[group] += int(fields[11]) + int(fields[12])  # utime, stime
+    machine = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    groups["machine"] = sum(machine) - machine[3] - machine[4]  # all but idle and iowait
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        **{group: value / ticks for group, value in groups.items()},
+        "wrk": children.ru_utime + children.ru_stime,
+    }
 
 
 def run_wrk(
@@ -136,7 +152,7 @@ def run_wrk(
 ) -> dict:
     body_file = ids_dir / "body.json"
     body_file.write_bytes(BODY)
-    cpu_before = server_cpu_seconds(server_pid)
+    cpu_before = cpu_seconds(server_pid)
     result = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
          "-s", str(ROOT / "bench/wrk_post.lua"), url],
@@ -147,8 +163,14 @@ def run_wrk(
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
     # Requests still in flight at the stop are not counted: a slight over-estimate.
-    cpu = server_cpu_seconds(server_pid) - cpu_before
-    summary["cpu_ms_per_request"] = cpu * 1000 / max(summary["requests"], 1)
+    cpu_after = cpu_seconds(server_pid)
+    summary["cpu_ms_per_request"] = {
+        group: (cpu_after[group] - cpu_before[group]) * 1000 / max(summary["requests"], 1)
+        for group in cpu_after
+    }
+    summary["machine_busy"] = (cpu_after["machine"] - cpu_before["machine"]) / (
+        summary["duration_us"] / 1e6 * os.cpu_count()
+    )
     summary["ids"] = [
         line for f in sorted(ids_dir.glob("ids-*.txt")) for line in f.read_text().split()
     ]
@@ -180,7 +202,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -195,7 +219,7 @@ def main() -> None:
     )
     signature = "sha256=" + hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
     load_before = f"{os.getloadavg()[0]:.2f}"
-    server = start_gunicorn(args.workers)
+    server = start_gunicorn(args.workers, args.worker_class, args.threads)
     results = {}
     try:
         for name, url, sig in (
@@ -218,16 +242,22 @@ def main() -> None:
     webhook, bare = results["webhook pipeline"], results["bare DRF insert"]
     check = check_executions(webhook["warm_up_ids"] + webhook["ids"], trigger_id)
     print(f"\nwrk {args.seconds}s, {args.connections} connections, gunicorn {args.workers} "
-          f"sync workers, PostgreSQL + Redis, {os.cpu_count()} cores\n")  # fmt: skip
-    print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}"
-          f"{'web CPU ms/req':>16}")  # fmt: skip
+          f"{args.worker_class} workers, PostgreSQL + Redis, {os.cpu_count()} cores\n")  # fmt: skip
+    print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}")
     for name, r in results.items():
         failed = r["non_2xx"] + r["read_errors"] + r["timeouts"]
         print(f"{name:<18}{r['rps']:>9.0f}{r['p50_us'] / 1000:>9.2f}{r['p99_us'] / 1000:>9.2f}"
-              f"{r['max_us'] / 1000:>9.1f}{failed:>9}{r['cpu_ms_per_request']:>16.2f}")  # fmt: skip
-    print(f"\nratio webhook / bare: {webhook['rps'] / bare['rps']:.2f} (req/s), "
-          f"{bare['cpu_ms_per_request'] / webhook['cpu_ms_per_request']:.2f} "
-          "(web CPU per request; other load on the machine moves it less)")  # fmt: skip
+              f"{r['max_us'] / 1000:>9.1f}{failed:>9}")  # fmt: skip
+    print("\nCPU ms per request (user + system; machine = every process, busy = of all cores)")
+    print(f"{'endpoint':<18}" + "".join(f"{g:>10}" for g in CPU_GROUPS) + f"{'busy':>8}")
+    for name, r in results.items():
+        cpu = r["cpu_ms_per_request"]
+        print(f"{name:<18}" + "".join(f"{cpu[g]:>10.3f}" for g in CPU_GROUPS)
+              + f"{r['machine_busy']:>8.0%}")  # fmt: skip
+    ratio = webhook["rps"] / bare["rps"]
+    print(f"\nratio webhook / bare: {ratio:.2f} in req/s, "
+          f"{bare['cpu_ms_per_request']['machine'] / webhook['cpu_ms_per_request']['machine']:.2f} "
+          "in machine CPU per request")  # fmt: skip
     print(f"load average before / after: {load_before} / {os.getloadavg()[0]:.2f}")
     in_flight = check["stored_without_counted_answer"]
     print(f"webhook 2xx answered (warm-up included): {check['answered_2xx']}, "

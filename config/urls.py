@@ -48,6 +48,11 @@ def healthz(request):
 
 
 urlpatterns = [
+    # Webhook deliveries (docs/webhooks.md): the generated URL and seed 001's custom paths.
+    # First, because they are the busiest routes and Django tries the patterns in order.
+    path("hooks/p/<path:path>", webhooks.receive_by_path, name="webhook-by-path"),
+    path("hooks/<str:token>", webhooks.receive_by_token, name="webhook-by-token"),
+    path("hooks/<str:token>/", webhooks.receive_by_token),
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
@@ -60,10 +65,6 @@ urlpatterns = [
         name="migrate-user-intents",
     ),
     path("api/", include(frontend.urls)),
-    # Webhook deliveries (docs/webhooks.md): the generated URL and seed 001's custom paths.
-    path("hooks/p/<path:path>", webhooks.receive_by_path, name="webhook-by-path"),
-    path("hooks/<str:token>", webhooks.receive_by_token, name="webhook-by-token"),
-    path("hooks/<str:token>/", webhooks.receive_by_token),
 ]
 
 handler404 = "config.views.not_found"

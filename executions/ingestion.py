@@ -15,12 +15,21 @@ triggers/webhooks/ingest.py:
    first execution.
 
 Every error is a WebhookRejected, rendered as application/problem+json by the view.
+
+``receive`` is the entry point. A trigger this process has served before is not looked up
+again: its compiled pipeline runs at once, and the execution's INSERT checks in the same
+statement that the trigger is still active, without limits and exactly as it was read —
+status, URL, settings and the signing secret's ciphertext (``_unchanged_condition``).
+That saves a query per delivery (a third of what the database does for one). Whatever
+that path cannot settle — any rejection, a Slack challenge, a trigger that changed or that
+has limits — goes the full way above, so every answer is decided on what is stored now.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
@@ -32,13 +41,19 @@ from django.db.models import DEFERRED, Q
 
 from accounts.encryption import decrypt_secret
 from accounts.models import Credential
+from executions import services
 from executions.choices import ExecutionType
-from executions.services import FiringRefused, execution_fire
 from triggers.choices import Delivery, TriggerStatus
 from triggers.models import Trigger
 from triggers.webhooks import payloads
 from triggers.webhooks.errors import WebhookRejected
-from triggers.webhooks.ingest import Challenge, Pipeline, TriggerMisconfigured, compile_pipeline
+from triggers.webhooks.ingest import (
+    Accepted,
+    Challenge,
+    Pipeline,
+    TriggerMisconfigured,
+    compile_pipeline,
+)
 from triggers.webhooks.ingest import WebhookRequest as WebhookRequest  # the view builds one
 
 
@@ -73,6 +88,7 @@ class Ingested:
 _FIRING_FIELDS = (
     "id", "tenant_id", "status", "provider_id", "provider_trigger_id",
     "max_executions_per_hour", "max_executions_per_day", "is_single_execution", "max_retries",
+    "webhook_token", "webhook_path",
 )  # fmt: skip
 # The webhook settings, read as stored (JSON text): with the signing secret's ciphertext they
 # are the key of the compiled-pipeline cache, so nothing is parsed or compiled per request.
@@ -98,6 +114,102 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
         "token": select + "webhook_token = %s",
         "path": select + "webhook_path = %s",
     }
+
+
+def receive(
+    *,
+    token: str | None = None,
+    path: str | None = None,
+    content_length: str | None,
+    transfer_encoding: str | None,
+    read: Callable[[], WebhookRequest],
+) -> Ingested:
+    """One delivery to the webhook URL ``token`` (or the custom ``path``), start to end.
+
+    ``read`` builds the request, reading its body; it is called only after the declared
+    size passed. Raises WebhookRejected (the view renders it as problem+json).
+    """
+    key = ("token", token) if token else ("path", path)
+    remembered = _remembered.get(key)
+    if remembered is not None and connection.vendor == "postgresql":
+        answer = _receive_remembered(remembered, content_length, transfer_encoding, read)
+        if answer is not None:
+            return answer
+    trigger = find_trigger(token=token, path=path)
+    if len(_remembered) >= _REMEMBERED_MAX:
+        _remembered.clear()
+    _remembered[key] = trigger
+    check_accepting(trigger)
+    check_declared_size(content_length, transfer_encoding)
+    return ingest(trigger, read())
+
+
+# Webhook triggers this process has served, by URL; the INSERT checks they are unchanged.
+_remembered: dict[tuple[str, str | None], Trigger] = {}
+_REMEMBERED_MAX = 4096
+
+
+def _receive_remembered(trigger, content_length, transfer_encoding, read) -> Ingested | None:
+    """The delivery on a remembered trigger, or None to go the full way."""
+    if services.needs_lock(trigger):
+        return None
+    try:
+        check_declared_size(content_length, transfer_encoding)
+        outcome = _pipeline(trigger.webhook_settings).run(
+            read(),
+            credential_value=partial(_credential_value, trigger.tenant_id),
+            max_body_bytes=settings.WEBHOOK_MAX_BODY_BYTES,
+            tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
+        )
+    except WebhookRejected:
+        return None  # decided again on the stored settings, which may have changed
+    if not isinstance(outcome, Accepted):
+        return None  # a Slack challenge: answered only for a trigger that is active now
+    firing = services.execution_fire_if(
+        trigger=trigger,
+        condition=(_unchanged_condition(), _unchanged_params(trigger)),
+        execution_type=_execution_type(trigger),
+        input_data=outcome.input_data,
+        request_payload=outcome.request_payload,
+        idempotency_key=outcome.idempotency_key,
+    )
+    return None if firing is None else _answer(firing)
+
+
+@lru_cache(maxsize=1)
+def _unchanged_condition() -> str:
+    """SQL: the trigger's row is still as ``find_trigger`` read it, active, without limits.
+
+    Its parameters come from ``_unchanged_params``, in the same order.
+    """
+    trigger_table, credential_table = Trigger._meta.db_table, Credential._meta.db_table
+    field = Trigger._meta.get_field
+    checks = [f"t.{field(name).column} = %s" for name in ("id", "status", "tenant_id")]
+    checks += [f"t.{field(name).column} IS NULL" for name in _LIMIT_FIELDS]
+    checks.append(f"NOT t.{field('is_single_execution').column}")
+    for name in ("max_retries", "webhook_token", "webhook_path", "provider_id",
+                 "provider_trigger_id", *_SETTINGS_COLUMNS):  # fmt: skip
+        column = field(name)
+        checks.append(
+            f"t.{column.column} IS NOT DISTINCT FROM CAST(%s AS {column.db_type(connection)})"
+        )
+    checks.append("c.encrypted_value IS NOT DISTINCT FROM %s")
+    return (
+        f"EXISTS (SELECT 1 FROM {trigger_table} t LEFT JOIN {credential_table} c "
+        f"ON c.id = t.signing_secret_id WHERE {' AND '.join(checks)})"
+    )
+
+
+_LIMIT_FIELDS = ("max_executions_per_hour", "max_executions_per_day")
+
+
+def _unchanged_params(trigger: Trigger) -> list:
+    provider_id, *stored_settings, ciphertext = trigger.webhook_settings
+    return [
+        trigger.pk, TriggerStatus.ACTIVE.value, trigger.tenant_id, trigger.max_retries,
+        trigger.webhook_token, trigger.webhook_path, provider_id, trigger.provider_trigger_id,
+        *stored_settings, ciphertext,
+    ]  # fmt: skip
 
 
 def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigger:
@@ -160,21 +272,27 @@ def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
     if isinstance(outcome, Challenge):
         return Ingested(200, {"challenge": outcome.challenge})
     try:
-        firing = execution_fire(
+        firing = services.execution_fire(
             trigger=trigger,
-            execution_type=(
-                ExecutionType.SLACK if trigger.delivery == Delivery.EVENT else ExecutionType.WEBHOOK
-            ),
+            execution_type=_execution_type(trigger),
             input_data=outcome.input_data,
             request_payload=outcome.request_payload,
             idempotency_key=outcome.idempotency_key,
         )
-    except FiringRefused as refused:
+    except services.FiringRefused as refused:
         if refused.retry_after_seconds:
             raise TooManyRequests(
                 refused.reason, headers={"Retry-After": str(refused.retry_after_seconds)}
             ) from None
         raise Conflict(refused.reason) from None
+    return _answer(firing)
+
+
+def _execution_type(trigger: Trigger) -> str:
+    return ExecutionType.SLACK if trigger.delivery == Delivery.EVENT else ExecutionType.WEBHOOK
+
+
+def _answer(firing: services.Firing) -> Ingested:
     execution = firing.execution
     return Ingested(
         202 if firing.created else 200,

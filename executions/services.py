@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from executions import dispatch, policies
 from executions.choices import ExecutionStatus, ExecutionType
+from executions.inserts import insert_execution
 from executions.models import Execution
 from executions.runners import RunnerError, run_agent
 from triggers.choices import OverlapPolicy, TriggerStatus
@@ -81,7 +82,7 @@ def firing_limit_verdict(trigger: Trigger, *, now: datetime) -> policies.LimitVe
     )
 
 
-def _needs_lock(trigger: Trigger) -> bool:
+def needs_lock(trigger: Trigger) -> bool:
     """Limits and single-execution are checked under the trigger's row lock, so two
     concurrent firings cannot both take the last slot; other triggers skip the lock."""
     return bool(
@@ -109,16 +110,8 @@ def execution_fire(
     firings cannot both take the last slot. A trigger without limits needs no lock and no
     transaction: its firing is a single autocommitted INSERT (the webhook hot path).
     """
-    fields = {
-        "tenant_id": trigger.tenant_id,
-        "trigger_id": trigger.pk,
-        "execution_type": execution_type,
-        "input_data": input_data,
-        "request_payload": request_payload,
-        "idempotency_key": idempotency_key,
-        "max_retries": trigger.max_retries,
-    }
-    if not _needs_lock(trigger):
+    fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
+    if not needs_lock(trigger):
         _refuse_unless_active(trigger)
         firing = _insert_once(fields)
     else:
@@ -138,8 +131,45 @@ def execution_fire(
             if firing.created and trigger.is_single_execution:
                 Trigger.objects.filter(pk=trigger.pk).update(next_fire_at=None)
     if firing.created:
-        dispatch.enqueue_on_commit([firing.execution.execution_id])
+        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
     return firing
+
+
+def execution_fire_if(
+    *,
+    trigger: Trigger,
+    condition: tuple[str, list],
+    execution_type: str,
+    input_data=None,
+    request_payload=None,
+    idempotency_key: str | None = None,
+) -> Firing | None:
+    """``execution_fire`` in one statement, for a trigger the caller read earlier.
+
+    The execution is stored only if ``condition`` (SQL over the trigger's row, with its
+    parameters) holds when the INSERT runs; the caller's condition must say "still active,
+    still without limits, still as I read it". None when it does not hold: nothing was
+    stored, and the caller must read the trigger again and use ``execution_fire``.
+    """
+    if needs_lock(trigger):
+        raise ValueError("A trigger with limits fires through execution_fire (row lock).")
+    fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
+    firing = _insert_once(fields, only_if=condition)
+    if firing is not None and firing.created:
+        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
+    return firing
+
+
+def _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key) -> dict:
+    return {
+        "tenant_id": trigger.tenant_id,
+        "trigger_id": trigger.pk,
+        "execution_type": execution_type,
+        "input_data": input_data,
+        "request_payload": request_payload,
+        "idempotency_key": idempotency_key,
+        "max_retries": trigger.max_retries,
+    }
 
 
 def _refuse_unless_active(trigger: Trigger) -> None:
@@ -147,19 +177,25 @@ def _refuse_unless_active(trigger: Trigger) -> None:
         raise FiringRefused(f"The trigger is {trigger.get_status_display().lower()}.")
 
 
-def _insert_once(fields: dict) -> Firing:
-    """INSERT the execution; on an idempotency-key conflict, the one that is there."""
+def _insert_once(fields: dict, *, only_if: tuple[str, list] | None = None) -> Firing | None:
+    """INSERT the execution; on an idempotency-key conflict, the one that is there.
+
+    None only when ``only_if`` did not hold. A conflict means it held: the SELECT that
+    checks it runs before the row meets the unique constraint.
+    """
     try:
         if transaction.get_connection().in_atomic_block:
             with transaction.atomic():  # a savepoint: the conflict must not poison the outer
-                return Firing(Execution.objects.create(**fields), created=True)
-        return Firing(Execution.objects.create(**fields), created=True)
+                execution = insert_execution(fields, only_if=only_if)
+        else:
+            execution = insert_execution(fields, only_if=only_if)
     except IntegrityError:
         key = fields["idempotency_key"]
         earlier = _by_idempotency_key(fields["trigger_id"], key) if key is not None else None
         if earlier is None:
             raise
         return Firing(earlier, created=False)
+    return None if execution is None else Firing(execution, created=True)
 
 
 def _by_idempotency_key(trigger_id: int, key: str) -> Execution | None:

@@ -44,15 +44,12 @@ def _receive(request, **lookup) -> HttpResponse:
     try:
         if request.method != "POST":
             raise MethodNotAllowed("Webhooks are delivered with POST.", headers={"Allow": "POST"})
-        trigger = ingest.find_trigger(**lookup)
-        ingest.check_accepting(trigger)
-        ingest.check_declared_size(
-            request.META.get("CONTENT_LENGTH"), request.META.get("HTTP_TRANSFER_ENCODING")
-        )
-        result = ingest.ingest(
-            trigger,
-            ingest.WebhookRequest(
-                body=request.body,
+        result = ingest.receive(
+            **lookup,
+            content_length=request.META.get("CONTENT_LENGTH"),
+            transfer_encoding=request.META.get("HTTP_TRANSFER_ENCODING"),
+            read=lambda: ingest.WebhookRequest(
+                body=request.body,  # read once; Django keeps it for a second call
                 headers=request.headers,
                 query=dict(request.GET.lists()),
                 content_type=request.content_type and request.META.get("CONTENT_TYPE"),

@@ -1,0 +1,150 @@
+"""The BatchPublisher: event firings' run messages go out together, none is left behind."""
+
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+import redis
+from django.conf import settings
+
+from executions import dispatch, services
+from executions.choices import ExecutionType
+from executions.dispatch import BatchPublisher
+from tests.conftest import ROOT, engine_environment
+
+
+class GatedPublish:
+    """A publish callable that records each batch and holds the first one until released."""
+
+    def __init__(self):
+        self.batches: list[list] = []
+        self.first_taken = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, batch: list) -> int:
+        self.batches.append(list(batch))
+        if len(self.batches) == 1:
+            self.first_taken.set()
+            self.release.wait(timeout=10)
+        return len(batch)
+
+
+def test_it_publishes_what_arrives_during_a_batch_as_one_batch():
+    publish = GatedPublish()
+    publisher = BatchPublisher(linger=lambda: 0, publish=publish)
+
+    publisher.submit(["a"])
+    assert publish.first_taken.wait(timeout=10)
+    threads = [threading.Thread(target=publisher.submit, args=([f"b{i}"],)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    publish.release.set()
+    publisher.flush()  # waits for the batch in flight, then publishes what is left (if any)
+
+    assert publish.batches[0] == ["a"]
+    later = [i for batch in publish.batches[1:] for i in batch]
+    assert sorted(later) == sorted(f"b{i}" for i in range(20))
+    assert len(publish.batches) == 2  # the twenty went out in one batch
+
+
+def test_a_failing_publish_does_not_stop_the_thread(caplog):
+    published = {"first": threading.Event(), "second": threading.Event()}
+
+    def publish(batch):
+        published[batch[0]].set()
+        if batch == ["first"]:
+            raise RuntimeError("boom")
+        return len(batch)
+
+    publisher = BatchPublisher(linger=lambda: 0, publish=publish)
+    publisher.submit(["first"])
+    assert published["first"].wait(timeout=10)
+    publisher.submit(["second"])
+
+    assert published["second"].wait(timeout=10)  # the same thread went on
+    assert "Publishing run messages failed" in caplog.text
+
+
+@pytest.fixture
+def test_queue():
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    name = settings.CELERY_TASK_DEFAULT_QUEUE
+    client.delete(name)
+    yield client, name
+    client.delete(name)
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter with Django set up on this test database and queue."""
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=ROOT,
+        env=engine_environment(EXECUTION_PUBLISH_BATCH_MS="60000"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def test_a_process_that_exits_publishes_what_was_waiting(db, test_queue):
+    client, name = test_queue
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+
+    # The linger is a minute: only the flush at exit can have sent them.
+    _python(f"from executions import dispatch\ndispatch.batch_publisher.submit({ids!r})")
+
+    assert client.llen(name) == 3
+
+
+def test_a_forked_child_does_not_publish_its_parents_waiting_messages(db, test_queue):
+    client, name = test_queue
+    parent_id, child_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+    result = _python(
+        "import os\n"
+        "from executions import dispatch\n"
+        f"dispatch.batch_publisher.submit([{parent_id!r}])\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        f"    dispatch.batch_publisher.submit([{child_id!r}])\n"
+        "    dispatch.batch_publisher.flush()\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "print('parent done')\n"
+    )
+
+    assert "parent done" in result.stdout
+    bodies = [m.decode() for m in client.lrange(name, 0, -1)]
+    assert len(bodies) == 2  # each id once: the child sent only its own
+    assert all(sum(i in b for i in (parent_id, child_id)) == 1 for b in bodies)
+
+
+def test_with_batching_off_a_firing_is_published_at_commit(
+    transactional_db, acme, make_trigger, test_queue, settings
+):
+    client, name = test_queue
+    settings.EXECUTION_PUBLISH_BATCH_MS = 0
+    trigger = make_trigger(acme, "webhook")
+
+    services.execution_fire(trigger=trigger, execution_type=ExecutionType.WEBHOOK)
+
+    assert client.llen(name) == 1
+    assert dispatch.batch_publisher.flush() == 0  # nothing went through the batch
+
+
+def test_with_batching_on_a_firing_is_published_by_the_batch(
+    transactional_db, acme, make_trigger, test_queue
+):
+    client, name = test_queue
+    trigger = make_trigger(acme, "webhook")
+
+    fired = services.execution_fire(trigger=trigger, execution_type=ExecutionType.WEBHOOK)
+    dispatch.batch_publisher.flush()
+
+    assert client.llen(name) == 1
+    assert str(fired.execution.execution_id) in client.lindex(name, 0).decode()
