@@ -4,13 +4,13 @@
 
 Creates the database ``bench_webhooks`` (dropped first), a GitHub-signed webhook trigger with
 a JSON Schema, and serves the app with gunicorn as README's production section does. wrk
-(Debian: ``apt-get install wrk``) then POSTs for ``--seconds`` at ``--connections``:
-first to a bare DRF endpoint that inserts one row into the same database (bench/urls.py),
-then to the webhook (HMAC verification + JSON Schema + the whole pipeline). It prints req/s
-and p50/p99 latency of both and their ratio, then checks every 2xx against the database:
-each execution id a 2xx returned must exist exactly once (lost / duplicated), and counts the
-executions stored for requests still in flight when wrk stopped (no answer was counted).
-"""
+(Debian: ``apt-get install wrk``) then POSTs at ``--connections`` to a bare DRF endpoint that
+inserts one row into the same database (bench/urls.py) and to the webhook (HMAC verification
++ JSON Schema + the whole pipeline), ``--seconds`` each, taking turns in ``--rounds`` rounds
+so both meet the same machine. It prints req/s, p50/p99 latency of both, their ratio and
+CPU per request by process, then checks every 2xx against the database: each execution id
+a 2xx returned must exist exactly once (lost / duplicated), and counts the executions stored
+for requests still in flight when wrk stopped (no answer was counted)."""
 
 import argparse
 import hashlib
@@ -160,21 +160,35 @@ def run_wrk(
              "BENCH_IDS_DIR": str(ids_dir)},
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
-    # Requests still in flight at the stop are not counted: a slight over-estimate.
     cpu_after = cpu_seconds(server_pid)
-    summary["cpu_ms_per_request"] = {
-        group: (cpu_after[group] - cpu_before[group]) * 1000 / max(summary["requests"], 1)
-        for group in cpu_after
-    }
-    summary["machine_busy"] = (cpu_after["machine"] - cpu_before["machine"]) / (
-        summary["duration_us"] / 1e6 * os.cpu_count()
-    )
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary["cpu"] = {group: cpu_after[group] - cpu_before[group] for group in cpu_after}
     summary["ids"] = [
         line for f in sorted(ids_dir.glob("ids-*.txt")) for line in f.read_text().split()
     ]
     return summary
+
+
+def combine(rounds: list[dict]) -> dict:
+    """One endpoint's figures over its rounds: req/s and CPU over all of them; p50 the
+    request-weighted mean of the rounds' p50s, p99 and max the worst round's (wrk reports
+    percentiles, not histograms, so the rounds cannot be merged exactly: the worst p99 is the
+    conservative figure)."""
+    requests = sum(r["requests"] for r in rounds)
+    seconds = sum(r["duration_us"] for r in rounds) / 1e6
+    cpu = {group: sum(r["cpu"][group] for r in rounds) for group in rounds[0]["cpu"]}
+    return {
+        "requests": requests,
+        "rps": requests / seconds,
+        "p50_us": sum(r["p50_us"] * r["requests"] for r in rounds) / max(requests, 1),
+        "p99_us": max(r["p99_us"] for r in rounds),
+        "round_p99_us": [r["p99_us"] for r in rounds],
+        "max_us": max(r["max_us"] for r in rounds),
+        "failed": sum(r["non_2xx"] + r["read_errors"] + r["timeouts"] for r in rounds),
+        "cpu_ms_per_request": {g: v * 1000 / max(requests, 1) for g, v in cpu.items()},
+        "machine_busy": cpu["machine"] / (seconds * os.cpu_count()),
+        "ids": [i for r in rounds for i in r["ids"]],
+    }
 
 
 def check_executions(ids: list[str], trigger_id: str) -> dict:
@@ -205,6 +219,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate the endpoints in this many rounds each")  # fmt: skip
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -220,34 +236,46 @@ def main() -> None:
     signature = "sha256=" + hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
     load_before = f"{os.getloadavg()[0]:.2f}"
     server = start_gunicorn(args.workers, args.worker_class, args.threads)
-    results = {}
+    endpoints = {
+        "bare DRF insert": (f"http://127.0.0.1:{PORT}/bench/insert/{baseline_trigger}", ""),
+        "webhook pipeline": (f"http://127.0.0.1:{PORT}/hooks/{token}", signature),
+    }
+    rounds = {name: [] for name in endpoints}
+    round_seconds = max(args.seconds // args.rounds, 1)
     try:
-        for name, url, sig in (
-            ("bare DRF insert", f"http://127.0.0.1:{PORT}/bench/insert/{baseline_trigger}", ""),
-            ("webhook pipeline", f"http://127.0.0.1:{PORT}/hooks/{token}", signature),
-        ):
+        for name, (url, sig) in endpoints.items():
+            # A short warm-up so both start with connections and caches in place.
             with tempfile.TemporaryDirectory() as ids_dir:
-                # A short warm-up so both runs start with connections and caches in place.
-                warm = run_wrk(url, seconds=2, connections=args.connections, signature=sig,
-                               ids_dir=Path(ids_dir), server_pid=server.pid)  # fmt: skip
-            with tempfile.TemporaryDirectory() as ids_dir:
-                results[name] = run_wrk(url, seconds=args.seconds, connections=args.connections,
-                                        signature=sig, ids_dir=Path(ids_dir),
-                                        server_pid=server.pid)  # fmt: skip
-            results[name]["warm_up_ids"] = warm["ids"]
+                rounds[name].append(run_wrk(url, seconds=2, connections=args.connections,
+                                            signature=sig, ids_dir=Path(ids_dir),
+                                            server_pid=server.pid))  # fmt: skip
+        warm_up_ids = rounds["webhook pipeline"].pop()["ids"]
+        rounds["bare DRF insert"].pop()
+        # The endpoints take turns, so a change in the machine's speed during the run (it is
+        # shared) weighs on both alike instead of on whichever ran second.
+        for _ in range(args.rounds):
+            for name, (url, sig) in endpoints.items():
+                with tempfile.TemporaryDirectory() as ids_dir:
+                    rounds[name].append(run_wrk(url, seconds=round_seconds,
+                                                connections=args.connections, signature=sig,
+                                                ids_dir=Path(ids_dir),
+                                                server_pid=server.pid))  # fmt: skip
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
+    results = {name: combine(measured) for name, measured in rounds.items()}
     webhook, bare = results["webhook pipeline"], results["bare DRF insert"]
-    check = check_executions(webhook["warm_up_ids"] + webhook["ids"], trigger_id)
-    print(f"\nwrk {args.seconds}s, {args.connections} connections, gunicorn {args.workers} "
-          f"{args.worker_class} workers, PostgreSQL + Redis, {os.cpu_count()} cores\n")  # fmt: skip
-    print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}")
+    check = check_executions(warm_up_ids + webhook["ids"], trigger_id)
+    print(f"\nwrk {args.rounds} x {round_seconds}s per endpoint, taking turns, "
+          f"{args.connections} connections, gunicorn {args.workers} {args.worker_class} "
+          f"workers, PostgreSQL + Redis, {os.cpu_count()} cores\n")  # fmt: skip
+    print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}"
+          "   p99 per round")  # fmt: skip
     for name, r in results.items():
-        failed = r["non_2xx"] + r["read_errors"] + r["timeouts"]
+        per_round = " / ".join(f"{p / 1000:.1f}" for p in r["round_p99_us"])
         print(f"{name:<18}{r['rps']:>9.0f}{r['p50_us'] / 1000:>9.2f}{r['p99_us'] / 1000:>9.2f}"
-              f"{r['max_us'] / 1000:>9.1f}{failed:>9}")  # fmt: skip
+              f"{r['max_us'] / 1000:>9.1f}{r['failed']:>9}   {per_round}")  # fmt: skip
     print("\nCPU ms per request (user + system; machine = every process, busy = of all cores)")
     print(f"{'endpoint':<18}" + "".join(f"{g:>10}" for g in CPU_GROUPS) + f"{'busy':>8}")
     for name, r in results.items():
