@@ -106,8 +106,11 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
     positions = [i for i, f in enumerate(concrete) if f.attname in _FIRING_FIELDS]
     columns = [f"t.{concrete[i].column}" for i in positions]
     columns += [f"t.{Trigger._meta.get_field(name).column}" for name in _SETTINGS_COLUMNS]
+    # The version only where ``receive`` remembers triggers (it needs sha256()).
+    version = _version_sql() if connection.vendor == "postgresql" else "NULL"
     select = (
-        f"SELECT {', '.join(columns)}, c.encrypted_value FROM {Trigger._meta.db_table} t "
+        f"SELECT {', '.join(columns)}, c.encrypted_value, {version} "
+        f"FROM {Trigger._meta.db_table} t "
         f"LEFT JOIN {Credential._meta.db_table} c ON c.id = t.signing_secret_id WHERE t."
     )
     return positions, {
@@ -184,16 +187,10 @@ def _unchanged_condition() -> str:
     """
     trigger_table, credential_table = Trigger._meta.db_table, Credential._meta.db_table
     field = Trigger._meta.get_field
-    checks = [f"t.{field(name).column} = %s" for name in ("id", "status", "tenant_id")]
+    checks = [f"t.{field(name).column} = %s" for name in ("id", "status")]
     checks += [f"t.{field(name).column} IS NULL" for name in _LIMIT_FIELDS]
     checks.append(f"NOT t.{field('is_single_execution').column}")
-    for name in ("max_retries", "webhook_token", "webhook_path", "provider_id",
-                 "provider_trigger_id", *_SETTINGS_COLUMNS):  # fmt: skip
-        column = field(name)
-        checks.append(
-            f"t.{column.column} IS NOT DISTINCT FROM CAST(%s AS {column.db_type(connection)})"
-        )
-    checks.append("c.encrypted_value IS NOT DISTINCT FROM %s")
+    checks.append(f"{_version_sql()} = %s")
     return (
         f"EXISTS (SELECT 1 FROM {trigger_table} t LEFT JOIN {credential_table} c "
         f"ON c.id = t.signing_secret_id WHERE {' AND '.join(checks)})"
@@ -201,15 +198,25 @@ def _unchanged_condition() -> str:
 
 
 _LIMIT_FIELDS = ("max_executions_per_hour", "max_executions_per_day")
+# Everything else a remembered trigger's firing and pipeline use, which must be unchanged.
+_VERSIONED_FIELDS = (
+    "tenant_id", "max_retries", "webhook_token", "webhook_path", "provider_id",
+    "provider_trigger_id", *_SETTINGS_COLUMNS,
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _version_sql() -> str:
+    """SQL (PostgreSQL): a SHA-256 of the versioned columns and the signing secret's
+    ciphertext, computed by the database both when the trigger is read and when a delivery
+    is stored, so one parameter stands for all of them. A row's text form quotes its values
+    and leaves NULL empty, so no two different rows read the same."""
+    columns = ", ".join(f"t.{Trigger._meta.get_field(name).column}" for name in _VERSIONED_FIELDS)
+    return f"sha256(convert_to(ROW({columns}, c.encrypted_value)::text, 'UTF8'))"
 
 
 def _unchanged_params(trigger: Trigger) -> list:
-    provider_id, *stored_settings, ciphertext = trigger.webhook_settings
-    return [
-        trigger.pk, TriggerStatus.ACTIVE.value, trigger.tenant_id, trigger.max_retries,
-        trigger.webhook_token, trigger.webhook_path, provider_id, trigger.provider_trigger_id,
-        *stored_settings, ciphertext,
-    ]  # fmt: skip
+    return [trigger.pk, TriggerStatus.ACTIVE.value, trigger.webhook_version]
 
 
 def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigger:
@@ -233,9 +240,10 @@ def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigge
     # Hashable as read: JSON columns come back as text (Django registers jsonb as text).
     stored = (
         value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
-        for value in row[len(positions) :]
+        for value in row[len(positions) : -1]
     )
     trigger.webhook_settings = (trigger.provider_id, *stored)
+    trigger.webhook_version = row[-1]
     return trigger
 
 

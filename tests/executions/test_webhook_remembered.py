@@ -149,6 +149,26 @@ def test_a_status_changed_behind_its_back_is_seen(client, served):
     assert Execution.objects.count() == 1
 
 
+def test_a_retry_count_changed_behind_its_back_is_copied_to_the_next_execution(client, served):
+    type(served).objects.filter(pk=served.pk).update(max_retries=served.max_retries + 4)
+
+    accepted = deliver(client, served)
+
+    stored = Execution.objects.get(execution_id=accepted.json()["execution_id"])
+    assert stored.max_retries == served.max_retries + 4
+
+
+def test_the_execution_counters_a_worker_updates_do_not_unsettle_it(client, served):
+    # Every finished execution updates the trigger's row (trigger_record_outcome); that
+    # must not send each delivery the full way.
+    type(served).objects.filter(pk=served.pk).update(execution_count=7, error_count=2)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert deliver(client, served).status_code == 202
+
+    assert [q["sql"][:6] for q in queries if "SAVEPOINT" not in q["sql"]] == ["INSERT"]
+
+
 def test_a_repeated_delivery_id_is_one_execution(client, served):
     first = deliver(client, served, **{"X-GitHub-Delivery": "d-7"})
     again = deliver(client, served, **{"X-GitHub-Delivery": "d-7"})
