@@ -38,6 +38,11 @@ end
 function done(summary, latency, requests)
   local ok_total = 0
   for _, thread in ipairs(threads) do ok_total = ok_total + thread:get("ok") end
+  -- The latency distribution as percentiles 0.1, 0.2, ... 100 (microseconds), from which
+  -- bench/webhooks.py merges several runs into one distribution.
+  local cdf = {}
+  for i = 1, 1000 do cdf[i] = string.format("%d", latency:percentile(i / 10)) end
+  io.write('{"cdf_us": [' .. table.concat(cdf, ", ") .. ']}\n')
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "ok": %d, "connect_errors": %d, "read_errors": %d, ' ..
     '"timeouts": %d, "non_2xx": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\n',
