@@ -88,7 +88,6 @@ class Ingested:
 _FIRING_FIELDS = (
     "id", "tenant_id", "status", "provider_id", "provider_trigger_id",
     "max_executions_per_hour", "max_executions_per_day", "is_single_execution", "max_retries",
-    "webhook_token", "webhook_path",
 )  # fmt: skip
 # The webhook settings, read as stored (JSON text): with the signing secret's ciphertext they
 # are the key of the compiled-pipeline cache, so nothing is parsed or compiled per request.
@@ -134,14 +133,16 @@ def receive(
     """
     key = ("token", token) if token else ("path", path)
     remembered = _remembered.get(key)
-    if remembered is not None and connection.vendor == "postgresql":
+    if remembered is not None:
         answer = _receive_remembered(remembered, content_length, transfer_encoding, read)
         if answer is not None:
             return answer
-    trigger = find_trigger(token=token, path=path)
-    if len(_remembered) >= _REMEMBERED_MAX:
-        _remembered.clear()
-    _remembered[key] = trigger
+    try:
+        trigger = find_trigger(token=token, path=path)
+    except NotFound:
+        _remembered.pop(key, None)
+        raise
+    _remember(key, trigger)
     check_accepting(trigger)
     check_declared_size(content_length, transfer_encoding)
     return ingest(trigger, read())
@@ -152,10 +153,24 @@ _remembered: dict[tuple[str, str | None], Trigger] = {}
 _REMEMBERED_MAX = 4096
 
 
+def _remember(key: tuple[str, str | None], trigger: Trigger) -> None:
+    """Remember the trigger just read if its next delivery can take the one-statement way:
+    active, without limits (those take the row lock), and on PostgreSQL (sha256()).
+    Otherwise forget the URL, so a disabled trigger's deliveries are not tried twice."""
+    if (
+        trigger.status == TriggerStatus.ACTIVE
+        and not services.needs_lock(trigger)
+        and connection.vendor == "postgresql"
+    ):
+        if len(_remembered) >= _REMEMBERED_MAX:
+            _remembered.clear()
+        _remembered[key] = trigger
+    else:
+        _remembered.pop(key, None)
+
+
 def _receive_remembered(trigger, content_length, transfer_encoding, read) -> Ingested | None:
     """The delivery on a remembered trigger, or None to go the full way."""
-    if services.needs_lock(trigger):
-        return None
     try:
         check_declared_size(content_length, transfer_encoding)
         outcome = _pipeline(trigger.webhook_settings).run(

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -183,11 +184,10 @@ def _insert_once(fields: dict, *, only_if: tuple[str, list] | None = None) -> Fi
     None only when ``only_if`` did not hold. A conflict means it held: the SELECT that
     checks it runs before the row meets the unique constraint.
     """
+    # Inside a transaction, a savepoint: the conflict must not poison the outer one.
+    in_transaction = transaction.get_connection().in_atomic_block
     try:
-        if transaction.get_connection().in_atomic_block:
-            with transaction.atomic():  # a savepoint: the conflict must not poison the outer
-                execution = insert_execution(fields, only_if=only_if)
-        else:
+        with transaction.atomic() if in_transaction else nullcontext():
             execution = insert_execution(fields, only_if=only_if)
     except IntegrityError:
         key = fields["idempotency_key"]
