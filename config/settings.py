@@ -291,3 +291,6 @@ WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=
 WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = env_int("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300, minimum=1)
 # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; the webhook limit decides instead.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, WEBHOOK_MAX_BODY_BYTES)
+# Deliveries (/hooks/…) skip MIDDLEWARE, which serves browsers and the API, and run only
+# these (config/handlers.py).
+WEBHOOK_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]

@@ -1,4 +1,5 @@
-"""The WSGI application gunicorn serves (``gunicorn config.wsgi``).
+"""The WSGI application gunicorn serves (``gunicorn config.wsgi``): Django's handler, with
+webhook deliveries going through a lean one (config/handlers.py).
 
 The URLconf, and with it every view module, is loaded here instead of at the first request,
 and then everything loaded so far is frozen out of the garbage collector's reach
@@ -10,10 +11,11 @@ machine; frozen, ~10 ms (docs/benchmarks.md).
 import gc
 import os
 
-from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
+from config.handlers import get_application
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+application = get_application()
 get_resolver().url_patterns  # noqa: B018 -- imports every view now
 gc.freeze()

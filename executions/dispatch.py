@@ -99,7 +99,8 @@ class BatchPublisher:
                     target=self._run, name="run-message-publisher", daemon=True
                 )
                 self._thread.start()
-        self._wake.set()
+        if not self._wake.is_set():  # set() takes a lock and notifies, even when set
+            self._wake.set()
 
     def flush(self) -> int:
         """Publish everything waiting now (after a batch in flight); returns how many."""

@@ -14,7 +14,13 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.choices import MembershipRole
-from accounts.services import agent_create, api_token_create, project_create, tenant_member_ensure
+from accounts.services import (
+    agent_create,
+    api_token_create,
+    credential_create,
+    project_create,
+    tenant_member_ensure,
+)
 from triggers import services as trigger_services
 
 
@@ -97,6 +103,21 @@ def make_trigger(alice):
         )
 
     return make
+
+
+GITHUB_SECRET = "old-secret"
+
+
+@pytest.fixture
+def github_hook(acme, alice):
+    """acme's webhook trigger signed with GitHub's preset (secret GITHUB_SECRET), served at
+    its token URL and at the custom path /hooks/p/github/issues."""
+    secret = credential_create(tenant=acme, name="github", value=GITHUB_SECRET)
+    return trigger_services.trigger_create(
+        tenant=acme, provider_trigger_id="webhook", name="hook", created_by=alice,
+        signature_verification={"preset": "github"}, signing_secret=secret,
+        webhook_path="/github/issues",
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ class MethodNotAllowed(WebhookRejected):
 
 def _json(status: int, body: dict, content_type: str, headers: dict | None = None):
     response = HttpResponse(json.dumps(body), status=status, content_type=content_type)
+    # Set here: the lean handler for deliveries has no CommonMiddleware (config/handlers.py).
+    response["Content-Length"] = len(response.content)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

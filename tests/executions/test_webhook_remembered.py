@@ -14,30 +14,26 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.services import credential_create, credential_set_value
+from accounts.services import credential_set_value
 from executions import ingestion
 from executions.models import Execution
+from tests.conftest import GITHUB_SECRET
 from triggers.choices import TriggerStatus
-from triggers.services import trigger_create, trigger_delete, trigger_disable, trigger_update
+from triggers.services import trigger_delete, trigger_disable, trigger_update
 
 BODY = json.dumps({"action": "opened", "issue": {"title": "Bug"}}).encode()
 
 
-def sign(body=BODY, secret="old-secret"):
+def sign(body=BODY, secret=GITHUB_SECRET):
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 @pytest.fixture
-def hook(acme, alice):
-    secret = credential_create(tenant=acme, name="github", value="old-secret")
-    return trigger_create(
-        tenant=acme, provider_trigger_id="webhook", name="hook", created_by=alice,
-        signature_verification={"preset": "github"}, signing_secret=secret,
-        webhook_path="/github/issues",
-    )  # fmt: skip
+def hook(github_hook):
+    return github_hook
 
 
-def deliver(client, trigger, body=BODY, *, secret="old-secret", url=None, **headers):
+def deliver(client, trigger, body=BODY, *, secret=GITHUB_SECRET, url=None, **headers):
     return client.post(
         url or f"/hooks/{trigger.webhook_token}",
         data=body,
@@ -82,7 +78,7 @@ def test_a_disabled_trigger_answers_409_and_stores_nothing(client, served):
 def test_a_rotated_secret_takes_effect_at_once(client, served):
     credential_set_value(credential=served.signing_secret, value="new-secret")
 
-    old = deliver(client, served, secret="old-secret")
+    old = deliver(client, served, secret=GITHUB_SECRET)
     new = deliver(client, served, secret="new-secret")
 
     assert old.status_code == 401 and old.json()["code"] == "invalid_signature"

@@ -1,0 +1,56 @@
+"""The WSGI application: Django's handler, with webhook deliveries sent through a lean one.
+
+A webhook delivery (``/hooks/…``) comes from a machine that signs or authenticates it in
+the ingestion pipeline (docs/webhooks.md): it has no session, cookie, CSRF token, user,
+flash message or frame to protect, and never asks for a static file. The service's
+middleware for browsers and the API costs about 13 % of the web process's instructions per
+delivery, for nothing (docs/benchmarks.md), so those paths get a handler with
+``WEBHOOK_MIDDLEWARE`` only (by default Django's SecurityMiddleware, so the HTTPS settings
+hold on every route). Everything else about the request is Django's own: URL resolution,
+the ``request_started``/``request_finished`` signals that recycle database connections,
+and the conversion of an uncaught exception into a 500.
+"""
+
+from django.conf import settings
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.wsgi import get_wsgi_application
+from django.utils.module_loading import import_string
+
+WEBHOOK_PATH_PREFIX = "/hooks/"  # config/urls.py mounts every delivery route under it
+
+
+class WebhookHandler(WSGIHandler):
+    """Django's WSGI handler with ``settings.WEBHOOK_MIDDLEWARE`` instead of ``MIDDLEWARE``.
+
+    Only synchronous middleware that wraps the response is supported (no ``process_view``,
+    ``process_exception`` or ``process_template_response`` hooks), which is checked here.
+    """
+
+    def load_middleware(self, is_async=False):
+        if is_async:
+            raise NotImplementedError("WebhookHandler serves WSGI only.")
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(settings.WEBHOOK_MIDDLEWARE):
+            middleware = import_string(path)(handler)
+            hooks = {"process_view", "process_exception", "process_template_response"}
+            if unsupported := sorted(h for h in hooks if hasattr(middleware, h)):
+                raise ValueError(f"WEBHOOK_MIDDLEWARE {path} has {', '.join(unsupported)}.")
+            handler = convert_exception_to_response(middleware)
+        self._middleware_chain = handler
+
+
+def get_application():
+    """The WSGI callable: deliveries to the lean handler, every other path to Django's."""
+    service = get_wsgi_application()
+    webhooks = WebhookHandler()
+
+    def application(environ, start_response):
+        if environ.get("PATH_INFO", "").startswith(WEBHOOK_PATH_PREFIX):
+            return webhooks(environ, start_response)
+        return service(environ, start_response)
+
+    return application

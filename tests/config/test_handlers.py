@@ -1,0 +1,106 @@
+"""The WSGI application gunicorn serves: deliveries through the lean handler, the rest
+through Django's, called the way a WSGI server calls it."""
+
+import hashlib
+import hmac
+import json
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import RequestFactory, override_settings
+
+from config.handlers import WebhookHandler, get_application
+from executions.models import Execution
+from tests.conftest import GITHUB_SECRET
+
+BODY = json.dumps({"action": "opened", "issue": {"title": "Bug"}}).encode()
+
+
+@pytest.fixture
+def hook(github_hook):
+    return github_hook
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """As Django's test client does: the test's transaction holds the connection, which
+    ``close_old_connections`` would close at each request's start and end."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def call(application, method: str, path: str, body: bytes = b"", **headers) -> tuple:
+    """(status code, headers, body) of one WSGI call."""
+    environ = (
+        RequestFactory()
+        .generic(method, path, body, content_type="application/json", headers=headers)
+        .environ
+    )
+    started = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        started.update(status=int(status.split()[0]), headers=dict(response_headers))
+
+    result = application(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        result.close()
+    return started["status"], started["headers"], content
+
+
+def signature(body: bytes, secret: str = GITHUB_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_it_stores_a_delivery_through_the_lean_handler(hook):
+    status, headers, content = call(
+        get_application(), "POST", f"/hooks/{hook.webhook_token}", BODY,
+        X_Hub_Signature_256=signature(BODY),
+    )  # fmt: skip
+
+    assert status == 202, content
+    stored = Execution.objects.get(execution_id=json.loads(content)["execution_id"])
+    assert stored.trigger_id == hook.pk and stored.input_data["payload"] == json.loads(BODY)
+    assert headers["Content-Length"] == str(len(content))
+    # SecurityMiddleware ran; the browser middleware (XFrameOptionsMiddleware…) did not.
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "X-Frame-Options" not in headers
+
+
+def test_a_custom_path_and_a_rejection_take_the_same_handler(hook):
+    status, headers, content = call(
+        get_application(), "POST", "/hooks/p/github/issues", BODY,
+        X_Hub_Signature_256=signature(BODY, "wrong"),
+    )  # fmt: skip
+
+    assert status == 401
+    assert headers["Content-Type"] == "application/problem+json"
+    assert headers["Content-Length"] == str(len(content))
+    assert json.loads(content)["instance"] == "/hooks/p/github/issues"
+    assert "X-Frame-Options" not in headers
+    assert not Execution.objects.exists()
+
+
+def test_every_other_path_keeps_the_service_middleware(db):
+    status, headers, content = call(get_application(), "GET", "/healthz")
+
+    assert status == 200 and json.loads(content) == {"status": "ok"}
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_an_unknown_delivery_url_is_a_404_in_problem_json(db):
+    status, headers, content = call(get_application(), "POST", "/hooks/nope", BODY)
+
+    assert status == 404 and headers["Content-Type"] == "application/problem+json"
+    assert json.loads(content)["code"] == "not_found"
+
+
+@override_settings(WEBHOOK_MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"])
+def test_it_refuses_middleware_it_would_not_run_fully():
+    with pytest.raises(ValueError, match="CsrfViewMiddleware has process_view"):
+        WebhookHandler()
