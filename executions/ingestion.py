@@ -105,10 +105,9 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
     positions = [i for i, f in enumerate(concrete) if f.attname in _FIRING_FIELDS]
     columns = [f"t.{concrete[i].column}" for i in positions]
     columns += [f"t.{Trigger._meta.get_field(name).column}" for name in _SETTINGS_COLUMNS]
-    # The version only where ``receive`` remembers triggers (it needs sha256()).
-    version = _version_sql() if connection.vendor == "postgresql" else "NULL"
+    version = Trigger._meta.get_field("delivery_version").column
     select = (
-        f"SELECT {', '.join(columns)}, c.encrypted_value, {version} "
+        f"SELECT {', '.join(columns)}, c.encrypted_value, t.{version} "
         f"FROM {Trigger._meta.db_table} t "
         f"LEFT JOIN {Credential._meta.db_table} c ON c.id = t.signing_secret_id WHERE t."
     )
@@ -155,7 +154,8 @@ _REMEMBERED_MAX = 4096
 
 def _remember(key: tuple[str, str | None], trigger: Trigger) -> None:
     """Remember the trigger just read if its next delivery can take the one-statement way:
-    active, without limits (those take the row lock), and on PostgreSQL (sha256()).
+    active, without limits (those take the row lock), and on PostgreSQL (which keeps
+    ``Trigger.delivery_version``).
     Otherwise forget the URL, so a disabled trigger's deliveries are not tried twice."""
     if (
         trigger.status == TriggerStatus.ACTIVE
@@ -200,38 +200,26 @@ def _unchanged_condition() -> str:
 
     Its parameters come from ``_unchanged_params``, in the same order.
     """
-    trigger_table, credential_table = Trigger._meta.db_table, Credential._meta.db_table
     field = Trigger._meta.get_field
-    checks = [f"t.{field(name).column} = %s" for name in ("id", "status")]
+    checks = [f"t.{field(name).column} = %s" for name in ("id", "status", "delivery_version")]
     checks += [f"t.{field(name).column} IS NULL" for name in _LIMIT_FIELDS]
     checks.append(f"NOT t.{field('is_single_execution').column}")
-    checks.append(f"{_version_sql()} = %s")
-    return (
-        f"EXISTS (SELECT 1 FROM {trigger_table} t LEFT JOIN {credential_table} c "
-        f"ON c.id = t.signing_secret_id WHERE {' AND '.join(checks)})"
-    )
+    return f"EXISTS (SELECT 1 FROM {Trigger._meta.db_table} t WHERE {' AND '.join(checks)})"
 
 
 _LIMIT_FIELDS = ("max_executions_per_hour", "max_executions_per_day")
-# Everything else a remembered trigger's firing and pipeline use, which must be unchanged.
+# Everything else a remembered trigger's firing and pipeline use, which must be unchanged:
+# PostgreSQL gives Trigger.delivery_version a new value when any of them, the signing secret
+# or its value changes (triggers/migrations/0003, checked by tests/triggers/
+# test_delivery_version.py), so the INSERT compares that one column.
 _VERSIONED_FIELDS = (
     "tenant_id", "max_retries", "webhook_token", "webhook_path", "provider_id",
-    "provider_trigger_id", *_SETTINGS_COLUMNS,
+    "provider_trigger_id", *_SETTINGS_COLUMNS, "signing_secret_id",
 )  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def _version_sql() -> str:
-    """SQL (PostgreSQL): a SHA-256 of the versioned columns and the signing secret's
-    ciphertext, computed by the database both when the trigger is read and when a delivery
-    is stored, so one parameter stands for all of them. A row's text form quotes its values
-    and leaves NULL empty, so no two different rows read the same."""
-    columns = ", ".join(f"t.{Trigger._meta.get_field(name).column}" for name in _VERSIONED_FIELDS)
-    return f"sha256(convert_to(ROW({columns}, c.encrypted_value)::text, 'UTF8'))"
-
-
 def _unchanged_params(trigger: Trigger) -> list:
-    return [trigger.pk, TriggerStatus.ACTIVE.value, trigger.webhook_version]
+    return [trigger.pk, TriggerStatus.ACTIVE.value, trigger.delivery_version]
 
 
 def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigger:
@@ -258,7 +246,7 @@ def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigge
         for value in row[len(positions) : -1]
     )
     trigger.webhook_settings = (trigger.provider_id, *stored)
-    trigger.webhook_version = row[-1]
+    trigger.delivery_version = row[-1]
     return trigger
 
 

@@ -115,6 +115,10 @@ class Trigger(models.Model):
         on_delete=models.SET_NULL,
         related_name="signed_triggers",
     )
+    # A new random value whenever something a webhook delivery relies on changes: the columns
+    # in executions.ingestion._VERSIONED_FIELDS, the signing secret or its value. Kept by
+    # PostgreSQL (triggers/migrations/0003), whatever writes the row; NULL on other databases.
+    delivery_version = models.UUIDField(null=True, blank=True, editable=False)
 
     # -- polling side (seed 003) ------------------------------------------------------------
     webhook_data = models.JSONField(null=True, blank=True)
