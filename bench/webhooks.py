@@ -1,6 +1,7 @@
 """Webhook ingestion throughput and latency, against a bare DRF insert, on PostgreSQL + Redis.
 
     .venv/bin/python bench/webhooks.py [--seconds 30] [--connections 16] [--workers 3]
+                                       [--rounds 10]
 
 Creates the database ``bench_webhooks`` (dropped first), a GitHub-signed webhook trigger with
 a JSON Schema, and serves the app with gunicorn as README's production section does. wrk
@@ -241,7 +242,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=10,
                         help="alternate the endpoints in this many rounds each")  # fmt: skip
     args = parser.parse_args()
     if not shutil.which("wrk"):
