@@ -9,11 +9,12 @@ ever sent for a stored execution.
 import json
 import logging
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from executions import ingestion as ingest
-from triggers.webhooks.errors import WebhookRejected
+from triggers.webhooks.errors import BadRequest, WebhookRejected
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +31,21 @@ class MethodNotAllowed(WebhookRejected):
 
 def _json(status: int, body: dict, content_type: str, headers: dict | None = None):
     response = HttpResponse(json.dumps(body), status=status, content_type=content_type)
-    # Set here: the lean handler for deliveries has no CommonMiddleware (config/handlers.py).
+    # Set here: deliveries go through a handler without CommonMiddleware (config/handlers.py).
     response["Content-Length"] = len(response.content)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def _check_host(request) -> None:
+    """ALLOWED_HOSTS, which CommonMiddleware checks on every other path; deliveries go
+    through a handler without it (config/handlers.py)."""
+    try:
+        request.get_host()
+    except DisallowedHost:
+        detail = "The Host header is not one this service answers to."
+        raise BadRequest(detail, code="bad_host") from None
 
 
 def _problem(rejected: WebhookRejected, instance: str) -> HttpResponse:
@@ -46,6 +57,7 @@ def _receive(request, **lookup) -> HttpResponse:
     try:
         if request.method != "POST":
             raise MethodNotAllowed("Webhooks are delivered with POST.", headers={"Allow": "POST"})
+        _check_host(request)
         result = ingest.receive(
             **lookup,
             content_length=request.META.get("CONTENT_LENGTH"),

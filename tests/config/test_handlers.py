@@ -86,6 +86,17 @@ def test_a_custom_path_and_a_rejection_take_the_same_handler(hook):
     assert not Execution.objects.exists()
 
 
+def test_a_host_outside_allowed_hosts_is_a_400_in_problem_json(hook):
+    status, headers, content = call(
+        get_application(), "POST", f"/hooks/{hook.webhook_token}", BODY,
+        X_Hub_Signature_256=signature(BODY), HOST="evil.example",
+    )  # fmt: skip
+
+    assert status == 400 and headers["Content-Type"] == "application/problem+json"
+    assert json.loads(content)["code"] == "bad_host"
+    assert not Execution.objects.exists()
+
+
 def test_every_other_path_keeps_the_service_middleware(db):
     status, headers, content = call(get_application(), "GET", "/healthz")
 
