@@ -12,19 +12,23 @@ and the conversion of an uncaught exception into a 500.
 """
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 from django.utils.module_loading import import_string
 
 WEBHOOK_PATH_PREFIX = "/hooks/"  # config/urls.py mounts every delivery route under it
+# Hooks of Django's handler that this one does not call.
+_UNSUPPORTED_HOOKS = ("process_view", "process_exception", "process_template_response")
 
 
 class WebhookHandler(WSGIHandler):
     """Django's WSGI handler with ``settings.WEBHOOK_MIDDLEWARE`` instead of ``MIDDLEWARE``.
 
     Only synchronous middleware that wraps the response is supported (no ``process_view``,
-    ``process_exception`` or ``process_template_response`` hooks), which is checked here.
+    ``process_exception`` or ``process_template_response`` hooks); any other is refused
+    with ImproperlyConfigured when the handler is built, at start-up.
     """
 
     def load_middleware(self, is_async=False):
@@ -36,9 +40,11 @@ class WebhookHandler(WSGIHandler):
         handler = convert_exception_to_response(self._get_response)
         for path in reversed(settings.WEBHOOK_MIDDLEWARE):
             middleware = import_string(path)(handler)
-            hooks = {"process_view", "process_exception", "process_template_response"}
-            if unsupported := sorted(h for h in hooks if hasattr(middleware, h)):
-                raise ValueError(f"WEBHOOK_MIDDLEWARE {path} has {', '.join(unsupported)}.")
+            if unsupported := [hook for hook in _UNSUPPORTED_HOOKS if hasattr(middleware, hook)]:
+                raise ImproperlyConfigured(
+                    f"WEBHOOK_MIDDLEWARE {path} has {', '.join(unsupported)}, "
+                    "which the webhook handler does not call."
+                )
             handler = convert_exception_to_response(middleware)
         self._middleware_chain = handler
 

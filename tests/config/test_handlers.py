@@ -6,11 +6,13 @@ import hmac
 import json
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import RequestFactory, override_settings
+from django.urls import reverse
 
-from config.handlers import WebhookHandler, get_application
+from config.handlers import WEBHOOK_PATH_PREFIX, WebhookHandler, get_application
 from executions.models import Execution
 from tests.conftest import GITHUB_SECRET
 
@@ -113,5 +115,10 @@ def test_an_unknown_delivery_url_is_a_404_in_problem_json(db):
 
 @override_settings(WEBHOOK_MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"])
 def test_it_refuses_middleware_it_would_not_run_fully():
-    with pytest.raises(ValueError, match="CsrfViewMiddleware has process_view"):
+    with pytest.raises(ImproperlyConfigured, match="CsrfViewMiddleware has process_view"):
         WebhookHandler()
+
+
+def test_every_delivery_route_is_under_the_prefix_the_handler_takes():
+    assert reverse("webhook-by-token", args=["token"]).startswith(WEBHOOK_PATH_PREFIX)
+    assert reverse("webhook-by-path", args=["github/issues"]).startswith(WEBHOOK_PATH_PREFIX)
