@@ -154,13 +154,14 @@ _REMEMBERED_MAX = 4096
 
 def _remember(key: tuple[str, str | None], trigger: Trigger) -> None:
     """Remember the trigger just read if its next delivery can take the one-statement way:
-    active, without limits (those take the row lock), and on PostgreSQL (which keeps
-    ``Trigger.delivery_version``).
+    active, without limits (those take the row lock), with a ``delivery_version`` (kept by
+    PostgreSQL; NULL on other databases, and without the database triggers of
+    triggers/migrations/0003 the INSERT would never match).
     Otherwise forget the URL, so a disabled trigger's deliveries are not tried twice."""
     if (
         trigger.status == TriggerStatus.ACTIVE
         and not services.needs_lock(trigger)
-        and connection.vendor == "postgresql"
+        and trigger.delivery_version is not None
     ):
         if len(_remembered) >= _REMEMBERED_MAX:
             _remembered.clear()

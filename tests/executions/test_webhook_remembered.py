@@ -165,6 +165,17 @@ def test_the_execution_counters_a_worker_updates_do_not_unsettle_it(client, serv
     assert [q["sql"][:6] for q in queries if "SAVEPOINT" not in q["sql"]] == ["INSERT"]
 
 
+def test_a_trigger_without_a_version_is_served_but_not_remembered(client, hook):
+    # As if the database triggers that keep it were missing: every INSERT would miss.
+    type(hook).objects.filter(pk=hook.pk).update(delivery_version=None)
+
+    first, second = deliver(client, hook), deliver(client, hook)
+
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert ("token", hook.webhook_token) not in ingestion._remembered
+    assert Execution.objects.count() == 2
+
+
 def test_a_repeated_delivery_id_is_one_execution(client, served):
     first = deliver(client, served, **{"X-GitHub-Delivery": "d-7"})
     again = deliver(client, served, **{"X-GitHub-Delivery": "d-7"})
