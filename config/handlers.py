@@ -32,8 +32,8 @@ class WebhookHandler(WSGIHandler):
     """
 
     def load_middleware(self, is_async=False):
-        if is_async:
-            raise NotImplementedError("WebhookHandler serves WSGI only.")
+        if is_async:  # the chain below is synchronous; an ASGI server would need another
+            raise ValueError("WebhookHandler builds a synchronous (WSGI) chain only.")
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []

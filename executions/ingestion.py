@@ -19,7 +19,8 @@ Every error is a WebhookRejected, rendered as application/problem+json by the vi
 ``receive`` is the entry point. A trigger this process has served before is not looked up
 again: its compiled pipeline runs at once, and the execution's INSERT checks in the same
 statement that the trigger is still active, without limits and exactly as it was read —
-status, URL, settings and the signing secret's ciphertext (``_unchanged_condition``).
+URL, settings and signing secret, through ``Trigger.delivery_version``, which PostgreSQL
+changes whenever one of them does (``_unchanged_condition``).
 That saves a query per delivery (a third of what the database does for one). Whatever
 that path cannot settle — any rejection, a Slack challenge, a trigger that changed or that
 has limits — goes the full way above, so every answer is decided on what is stored now.
@@ -174,12 +175,7 @@ def _receive_remembered(trigger, content_length, transfer_encoding, read) -> Ing
     """The delivery on a remembered trigger, or None to go the full way."""
     try:
         check_declared_size(content_length, transfer_encoding)
-        outcome = _pipeline(trigger.webhook_settings).run(
-            read(),
-            credential_value=partial(_credential_value, trigger.tenant_id),
-            max_body_bytes=settings.WEBHOOK_MAX_BODY_BYTES,
-            tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
-        )
+        outcome = _run_pipeline(trigger, read())
     except WebhookRejected:
         return None  # decided again on the stored settings, which may have changed
     if not isinstance(outcome, Accepted):
@@ -275,12 +271,7 @@ def check_declared_size(content_length: str | None, transfer_encoding: str | Non
 
 def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
     """Run the pipeline for ``trigger`` (found and checked active by the caller) and fire it."""
-    outcome = _pipeline(trigger.webhook_settings).run(
-        request,
-        credential_value=partial(_credential_value, trigger.tenant_id),
-        max_body_bytes=settings.WEBHOOK_MAX_BODY_BYTES,
-        tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
-    )
+    outcome = _run_pipeline(trigger, request)
     if isinstance(outcome, Challenge):
         return Ingested(200, {"challenge": outcome.challenge})
     try:
@@ -298,6 +289,16 @@ def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
             ) from None
         raise Conflict(refused.reason) from None
     return _answer(firing)
+
+
+def _run_pipeline(trigger: Trigger, request: WebhookRequest):
+    """The trigger's compiled pipeline on ``request``: Accepted or Challenge, else raises."""
+    return _pipeline(trigger.webhook_settings).run(
+        request,
+        credential_value=partial(_credential_value, trigger.tenant_id),
+        max_body_bytes=settings.WEBHOOK_MAX_BODY_BYTES,
+        tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
+    )
 
 
 def _execution_type(trigger: Trigger) -> str:

@@ -119,6 +119,11 @@ def test_it_refuses_middleware_it_would_not_run_fully():
         WebhookHandler()
 
 
+def test_it_refuses_to_build_an_asynchronous_chain(db):
+    with pytest.raises(ValueError, match="synchronous"):
+        WebhookHandler().load_middleware(is_async=True)
+
+
 def test_every_delivery_route_is_under_the_prefix_the_handler_takes():
     assert reverse("webhook-by-token", args=["token"]).startswith(WEBHOOK_PATH_PREFIX)
     assert reverse("webhook-by-path", args=["github/issues"]).startswith(WEBHOOK_PATH_PREFIX)
