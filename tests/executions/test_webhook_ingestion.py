@@ -301,6 +301,19 @@ def test_ten_parallel_identical_deliveries_make_one_execution(live_server, make_
     ("settings_fields", "field", "reason"),
     [
         ({"input_schema": {"type": "nonsense"}}, "input_schema", "inputSchema"),
+        ({"input_schema": {"pattern": "(?<=a)b"}}, "input_schema", "inputSchema/pattern"),
+        (
+            {
+                "signature_verification": {
+                    "algorithm": "sha256",
+                    "encoding": "hex",
+                    "signature": {"source": "header", "key": "X-Sig", "regex": r"(\w)\1"},
+                    "signedComponents": [{"source": "body"}],
+                }
+            },
+            "signature_verification",
+            "signature.regex: invalid regular expression",
+        ),
         ({"output_transform": "items[?"}, "output_transform", "outputTransform"),
         ({"message_template": "{{ body.x "}, "message_template", "messageTemplate"),
         ({"signature_verification": {"preset": "acme"}}, "signature_verification", "acme"),

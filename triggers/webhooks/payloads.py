@@ -32,6 +32,7 @@ from triggers.webhooks.errors import (
     UnprocessableEntity,
     UnsupportedMediaType,
 )
+from triggers.webhooks.patterns import check_schema_patterns, linear_time_validator
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -140,7 +141,7 @@ def _pointer(parts: Any) -> str:
 
 
 def _validator_class(schema: Any) -> type:
-    return validator_for(schema, default=Draft202012Validator)
+    return linear_time_validator(validator_for(schema, default=Draft202012Validator))
 
 
 def validate_input_schema_config(schema: Any) -> None:
@@ -148,6 +149,7 @@ def validate_input_schema_config(schema: Any) -> None:
 
     The dialect comes from `$schema`, defaulting to 2020-12. Remote `$ref`s are never fetched
     (jsonschema's default registry does no retrieval), so a schema cannot make us send requests.
+    Its regular expressions must be RE2's, which match in linear time (patterns.py).
     """
     if not isinstance(schema, dict):
         raise ValueError("inputSchema: must be a JSON object")
@@ -155,6 +157,7 @@ def validate_input_schema_config(schema: Any) -> None:
         _validator_class(schema).check_schema(schema)
     except SchemaError as exc:
         raise ValueError(f"inputSchema{_pointer(exc.absolute_path)}: {exc.message}") from exc
+    check_schema_patterns(schema, "inputSchema")
 
 
 def compile_input_schema(schema: dict[str, Any]) -> Any:

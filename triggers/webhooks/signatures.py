@@ -22,7 +22,8 @@ How a request is read:
   Stripe's `t=..,v1=..,v1=..` carries several); without a regex the whole value is one candidate.
   A `prefix` is then stripped from each candidate; candidates without it are ignored.
 - A component (and the timestamp) uses the first match of its `regex`: group 1 if the regex
-  has a group, else the whole match. A `body` component without a `key` is the raw body bytes;
+  has a group, else the whole match. Regexes are RE2's, linear in the input (patterns.py); a
+  `body` regex matches the raw bytes. A `body` component without a `key` is the raw body bytes;
   with a `key` (and for a body signature or timestamp) the key is a dotted path into the JSON body.
 - A missing component that is not `required` is left out of the join.
 - `normalizeUnicode` NFC-normalises string components; the raw body is never altered, because
@@ -41,7 +42,6 @@ import hashlib
 import hmac
 import json
 import math
-import re
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -49,6 +49,7 @@ from datetime import datetime
 from typing import Any
 
 from triggers.webhooks.errors import BadRequest, Unauthorized
+from triggers.webhooks.patterns import compile_pattern
 from triggers.webhooks.payloads import get_header
 
 ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
@@ -108,9 +109,9 @@ def _regex(value: Any, path: str) -> str | None:
     if pattern is None:
         return None
     try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{path}: invalid regular expression: {exc}") from exc
+        compiled = compile_pattern(pattern)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     if compiled.groups > 1:
         raise ValueError(f"{path}: must have at most one capturing group")
     return pattern
@@ -257,13 +258,14 @@ class _Request:
         return value if isinstance(value, str) else json.dumps(value)
 
 
-def _first_match(pattern: str | None, text: str) -> str | None:
+def _first_match(pattern: str | bytes | None, text: str | bytes) -> str | bytes | None:
     if pattern is None:
         return text
-    match = re.search(pattern, text)
+    compiled = compile_pattern(pattern)
+    match = compiled.search(text)
     if match is None:
         return None
-    return match.group(1) if match.re.groups else match.group(0)
+    return match.group(1) if compiled.groups else match.group(0)
 
 
 def _signature_candidates(spec: dict[str, Any], request: _Request) -> list[str]:
@@ -271,7 +273,8 @@ def _signature_candidates(spec: dict[str, Any], request: _Request) -> list[str]:
     if raw is None:
         return []
     if spec["regex"]:
-        found = [m.group(1) if m.re.groups else m.group(0) for m in re.finditer(spec["regex"], raw)]
+        compiled = compile_pattern(spec["regex"])
+        found = [m.group(1) if compiled.groups else m.group(0) for m in compiled.finditer(raw)]
     else:
         found = [raw]
     prefix = spec["prefix"]
@@ -294,9 +297,8 @@ def _component_bytes(component: dict[str, Any], request: _Request, normalize: bo
     if source == "body" and component["key"] is None:
         if component["regex"] is None:
             return request.body
-        # surrogateescape keeps non-UTF-8 bytes intact through the regex and back.
-        text = _first_match(component["regex"], request.body.decode("utf-8", "surrogateescape"))
-        return None if text is None else text.encode("utf-8", "surrogateescape")
+        # Matched on the raw bytes, so the component is exactly what the sender signed.
+        return _first_match(component["regex"].encode("utf-8"), request.body)
     if source == "literal":
         text = component["value"]
     else:

@@ -211,6 +211,19 @@ def test_a_valid_schema_passes_the_save_check():
         ({"properties": {"id": {"minLength": -1}}}, "inputSchema/properties/id/minLength: "),
         ({"required": "id"}, "inputSchema/required: "),
         ("not a schema", "inputSchema: must be a JSON object"),
+        (
+            {"properties": {"id": {"pattern": "^(?!tmp-)"}}},
+            "inputSchema/properties/id/pattern: invalid regular expression: invalid perl operator",
+        ),
+        (
+            {"items": {"patternProperties": {"^(a)\\1$": {}}}},
+            "inputSchema/items/patternProperties/^(a)\\1$: invalid regular expression: ",
+        ),
+        (
+            {"patternProperties": {"^x-": {}}, "allOf": [{"unevaluatedProperties": False}]},
+            "inputSchema/allOf/0/unevaluatedProperties: cannot be combined with patternProperties "
+            "(inputSchema/patternProperties)",
+        ),
     ],
 )
 def test_an_invalid_schema_is_a_value_error_naming_where(schema, message):
@@ -218,6 +231,55 @@ def test_an_invalid_schema_is_a_value_error_naming_where(schema, message):
         validate_input_schema_config(schema)
 
     assert str(excinfo.value).startswith(message)
+
+
+def test_data_that_looks_like_a_pattern_is_not_checked_as_one():
+    validate_input_schema_config(
+        {
+            "properties": {"pattern": {"type": "string"}},
+            "const": {"pattern": "(?=lookahead)"},
+            "examples": [{"patternProperties": {"(a)\\1": 1}}],
+        }
+    )
+
+
+def test_schema_patterns_take_linear_time_on_crafted_input():
+    # On Python's re each of these three patterns would take about 2**40 steps on its input.
+    schema = {
+        "properties": {"name": {"pattern": "^(a+)+$"}},
+        "patternProperties": {"^(x+)+$": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    crafted = {"name": "a" * 40 + "!", "x" * 40 + "!": "not checked by patternProperties"}
+
+    with pytest.raises(UnprocessableEntity) as excinfo:
+        validate_input(schema, crafted)
+
+    assert excinfo.value.errors == [
+        {
+            "path": "",
+            "message": f"Additional properties are not allowed ('{'x' * 40}!' was unexpected)",
+        },
+        {"path": "/name", "message": f"'{'a' * 40}!' does not match '^(a+)+$'"},
+    ]
+
+
+def test_pattern_properties_and_additional_properties_keep_their_meaning():
+    schema = {
+        "properties": {"id": {"type": "string"}},
+        "patternProperties": {"^x-": {"type": "integer"}, "_at$": {"type": "string"}},
+        "additionalProperties": {"type": "boolean"},
+    }
+    validate_input(schema, {"id": "a", "x-count": 2, "created_at": "now", "flag": True})
+
+    with pytest.raises(UnprocessableEntity) as excinfo:
+        validate_input(schema, {"x-count": "2", "x-created_at": 3, "flag": "yes"})
+
+    assert excinfo.value.errors == [
+        {"path": "/flag", "message": "'yes' is not of type 'boolean'"},
+        {"path": "/x-count", "message": "'2' is not of type 'integer'"},
+        {"path": "/x-created_at", "message": "3 is not of type 'string'"},
+    ]
 
 
 def test_valid_input_passes():

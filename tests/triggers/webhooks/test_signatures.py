@@ -87,6 +87,16 @@ def test_it_is_idempotent_on_a_normalised_config():
             "signatureVerification.signature.regex: invalid regular expression",
         ),
         (
+            {"signature": {"source": "header", "key": "X", "regex": "v1=(?=[0-9a-f])(\\w+)"}},
+            "signatureVerification.signature.regex: invalid regular expression: "
+            "invalid perl operator: (?=",
+        ),
+        (
+            {"timestamp": {"source": "header", "key": "T", "regex": "(\\d)\\1"}},
+            "signatureVerification.timestamp.regex: invalid regular expression: "
+            "invalid escape sequence: \\1",
+        ),
+        (
             {"signature": {"source": "header", "key": "X", "regex": "(a)(b)"}},
             "signatureVerification.signature.regex: must have at most one capturing group",
         ),
@@ -356,12 +366,41 @@ def test_a_component_regex_that_does_not_match_is_a_missing_component():
     assert excinfo.value.code == "missing_signed_component"
 
 
-def test_a_body_regex_keeps_non_utf8_bytes():
-    body = b"\xff\xfe-id=9-"
-    # Undecodable bytes become lone surrogates for the regex and go back to the same bytes.
-    config = body_config(signedComponents=[{"source": "body", "regex": "\udcff\udcfe-id=\\d"}])
+def test_a_body_regex_matches_the_raw_bytes_around_bytes_that_are_not_utf8():
+    body = b"\xff\xfe-id=9-\xc3\xa9"
+    config = body_config(signedComponents=[{"source": "body", "regex": "-id=\\d-é"}])
 
-    verify(config, headers={"X-Signature": sign(b"\xff\xfe-id=9").hex()}, body=body)
+    verify(config, headers={"X-Signature": sign("-id=9-é".encode()).hex()}, body=body)
+
+
+def test_a_body_regex_that_does_not_match_is_a_missing_component():
+    config = body_config(signedComponents=[{"source": "body", "regex": "id=(\\d+)"}])
+
+    with pytest.raises(Unauthorized) as excinfo:
+        verify(config, headers={"X-Signature": sign(b"").hex()}, body=b"\xff no id")
+
+    assert excinfo.value.code == "missing_signed_component"
+
+
+@pytest.mark.parametrize(
+    ("where", "spec"),
+    [
+        ("signature", {"source": "header", "key": "X-Signature", "regex": "(a+)+$"}),
+        ("component", {"source": "header", "key": "X-Signature", "regex": "(a+)+$"}),
+        ("component", {"source": "body", "regex": "(a+)+$"}),
+    ],
+)
+def test_a_backtracking_pattern_takes_linear_time_on_a_crafted_request(where, spec):
+    # With Python's re, `(a+)+$` against 40 "a"s and a "!" takes about 2**40 steps; RE2 answers
+    # at once, and the missing match is an ordinary 401.
+    crafted = "a" * 40 + "!"
+    if where == "signature":
+        config = body_config(signature=spec)
+    else:
+        config = body_config(signedComponents=[spec])
+
+    with pytest.raises(Unauthorized):
+        verify(config, headers={"X-Signature": crafted}, body=crafted.encode())
 
 
 def test_normalize_unicode_signs_the_nfc_form_of_string_components():
