@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from accounts import services
 from accounts.api.base import TenantScopedModelViewSet
 from accounts.api.fields import TenantPublicIdRelatedField
+from accounts.api.strict import StrictJSONTypes
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
 from accounts.models import Agent, Credential, Project
 
@@ -27,7 +28,7 @@ def _create_or_conflict(create, field: str, message: str):
         raise serializers.ValidationError({field: [message]}) from None
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(StrictJSONTypes, serializers.ModelSerializer):
     id = _public_id_field(required=False)
 
     class Meta:
@@ -47,7 +48,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         )
 
 
-class AgentSerializer(serializers.ModelSerializer):
+class AgentSerializer(StrictJSONTypes, serializers.ModelSerializer):
     id = _public_id_field(required=False)
     project = TenantPublicIdRelatedField(queryset=Project.objects.all())
 
@@ -69,7 +70,7 @@ class AgentSerializer(serializers.ModelSerializer):
         )
 
 
-class CredentialSerializer(serializers.ModelSerializer):
+class CredentialSerializer(StrictJSONTypes, serializers.ModelSerializer):
     value = serializers.CharField(
         write_only=True, trim_whitespace=False, max_length=10_000, style={"input_type": "password"}
     )

@@ -2,12 +2,13 @@
 
 from rest_framework import serializers
 
+from accounts.api.strict import StrictJSONTypes
 from flows.models import Connection, Flow, Node
 from flows.node_types import NODE_TYPE_NAMES
 from flows.parameters import PARAMETER_TYPES
 
 
-class PositionSerializer(serializers.Serializer):
+class PositionSerializer(StrictJSONTypes, serializers.Serializer):
     x = serializers.FloatField()
     y = serializers.FloatField()
 
@@ -34,7 +35,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         fields = ["id", "sourceNodeId", "sourceHandle", "targetNodeId", "targetHandle"]
 
 
-class FlowParameterSerializer(serializers.Serializer):
+class FlowParameterSerializer(StrictJSONTypes, serializers.Serializer):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=PARAMETER_TYPES)
     description = serializers.CharField(required=False)
@@ -64,7 +65,7 @@ class FlowSerializer(serializers.ModelSerializer):
 # -- input -------------------------------------------------------------------------------
 
 
-class FlowCreateSerializer(serializers.Serializer):
+class FlowCreateSerializer(StrictJSONTypes, serializers.Serializer):
     appId = serializers.CharField()
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
@@ -74,7 +75,7 @@ class FlowCreateSerializer(serializers.Serializer):
     parameters = serializers.JSONField(required=False, help_text="FlowParameter[]")
 
 
-class FlowUpdateSerializer(serializers.Serializer):
+class FlowUpdateSerializer(StrictJSONTypes, serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     toolName = serializers.CharField(max_length=64, required=False)
@@ -83,20 +84,20 @@ class FlowUpdateSerializer(serializers.Serializer):
     parameters = serializers.JSONField(required=False, help_text="FlowParameter[]")
 
 
-class NodeCreateSerializer(serializers.Serializer):
+class NodeCreateSerializer(StrictJSONTypes, serializers.Serializer):
     type = serializers.ChoiceField(choices=NODE_TYPE_NAMES)
     name = serializers.CharField(max_length=200)
     position = PositionSerializer(required=False)
     parameters = serializers.DictField(required=False)
 
 
-class NodeUpdateSerializer(serializers.Serializer):
+class NodeUpdateSerializer(StrictJSONTypes, serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     position = PositionSerializer(required=False)
     parameters = serializers.DictField(required=False)
 
 
-class ConnectionCreateSerializer(serializers.Serializer):
+class ConnectionCreateSerializer(StrictJSONTypes, serializers.Serializer):
     sourceNodeId = serializers.UUIDField()
     sourceHandle = serializers.CharField(max_length=64, default="main")
     targetNodeId = serializers.UUIDField()

@@ -111,6 +111,17 @@ def test_credential_names_are_unique_per_tenant(alice_client, acme):
     assert Credential.objects.filter(tenant=acme).count() == 1
 
 
+def test_json_values_of_the_wrong_type_are_refused_not_coerced(alice_client, acme):
+    # A secret sent as a number would be stored as its decimal text ("1e3" -> "1000.0").
+    response = alice_client.post("/api/credentials", {"name": 5, "value": 1e3}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"name": ["Not a valid string."], "value": ["Not a valid string."]}
+    assert not Credential.objects.exists()
+    project = alice_client.post("/api/projects", {"name": ["x"]}, format="json")
+    assert project.status_code == 400 and project.json() == {"name": ["Not a valid string."]}
+
+
 def test_deleting_a_credential_makes_its_triggers_stale(alice_client, acme, make_trigger):
     created = alice_client.post(
         "/api/credentials", {"name": "k", "value": "1"}, format="json"

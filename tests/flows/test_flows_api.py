@@ -96,6 +96,8 @@ def test_patch_updates_a_flow_and_refuses_flow_level_intents(alice_client, flow)
             "toolName: A flow of this app already has this toolName.",
         ),
         ({"parameters": [{"name": "q", "type": "date"}]}, "parameters[0].type: Must be one of"),
+        ({"isActive": "false"}, "isActive: Must be a valid boolean."),
+        ({"toolDescription": 7}, "toolDescription: Not a valid string."),
     ],
 )
 def test_bad_flows_are_400_and_nothing_is_stored(alice_client, flow, body, message):
@@ -131,6 +133,8 @@ def test_patch_a_user_intent_node(alice_client, flow, add_node):
         ({"type": "Webhook"}, "type: \"Webhook\" is not a valid choice."),
         ({"type": "Return", "parameters": {"value": 5}}, "parameters.value: must be a string"),
         ({"type": "CallFlow", "parameters": {}}, "parameters.flowId: is required"),
+        ({"type": "Return", "position": {"x": "10", "y": 0}},
+         "position.x: A valid number is required."),
     ],
 )  # fmt: skip
 def test_bad_nodes_are_400_and_nothing_is_stored(alice_client, flow, node, message):

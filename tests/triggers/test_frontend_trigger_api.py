@@ -115,6 +115,12 @@ def test_it_creates_a_slack_trigger(alice_client):
         ({"custom_task": "not an object"}, "custom_task"),
         ({"is_single_execution": "maybe"}, "is_single_execution"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
+        # JSON types are not coerced (accounts/api/strict.py).
+        ({"name": 0.0}, "name"),
+        ({"max_executions_per_hour": "5"}, "max_executions_per_hour"),
+        ({"max_executions_per_day": 5.0}, "max_executions_per_day"),
+        ({"is_single_execution": 1}, "is_single_execution"),
+        ({"trigger_type": ["schedule"]}, "trigger_type"),
     ],
 )
 def test_bad_input_gets_400_naming_the_field_and_stores_nothing(alice_client, patch, field):
@@ -185,6 +191,8 @@ def test_it_updates_a_trigger(alice_client, acme, make_trigger):
         ({"status": 9}, "status"),
         ({"custom_cron_expression": "nope"}, "custom_cron_expression"),
         ({"max_executions_per_hour": -5}, "max_executions_per_hour"),
+        ({"status": "0"}, "status"),
+        ({"status": True}, "status"),
     ],
 )
 def test_bad_updates_get_400_and_change_nothing(alice_client, acme, make_trigger, patch, field):

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.api.base import TenantScopedViewSet, service_errors
 from accounts.api.fields import reject_nul_characters
+from accounts.api.strict import StrictJSONTypes
 from triggers import schedule, services
 from triggers.api.frontend_enums import (
     CATALOG_TO_TYPE,
@@ -99,7 +100,7 @@ class TriggerSerializer(serializers.ModelSerializer):
         return trigger.last_execution_status or None
 
 
-class _TriggerSettingsSerializer(serializers.Serializer):
+class _TriggerSettingsSerializer(StrictJSONTypes, serializers.Serializer):
     """Fields shared by ``TriggerInput`` and ``TriggerUpdate``."""
 
     description = serializers.CharField(required=False, allow_blank=True)
