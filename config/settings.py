@@ -259,6 +259,9 @@ TRIGGER_FAILURE_THRESHOLD = env_int("TRIGGER_FAILURE_THRESHOLD", 5, minimum=1)
 AGENT_RUNTIME_URL = env_str("AGENT_RUNTIME_URL", "")
 AGENT_RUNTIME_SIGNING_SECRET = env_str("AGENT_RUNTIME_SIGNING_SECRET", "")
 AGENT_RUNTIME_TIMEOUT_SECONDS = env_int("AGENT_RUNTIME_TIMEOUT_SECONDS", 120, minimum=1)
+# A runner waiting for its answer checks this often whether its execution was cancelled,
+# and then interrupts the request (executions/runners/interruptible.py).
+EXECUTION_CANCEL_CHECK_SECONDS = env_int("EXECUTION_CANCEL_CHECK_SECONDS", 1, minimum=1)
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
 OPENAI_DEFAULT_MODEL = env_str("OPENAI_DEFAULT_MODEL", "")

@@ -25,7 +25,7 @@ from executions import dispatch, policies
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_execution
 from executions.models import Execution
-from executions.runners import RunnerError, run_agent
+from executions.runners import AttemptAbandoned, RunnerError, run_agent
 from triggers.choices import OverlapPolicy, TriggerStatus
 from triggers.models import Trigger
 from triggers.services import trigger_record_outcome
@@ -275,7 +275,12 @@ def execution_run(
     if execution is None:
         return None
     try:
-        result = run_agent(execution)
+        result = run_agent(execution, abandoned=lambda: not _running_attempt(execution).exists())
+    except AttemptAbandoned:
+        # Cancelled, or taken back by the sweeper, while the agent worked: whoever did so
+        # has already written the execution's state; this attempt leaves it as it is.
+        logger.info("Execution %s: attempt interrupted, no longer wanted", execution.execution_id)
+        return Execution.objects.get(pk=execution.pk)
     except RunnerError as error:
         return execution_attempt_failed(execution=execution, error_message=str(error))
     except Exception as error:  # a bug or an unexpected reply must still end the attempt
@@ -359,7 +364,9 @@ def execution_attempt_failed(*, execution: Execution, error_message: str) -> Exe
 def execution_cancel(
     *, execution: Execution, cancelled_by: AbstractBaseUser | None = None
 ) -> Execution:
-    """pending/running -> cancelled. A running attempt's late result is then discarded.
+    """pending/running -> cancelled. A running attempt's request to its agent is interrupted
+    within EXECUTION_CANCEL_CHECK_SECONDS (execution_run); a result that still comes in is
+    discarded.
 
     Raises ValidationError when the execution has already finished.
     """

@@ -2,15 +2,18 @@
 
 ``run_agent(execution)`` builds the request the agent gets and hands it to the runner
 chosen for the execution; it returns an ``AgentResult`` or raises ``RunnerError`` (the
-attempt failed; the engine retries or fails the execution with the message).
+attempt failed; the engine retries or fails the execution with the message) or
+``AttemptAbandoned`` (the execution was cancelled meanwhile: the request was interrupted).
 """
 
 from executions.runners.base import AgentRequest, AgentResult, RunnerError, build_agent_request
+from executions.runners.interruptible import AttemptAbandoned
 from executions.runners.registry import run_agent, runner_name_for
 
 __all__ = [
     "AgentRequest",
     "AgentResult",
+    "AttemptAbandoned",
     "RunnerError",
     "build_agent_request",
     "run_agent",

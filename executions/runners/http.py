@@ -7,10 +7,12 @@ with the ``whsec_`` secret of AGENT_RUNTIME_SIGNING_SECRET). Response: 2xx with 
 object; ``output`` (or, without it, the whole object) becomes ``output_data``,
 ``tokens_used``, ``tools_executed`` and ``conversation_id`` are read when present. A
 timeout, a connection error, another status or a body that is not a JSON object fails the
-attempt. See docs/runners.md.
+attempt. A cancelled execution's request is interrupted (interruptible.py). See
+docs/runners.md.
 """
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,13 +20,21 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from executions.runners.base import AgentRequest, AgentResult, RunnerError
+from executions.runners.interruptible import send_interruptible
 from executions.runners.outbound import OutboundURLRefused, resolve_public_address
 
 _BODY_SHOWN = 300
 
 
 def run(
-    request: AgentRequest, *, url: str, secret: str, timeout: float, guarded: bool
+    request: AgentRequest,
+    *,
+    url: str,
+    secret: str,
+    timeout: float,
+    guarded: bool,
+    abandoned: Callable[[], bool] | None = None,
+    poll_seconds: float = 1.0,
 ) -> AgentResult:
     if not secret:
         raise RunnerError(
@@ -53,12 +63,14 @@ def run(
         target = urlunsplit(parts._replace(netloc=f"{host}{port}"))
         extensions = {"sni_hostname": parts.hostname}
     try:
-        with httpx.Client(timeout=timeout) as client:
-            response = client.send(
-                client.build_request(
-                    "POST", target, content=body, headers=headers, extensions=extensions
-                )
-            )
+        response = send_interruptible(
+            lambda client: client.build_request(
+                "POST", target, content=body, headers=headers, extensions=extensions
+            ),
+            timeout=timeout,
+            abandoned=abandoned,
+            poll_seconds=poll_seconds,
+        )
     except httpx.TimeoutException:
         raise RunnerError(f"The agent runtime did not answer within {timeout:g} s.") from None
     except httpx.HTTPError as error:

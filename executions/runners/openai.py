@@ -5,14 +5,16 @@ OPENAI_DEFAULT_MODEL), a system message (the trigger's, when set) and a user mes
 rendered task prompt, followed by the execution's input as JSON when there is one.
 ``usage.total_tokens`` becomes ``tokens_used``; ``output_data`` is
 ``{"content", "finish_reason", "model"}``. The provider's error message surfaces as the
-attempt's error.
+attempt's error. A cancelled execution's request is interrupted (interruptible.py).
 """
 
 import json
+from collections.abc import Callable
 
 import httpx
 
 from executions.runners.base import AgentRequest, AgentResult, RunnerError
+from executions.runners.interruptible import send_interruptible
 
 
 def chat_messages(request: AgentRequest) -> list[dict[str, str]]:
@@ -27,18 +29,30 @@ def chat_messages(request: AgentRequest) -> list[dict[str, str]]:
 
 
 def run(
-    request: AgentRequest, *, base_url: str, api_key: str, default_model: str, timeout: float
+    request: AgentRequest,
+    *,
+    base_url: str,
+    api_key: str,
+    default_model: str,
+    timeout: float,
+    abandoned: Callable[[], bool] | None = None,
+    poll_seconds: float = 1.0,
 ) -> AgentResult:
     model = request.agent_model or default_model
     if not model:
         raise RunnerError("No model: set the trigger's agent model or OPENAI_DEFAULT_MODEL.")
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        response = httpx.post(
-            f"{base_url.rstrip('/')}/chat/completions",
-            json={"model": model, "messages": chat_messages(request)},
-            headers=headers,
+        response = send_interruptible(
+            lambda client: client.build_request(
+                "POST",
+                f"{base_url.rstrip('/')}/chat/completions",
+                json={"model": model, "messages": chat_messages(request)},
+                headers=headers,
+            ),
             timeout=timeout,
+            abandoned=abandoned,
+            poll_seconds=poll_seconds,
         )
     except httpx.TimeoutException:
         raise RunnerError(f"The model provider did not answer within {timeout:g} s.") from None

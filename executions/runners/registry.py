@@ -1,5 +1,7 @@
 """Choosing the runner for an execution: the agent's own choice, else EXECUTION_RUNNER."""
 
+from collections.abc import Callable
+
 from django.conf import settings
 
 from executions.runners import dry_run, http, openai
@@ -15,8 +17,14 @@ def runner_name_for(execution) -> str:
     return settings.EXECUTION_RUNNER
 
 
-def run_agent(execution) -> AgentResult:
+def run_agent(execution, *, abandoned: Callable[[], bool] | None = None) -> AgentResult:
+    """Run ``execution`` through its runner. ``abandoned``: asked while a runner waits for its
+    answer; when it returns true the request is interrupted (AttemptAbandoned)."""
     request = build_agent_request(execution)
+    interrupt = {
+        "abandoned": abandoned,
+        "poll_seconds": settings.EXECUTION_CANCEL_CHECK_SECONDS,
+    }
     name = runner_name_for(execution)
     if name == "http":
         agent = execution.trigger.agent
@@ -27,6 +35,7 @@ def run_agent(execution) -> AgentResult:
             secret=settings.AGENT_RUNTIME_SIGNING_SECRET,
             timeout=settings.AGENT_RUNTIME_TIMEOUT_SECONDS,
             guarded=bool(own_url),  # a tenant's URL is guarded; the operator's is trusted
+            **interrupt,
         )
     if name == "openai":
         return openai.run(
@@ -35,5 +44,6 @@ def run_agent(execution) -> AgentResult:
             api_key=settings.OPENAI_API_KEY,
             default_model=settings.OPENAI_DEFAULT_MODEL,
             timeout=settings.AGENT_RUNTIME_TIMEOUT_SECONDS,
+            **interrupt,
         )
     return dry_run.run(request)

@@ -123,6 +123,56 @@ def test_a_killed_workers_execution_is_retried_and_finishes(
     assert len(SlowRuntime.calls) == 2
 
 
+class HangingRuntime(BaseHTTPRequestHandler):
+    """An agent runtime that holds every request until its client goes away (or 60 s)."""
+
+    arrived = threading.Event()
+    client_gone = threading.Event()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).arrived.set()
+        self.connection.settimeout(60)
+        try:
+            if self.connection.recv(1) == b"":
+                type(self).client_gone.set()
+        except TimeoutError:
+            pass
+        except OSError:
+            type(self).client_gone.set()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_cancelling_a_running_execution_interrupts_its_agent_request(
+    start_worker, wait_for, acme, make_trigger, alice
+):
+    HangingRuntime.arrived, HangingRuntime.client_gone = threading.Event(), threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HangingRuntime)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        worker = start_worker(
+            AGENT_RUNTIME_URL=f"http://127.0.0.1:{server.server_port}/run",
+            AGENT_RUNTIME_SIGNING_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            AGENT_RUNTIME_TIMEOUT_SECONDS="120",
+            CONCURRENCY="1",
+        )
+        trigger = make_trigger(acme, "cron")
+        running = services.execution_create_manual(trigger=trigger)
+        assert HangingRuntime.arrived.wait(30), "the run never reached the agent"
+
+        services.execution_cancel(execution=running, cancelled_by=alice)
+
+        assert HangingRuntime.client_gone.wait(20), "the agent request was not interrupted"
+        # The attempt ended there and then, leaving the cancelled state as it was.
+        wait_for(lambda: "attempt interrupted" in worker.log(), timeout=10, message=worker.log())
+    finally:
+        server.shutdown()
+    running.refresh_from_db()
+    assert (running.status, running.error_message) == ("cancelled", "Cancelled by alice.")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 
 from executions import services
 from executions.choices import ExecutionStatus
-from executions.runners import RunnerError, run_agent, runner_name_for
+from executions.runners import AttemptAbandoned, RunnerError, run_agent, runner_name_for
 from executions.runners.outbound import OutboundURLRefused, resolve_public_address
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -157,6 +157,78 @@ def test_http_runner_times_out(fake_server, settings, manual_execution):
 
     assert failed.status == ExecutionStatus.FAILED
     assert failed.error_message == "The agent runtime did not answer within 1 s."
+
+
+class HoldingServer:
+    """An agent runtime (or model provider) that never answers: it holds each request until
+    the client closes the connection, which it records, or until 30 s have passed."""
+
+    def __init__(self):
+        self.arrived = threading.Event()
+        self.client_gone = threading.Event()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                owner.arrived.set()
+                self.connection.settimeout(30)
+                try:
+                    gone = self.connection.recv(1) == b""  # EOF: the client closed
+                except TimeoutError:
+                    gone = False
+                except OSError:  # reset by the client
+                    gone = True
+                if gone:
+                    owner.client_gone.set()
+                    return
+                self.send_response(504)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def holding_server():
+    server = HoldingServer()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.mark.parametrize("runner", ["http", "openai"])
+def test_an_abandoned_attempt_interrupts_the_request_and_the_server_sees_it(
+    runner, holding_server, settings, manual_execution
+):
+    settings.EXECUTION_RUNNER, settings.AGENT_RUNTIME_TIMEOUT_SECONDS = runner, 60
+    settings.AGENT_RUNTIME_URL, settings.AGENT_RUNTIME_SIGNING_SECRET = holding_server.url, SECRET
+    settings.OPENAI_BASE_URL, settings.OPENAI_DEFAULT_MODEL = holding_server.url, "m"
+    execution = manual_execution()
+
+    # Abandoned as soon as the request has reached the server, as after a cancel.
+    with pytest.raises(AttemptAbandoned):
+        run_agent(execution, abandoned=holding_server.arrived.is_set)
+
+    assert holding_server.client_gone.wait(10), "the connection was not closed"
+
+
+def test_an_attempt_still_wanted_waits_for_its_answer(fake_server, settings, manual_execution):
+    def slowly(owner):
+        threading.Event().wait(2.5)  # a few checks of `abandoned` pass meanwhile
+        return 200, {"output": "late but wanted"}
+
+    settings.EXECUTION_RUNNER, settings.AGENT_RUNTIME_SIGNING_SECRET = "http", SECRET
+    settings.AGENT_RUNTIME_URL = fake_server(slowly).url
+    checks = []
+
+    result = run_agent(manual_execution(), abandoned=lambda: checks.append(1) or False)
+
+    assert result.output_data == "late but wanted"
+    assert len(checks) >= 2
 
 
 def openai_server(owner):
