@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
@@ -275,7 +275,7 @@ def execution_run(
     if execution is None:
         return None
     try:
-        result = run_agent(execution, abandoned=lambda: not _running_attempt(execution).exists())
+        result = run_agent(execution, abandoned=lambda: _attempt_abandoned(execution))
     except AttemptAbandoned:
         # Cancelled, or taken back by the sweeper, while the agent worked: whoever did so
         # has already written the execution's state; this attempt leaves it as it is.
@@ -295,6 +295,21 @@ def execution_run(
         tools_executed=result.tools_executed,
         conversation_id=result.conversation_id,
     )
+
+
+def _attempt_abandoned(execution: Execution) -> bool:
+    """Asked while the runner waits: was this attempt cancelled or taken back meanwhile?
+
+    A database error answers no: the agent's work goes on, and the attempt's end meets the
+    database as it would have without this check. A broken connection is dropped so that
+    the next check, and that end, connect anew.
+    """
+    try:
+        return not _running_attempt(execution).exists()
+    except DatabaseError:
+        logger.warning("Execution %s: cannot check for a cancel", execution.execution_id)
+        close_old_connections()
+        return False
 
 
 def _running_attempt(execution: Execution) -> QuerySet[Execution]:

@@ -3,8 +3,10 @@ failure freezing, single-execution, cancel and the sweeper."""
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from executions import services
@@ -195,6 +197,30 @@ def test_a_cancelled_running_execution_discards_the_late_result(trigger):
     assert Execution.objects.get(pk=running.pk).output_data is None
     trigger.refresh_from_db()
     assert trigger.execution_count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cancel_check_outlives_a_broken_database_connection(trigger):
+    running = _start(_fire(trigger))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    # The server ends this connection, as a restart or a network cut would.
+    with psycopg.connect(_dsn(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [backend])
+
+    assert services._attempt_abandoned(running) is False  # the run goes on
+    assert services._attempt_abandoned(running) is False  # connected anew: still running
+    services.execution_cancel(execution=running)
+    assert services._attempt_abandoned(running) is True
+
+
+def _dsn() -> str:
+    db = connection.settings_dict
+    return (
+        f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} "
+        f"user={db['USER'] or 'postgres'} dbname={db['NAME']}"
+    )
 
 
 def test_a_finished_execution_cannot_be_cancelled(trigger):
