@@ -14,6 +14,7 @@ With no spec, the first present header of Idempotency-Key, webhook-id, X-GitHub-
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -22,8 +23,8 @@ from urllib.parse import parse_qs
 import jmespath
 import jmespath.exceptions
 import jmespath.parser
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.validators import validator_for
 
 from triggers.webhooks.errors import (
@@ -32,7 +33,7 @@ from triggers.webhooks.errors import (
     UnprocessableEntity,
     UnsupportedMediaType,
 )
-from triggers.webhooks.patterns import check_schema_patterns, linear_time_validator
+from triggers.webhooks.patterns import compile_pattern
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -144,12 +145,109 @@ def _validator_class(schema: Any) -> type:
     return linear_time_validator(validator_for(schema, default=Draft202012Validator))
 
 
+# --- patterns in the input schema ------------------------------------------------------------
+# jsonschema runs `pattern`, `patternProperties` (and `additionalProperties`, which skips the
+# names patternProperties matched) on Python's re and has no switch for another engine, so
+# a validator class gets these three keywords re-implemented on RE2 (linear_time_validator).
+# `unevaluatedProperties` also reads patternProperties, deep inside jsonschema; a schema that
+# combines the two is refused instead (check_schema_patterns).
+
+_DATA_KEYWORDS = ("const", "enum", "default", "examples")  # values there are data, not schemas
+
+
+def check_schema_patterns(schema: Any, pointer: str = "") -> None:
+    """ValueError naming the location (`pointer` + a JSON pointer) of the first pattern RE2
+    refuses in a JSON Schema, or of an `unevaluatedProperties` in a schema that also has
+    `patternProperties`."""
+    keywords = {"unevaluatedProperties": None, "patternProperties": None}
+    for location, key, value in _schema_keywords(schema, pointer):
+        if key == "pattern" and isinstance(value, str):
+            _check(value, f"{location}/pattern")
+        elif key == "patternProperties" and isinstance(value, dict):
+            for pattern in value:
+                _check(pattern, f"{location}/patternProperties{_pointer([pattern])}")
+        if key in keywords and keywords[key] is None:
+            keywords[key] = f"{location}/{key}"
+    if all(keywords.values()):
+        raise ValueError(
+            f"{keywords['unevaluatedProperties']}: cannot be combined with patternProperties "
+            f"({keywords['patternProperties']}); use additionalProperties instead"
+        )
+
+
+def _schema_keywords(node: Any, pointer: str):
+    """(location of the object, key, value) for every key of every object in a schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield pointer, key, value
+            if key not in _DATA_KEYWORDS:
+                yield from _schema_keywords(value, f"{pointer}{_pointer([key])}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _schema_keywords(item, f"{pointer}/{index}")
+
+
+def _check(pattern: str, location: str) -> None:
+    try:
+        compile_pattern(pattern)
+    except ValueError as exc:
+        raise ValueError(f"{location}: {exc}") from None
+
+
+@functools.cache
+def linear_time_validator(validator_class: type) -> type:
+    """`validator_class` with `pattern`, `patternProperties` and `additionalProperties` on RE2."""
+    return validators.extend(
+        validator_class,
+        {
+            "pattern": _pattern,
+            "patternProperties": _pattern_properties,
+            "additionalProperties": _additional_properties,
+        },
+    )
+
+
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not compile_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator, pattern_properties, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        compiled = compile_pattern(pattern)
+        for name, value in instance.items():
+            if compiled.search(name):
+                yield from validator.descend(value, subschema, path=name, schema_path=pattern)
+
+
+def _additional_properties(validator, additional, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    declared = schema.get("properties", {})
+    patterns = [compile_pattern(p) for p in schema.get("patternProperties", {})]
+    extras = [
+        name
+        for name in instance
+        if name not in declared and not any(p.search(name) for p in patterns)
+    ]
+    if validator.is_type(additional, "object"):
+        for name in extras:
+            yield from validator.descend(instance[name], additional, path=name)
+    elif additional is False and extras:
+        names = ", ".join(repr(name) for name in sorted(extras))
+        verb = "was" if len(extras) == 1 else "were"
+        yield ValidationError(f"Additional properties are not allowed ({names} {verb} unexpected)")
+
+
 def validate_input_schema_config(schema: Any) -> None:
     """Raise ValueError (naming the failing schema location) unless `schema` is a valid JSON Schema.
 
     The dialect comes from `$schema`, defaulting to 2020-12. Remote `$ref`s are never fetched
     (jsonschema's default registry does no retrieval), so a schema cannot make us send requests.
-    Its regular expressions must be RE2's, which match in linear time (patterns.py).
+    Its regular expressions must be RE2's, which match in linear time (patterns.py,
+    check_schema_patterns).
     """
     if not isinstance(schema, dict):
         raise ValueError("inputSchema: must be a JSON object")
