@@ -5,6 +5,8 @@ Settings read the environment only through these helpers, so a typo such as
 """
 
 import os
+import re
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -46,3 +48,32 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# NAME=value, optionally after "export "; the value is taken literally (no expansion).
+_ENV_FILE_LINE = re.compile(r"(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)")
+
+
+def load_env_file(path: Path) -> None:
+    """Put the variables of a ``NAME=value`` file (``var/local.env``) into the environment.
+
+    A variable already in the environment wins over the file. A missing file is skipped;
+    blank lines and ``#`` comments are ignored; a value may be wrapped in '…' or "…", and
+    is otherwise taken literally. Any other line stops start-up, naming the file and line
+    (not its text, which may hold a secret).
+    """
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        match = _ENV_FILE_LINE.fullmatch(text)
+        if match is None:
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value")
+        value = match["value"]
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        os.environ.setdefault(match["name"], value)

@@ -10,10 +10,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+# bin/run keeps the generated keys (and operators may keep DATABASE_URL & co.) in
+# var/local.env; reading it here lets every command see them, not only bin/run's children.
+# Read before any other variable; the real environment wins over the file.
+load_env_file(VAR_DIR / "local.env")
 
 DEBUG = env_bool("DEBUG", False)
 

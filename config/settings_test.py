@@ -1,8 +1,14 @@
 """Settings for the test suite: the production settings with test defaults for required
-variables, and PostgreSQL (the DEVELOPERS.md machine's) unless DATABASE_URL says otherwise."""
+variables, and PostgreSQL at 127.0.0.1:5432 (database ``test``, which bin/services starts)
+unless DATABASE_URL says otherwise."""
 
 import os
+from pathlib import Path
 
+# The suite never reads a developer's var/local.env (bin/run's keys, an operator's
+# DATABASE_URL): its own VAR_DIR, which holds no local.env, is forced here and inherited
+# by the processes tests start, so a result does not depend on whether bin/run ran here.
+os.environ["VAR_DIR"] = str(Path(__file__).resolve().parent.parent / "var" / "test")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("SECRETS_ENCRYPTION_KEYS", "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")

@@ -269,3 +269,11 @@ def start_engine(transactional_db, tmp_path):
 def start_worker(start_engine):
     """Start real Celery workers (see start_engine)."""
     return lambda **extra_env: start_engine("worker", **extra_env)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items):
+    """A test that starts real Celery workers or Beats is ``slow``: ``-m "not slow"`` skips it."""
+    for item in items:
+        if "start_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,23 +25,27 @@ def _start(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_it_refuses_to_start_without_secret_key():
     result = _start({"DEBUG": "0"})
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
 
 
+@pytest.mark.slow
 def test_it_refuses_to_start_without_encryption_keys():
     result = _start({"DEBUG": "0", "SECRET_KEY": "x" * 50})
     assert result.returncode != 0
     assert "SECRETS_ENCRYPTION_KEYS is required" in result.stderr
 
 
+@pytest.mark.slow
 def test_it_refuses_a_malformed_encryption_key():
     result = _start({"SECRET_KEY": "x" * 50, "SECRETS_ENCRYPTION_KEYS": "not-a-key"})
     assert result.returncode != 0
     assert "Fernet keys" in result.stderr
 
 
+@pytest.mark.slow
 def test_it_starts_with_debug_and_no_keys():
     assert _start({"DEBUG": "1"}).returncode == 0
