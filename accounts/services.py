@@ -6,7 +6,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.choices import MembershipRole
@@ -57,9 +57,23 @@ def api_token_touch(*, token: ApiToken) -> None:
         token.last_used_at = now
 
 
+def _create_unique(model, *, taken: dict[str, str], **fields):
+    """``model.objects.create(**fields)``; a unique clash, also one with a concurrent writer,
+    is the ValidationError ``taken`` (field → message), and the transaction goes on."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    except IntegrityError:
+        raise ValidationError(taken) from None
+
+
 def project_create(*, tenant: Tenant, name: str, public_id: str | None = None) -> Project:
-    return Project.objects.create(
-        tenant=tenant, name=name, public_id=public_id or generate_public_id("prj")
+    return _create_unique(
+        Project,
+        taken={"public_id": "A project with this id already exists."},
+        tenant=tenant,
+        name=name,
+        public_id=public_id or generate_public_id("prj"),
     )
 
 
@@ -68,7 +82,9 @@ def agent_create(
 ) -> Agent:
     if project.tenant_id != tenant.pk:
         raise ValidationError({"project": "Belongs to another tenant."})
-    return Agent.objects.create(
+    return _create_unique(
+        Agent,
+        taken={"public_id": "An agent with this id already exists (possibly pending deletion)."},
         tenant=tenant,
         project=project,
         name=name,
@@ -91,8 +107,13 @@ def agent_request_deletion(*, agent: Agent) -> Agent:
 def credential_create(
     *, tenant: Tenant, name: str, value: str, created_by: AbstractBaseUser | None = None
 ) -> Credential:
-    return Credential.objects.create(
-        tenant=tenant, name=name, encrypted_value=encrypt_secret(value), created_by=created_by
+    return _create_unique(
+        Credential,
+        taken={"name": "A credential with this name already exists."},
+        tenant=tenant,
+        name=name,
+        encrypted_value=encrypt_secret(value),
+        created_by=created_by,
     )
 
 

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "accounts",
     "triggers",
     "executions",
+    "webhooks",
     "flows",
 ]
 
@@ -92,7 +93,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
-# Seed paths have no trailing slash; a trailing slash is accepted by the routes themselves.
+# API paths have no trailing slash; a trailing slash is accepted by the routes themselves.
 APPEND_SLASH = False
 
 TEMPLATES = [
@@ -164,7 +165,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsTenantMember"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.openapi.SurfaceAutoSchema",
+    # Errors are mapped once and written in each surface's own format (api/errors.py).
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # The APIs speak JSON only; form encodings are refused with 415.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -185,11 +188,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "PREPROCESSING_HOOKS": ["config.openapi.strip_optional_trailing_slash"],
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.openapi.document_error_responses",
-    ],
+    "PREPROCESSING_HOOKS": ["api.openapi.strip_optional_trailing_slash"],
     "ENUM_NAME_OVERRIDES": {
         "TriggerStatusEnum": "triggers.api.frontend_enums.FrontendTriggerStatus",
         "ExecutionStatusEnum": "executions.api.frontend.FrontendExecutionStatus",

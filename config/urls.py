@@ -5,10 +5,9 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import SimpleRouter
 
 from accounts.api.frontend import AgentViewSet, CredentialViewSet, ProjectViewSet
-from executions.api import webhooks
+from api.routers import OptionalSlashRouter
 from executions.api.frontend import ExecutionViewSet, TriggerExecutionsViewSet
 from flows.api.views import (
     ConnectionViewSet,
@@ -18,14 +17,9 @@ from flows.api.views import (
     NodeViewSet,
 )
 from triggers.api.frontend import TriggerViewSet
+from webhooks import views as webhooks
 
-
-class OptionalSlashRouter(SimpleRouter):
-    def __init__(self):
-        super().__init__()
-        self.trailing_slash = "/?"
-
-
+# The frontend API.
 frontend = OptionalSlashRouter()
 frontend.register("projects", ProjectViewSet, basename="project")
 frontend.register("agents", AgentViewSet, basename="agent")
@@ -33,13 +27,13 @@ frontend.register("credentials", CredentialViewSet, basename="credential")
 frontend.register("triggers", TriggerViewSet, basename="trigger")
 frontend.register("triggers", TriggerExecutionsViewSet, basename="trigger-execution")
 frontend.register("executions", ExecutionViewSet, basename="execution")
-# Seed 004: flows, with their nodes and connections nested under them.
-frontend.register("flows", FlowViewSet, basename="flow")
-frontend.register(r"flows/(?P<flow_id>[^/]+)/nodes", NodeViewSet, basename="flow-node")
-frontend.register(
-    r"flows/(?P<flow_id>[^/]+)/connections",
-    ConnectionViewSet,
-    basename="flow-connection",
+
+# The flows API: flows, with their nodes and connections nested under them.
+flows = OptionalSlashRouter()
+flows.register("flows", FlowViewSet, basename="flow")
+flows.register(r"flows/(?P<flow_id>[^/]+)/nodes", NodeViewSet, basename="flow-node")
+flows.register(
+    r"flows/(?P<flow_id>[^/]+)/connections", ConnectionViewSet, basename="flow-connection"
 )
 
 
@@ -48,7 +42,7 @@ def healthz(request):
 
 
 urlpatterns = [
-    # Webhook deliveries (docs/webhooks.md): the generated URL and seed 001's custom paths.
+    # Webhook deliveries (docs/webhooks.md): the generated URL and the agent API's custom paths.
     # First, because they are the busiest routes and Django tries the patterns in order.
     path("hooks/p/<path:path>", webhooks.receive_by_path, name="webhook-by-path"),
     path("hooks/<str:token>", webhooks.receive_by_token, name="webhook-by-token"),
@@ -65,6 +59,7 @@ urlpatterns = [
         name="migrate-user-intents",
     ),
     path("api/", include(frontend.urls)),
+    path("api/", include(flows.urls)),
 ]
 
 handler404 = "config.views.not_found"

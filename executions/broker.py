@@ -21,23 +21,25 @@ from datetime import datetime
 from functools import lru_cache
 
 import redis
+from celery import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from executions.run_messages import RunMessageFormat
 
+# The task that runs an execution (executions/tasks.py registers it under this name). Named,
+# not imported: the tasks call the services, which publish through this module.
+RUN_EXECUTION_TASK = "executions.tasks.run_execution"
 _REDIS_SCHEMES = ("redis://", "rediss://")
 _format: RunMessageFormat | None = None
 
 
 def publish_run_messages(execution_ids: Sequence[str], *, eta: datetime | None = None) -> None:
     """Publish one run message per execution id, in order; raises when the broker fails."""
-    from executions.tasks import run_execution  # the tasks module imports the services
-
-    app = run_execution.app
+    app = current_app
     url = app.conf.broker_url or ""
     if url.startswith(_REDIS_SCHEMES):
-        message_format = _run_message_format(app, run_execution)
+        message_format = _run_message_format(app)
         messages = [message_format.encode(execution_id, eta=eta) for execution_id in execution_ids]
         _redis_client(url, app.conf.broker_connection_timeout).lpush(
             message_format.queue, *messages
@@ -47,10 +49,10 @@ def publish_run_messages(execution_ids: Sequence[str], *, eta: datetime | None =
         batch = getattr(producer, "batch", None)
         with batch() if batch is not None and len(execution_ids) > 1 else nullcontext():
             for execution_id in execution_ids:
-                run_execution.apply_async((execution_id,), eta=eta, producer=producer)
+                app.send_task(RUN_EXECUTION_TASK, (execution_id,), eta=eta, producer=producer)
 
 
-def _run_message_format(app, task) -> RunMessageFormat:
+def _run_message_format(app) -> RunMessageFormat:
     """This process's message format (rebuilt after a fork or a change of default queue)."""
     global _format
     if (
@@ -58,7 +60,7 @@ def _run_message_format(app, task) -> RunMessageFormat:
         or _format.pid != os.getpid()
         or _format.queue != app.conf.task_default_queue
     ):
-        _format = RunMessageFormat.from_celery(app, task)
+        _format = RunMessageFormat.from_celery(app, RUN_EXECUTION_TASK)
     return _format
 
 

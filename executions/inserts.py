@@ -10,7 +10,7 @@ receivers, and this module would have to send them if it got any.
 
 ``only_if`` makes the INSERT conditional: ``INSERT … SELECT <values> WHERE <condition>``,
 one statement, so a check and the write need one round trip and see the same state
-(the webhook path uses it to check its trigger, executions/ingestion.py). Each value is
+(the webhook path uses it to check its trigger, webhooks/delivery.py). Each value is
 cast to its column's type there, because PostgreSQL types a bare parameter in a SELECT as
 text, not as the column it goes into.
 """

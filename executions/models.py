@@ -1,4 +1,5 @@
-"""The Execution: the durable record of one firing of a trigger (seed 002: an invocation)."""
+"""The Execution: the durable record of one firing of a trigger (an invocation, to the
+management API)."""
 
 import uuid
 
@@ -22,6 +23,8 @@ class Execution(models.Model):
         "triggers.Trigger", on_delete=models.CASCADE, related_name="executions", db_index=False
     )
     execution_type = models.CharField(max_length=16, choices=ExecutionType.choices)
+    # A test run (the frontend API's "test"): outside the firing rules, never counted by them.
+    is_test = models.BooleanField(default=False)
     status = models.CharField(
         max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
     )

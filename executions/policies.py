@@ -1,19 +1,212 @@
-"""The firing rules as pure functions: misfires, overlap, limits and retry backoff.
+"""The firing rules: each decided by one function here, over facts passed in (no database).
 
-The scheduler, the webhook pipeline and the worker gather the facts (slots, counts) from
-the database and ask these functions what to do; keeping the rules here keeps them in
-one place and testable without a database.
+Every delivery kind — a cron slot (executions/scheduler.py), "run now"
+(executions/services/firing.py), a webhook or Slack event (webhooks/), and the watched
+folders and polls to come — gathers the facts of the moment (``FiringFacts``) and asks
+``firing_refusal``, which applies the rules in this order, the first refusal winning:
+
+1. ``status_refusal``: only an active trigger fires;
+2. ``single_execution_refusal``: a single-execution trigger fires once;
+3. ``overlap_refusal``: a cron slot follows the overlap policy while an earlier execution
+   is unfinished (slots only: an event carries its own data and is never dropped for
+   another; "run now" is a person asking, not a slot);
+4. ``limit_refusal``: the rolling per-hour and per-day limits.
+
+After a run: ``freezes_after_failure`` (a streak of failed executions freezes the trigger)
+and ``completes_trigger`` (a single-execution trigger that has run is completed). The
+cron side: ``plan_due_slots`` (misfires) and ``retry_delay_seconds`` (backoff).
+
+Changing a rule means changing its function here; ``HISTORY_RULE_FIELDS`` says which
+trigger settings make a firing need the trigger's history (and its row lock), and the
+webhook fast path's SQL condition is built from it (``history_free_sql``).
 """
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from executions.choices import ExecutionType
 from triggers import schedule
-from triggers.choices import MisfirePolicy, OverlapPolicy
+from triggers.choices import MisfirePolicy, OverlapPolicy, TriggerStatus
 
 # Catching up never creates more than this many executions for one trigger in one pass.
 MAX_CATCH_UP_SLOTS = 1000
+
+# The trigger settings whose rules read the trigger's history, and their "off" value. A
+# trigger with every one off needs neither its history nor its row lock to fire an event.
+HISTORY_RULE_FIELDS = {
+    "max_executions_per_hour": None,
+    "max_executions_per_day": None,
+    "is_single_execution": False,
+}
+# The one status in which a trigger fires (the status rule; SQL that selects firing triggers,
+# such as the scheduler's claim, filters on it).
+FIRING_STATUS = TriggerStatus.ACTIVE
+# Every trigger field the firing rules read (a caller loading a trigger partly loads these).
+RULE_FIELDS = ("status", "overlap_policy", *HISTORY_RULE_FIELDS)
+
+
+@dataclass(frozen=True)
+class FiringFacts:
+    """What the rules need to know of a trigger's history at the moment of a firing.
+
+    Counted executions are those that count toward limits and single execution: every
+    execution but test runs and firings that were refused or cancelled.
+    """
+
+    has_fired: bool = False  # a counted execution exists
+    pending: int = 0  # unfinished executions, for the overlap policy
+    running: int = 0
+    hour_count: int = 0  # counted executions created in the last hour
+    oldest_in_hour: datetime | None = None
+    day_count: int = 0  # … and in the last day
+    oldest_in_day: datetime | None = None
+
+    def after_firing(self, now: datetime) -> "FiringFacts":
+        """The facts once one more firing, at ``now``, is stored (a pass that fires several
+        slots of one trigger decides each against the ones before it)."""
+        return replace(
+            self,
+            has_fired=True,
+            pending=self.pending + 1,
+            hour_count=self.hour_count + 1,
+            oldest_in_hour=self.oldest_in_hour or now,
+            day_count=self.day_count + 1,
+            oldest_in_day=self.oldest_in_day or now,
+        )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a firing may not happen; ``rule`` names the rule, ``reason`` is for people."""
+
+    rule: str
+    reason: str
+    retry_after_seconds: int | None = None  # when the refusal ends by itself (limits)
+
+
+def needs_history(trigger) -> bool:
+    """Do this trigger's event firings need its history (counts, under its row lock)?"""
+    return any(getattr(trigger, name) != off for name, off in HISTORY_RULE_FIELDS.items())
+
+
+def history_free_sql(alias: str, column) -> str:
+    """SQL over a trigger row (table alias ``alias``) that holds when no setting in
+    HISTORY_RULE_FIELDS is on; ``column(name)`` gives a field's column name."""
+    checks = []
+    for name, off in HISTORY_RULE_FIELDS.items():
+        if off is None:
+            checks.append(f"{alias}.{column(name)} IS NULL")
+        elif off is False:
+            checks.append(f"NOT {alias}.{column(name)}")
+        else:  # pragma: no cover - a new kind of "off" value must be spelled out here
+            raise ValueError(f"No SQL for {name} off = {off!r}")
+    return " AND ".join(checks)
+
+
+def firing_refusal(
+    trigger, *, execution_type: str, facts: FiringFacts, now: datetime
+) -> Refusal | None:
+    """The first rule (module docstring) that refuses this firing, or None: it may fire.
+
+    ``trigger`` needs its status, overlap policy and the HISTORY_RULE_FIELDS settings.
+    """
+    return (
+        status_refusal(trigger.status)
+        or single_execution_refusal(trigger.is_single_execution, facts)
+        or overlap_refusal(trigger.overlap_policy, execution_type, facts)
+        or limit_refusal(
+            trigger.max_executions_per_hour, trigger.max_executions_per_day, facts, now
+        )
+    )
+
+
+def status_refusal(status: str) -> Refusal | None:
+    """Only an active trigger fires (inactive, stale, completed and failed ones do not)."""
+    if status == FIRING_STATUS:
+        return None
+    return Refusal("status", f"The trigger is {TriggerStatus(status).label.lower()}.")
+
+
+def single_execution_refusal(is_single_execution: bool, facts: FiringFacts) -> Refusal | None:
+    """A single-execution trigger fires once: a counted execution uses it up."""
+    if is_single_execution and facts.has_fired:
+        return Refusal("single_execution", "This single-execution trigger has already fired.")
+    return None
+
+
+def overlap_refusal(overlap_policy: str, execution_type: str, facts: FiringFacts) -> Refusal | None:
+    """A cron slot while an earlier execution is unfinished: ``allow`` runs it alongside,
+    ``buffer_one`` lets one wait behind a running one, ``skip`` refuses it."""
+    if execution_type != ExecutionType.SCHEDULED or overlap_policy == OverlapPolicy.ALLOW:
+        return None
+    if overlap_policy == OverlapPolicy.BUFFER_ONE:
+        busy = facts.pending > 0  # one may wait behind a running one, no more
+    else:
+        busy = facts.pending > 0 or facts.running > 0
+    if not busy:
+        return None
+    state = "running" if facts.running else "pending"
+    return Refusal(
+        "overlap", f"An earlier execution is still {state} (overlap policy {overlap_policy})."
+    )
+
+
+def start_waits_for_running(overlap_policy: str, execution_type: str) -> bool:
+    """The other half of ``buffer_one``: the slot buffered behind a running execution starts
+    only once no execution of its trigger runs (the finish of that one enqueues it again)."""
+    return overlap_policy == OverlapPolicy.BUFFER_ONE and execution_type == ExecutionType.SCHEDULED
+
+
+def limit_refusal(
+    max_per_hour: int | None, max_per_day: int | None, facts: FiringFacts, now: datetime
+) -> Refusal | None:
+    """One more firing must fit the rolling per-hour and per-day limits.
+
+    The windows roll (the last 60 minutes, the last 24 hours), so a burst at 10:59 is
+    not followed by another at 11:00. The retry-after is when the oldest counted
+    execution leaves the window that is full.
+    """
+    if max_per_hour is not None and facts.hour_count >= max_per_hour:
+        frees_at = (facts.oldest_in_hour or now) + timedelta(hours=1)
+        return Refusal(
+            "limit_per_hour",
+            f"Over the limit of {max_per_hour} executions per hour.",
+            _seconds_until(frees_at, now),
+        )
+    if max_per_day is not None and facts.day_count >= max_per_day:
+        frees_at = (facts.oldest_in_day or now) + timedelta(days=1)
+        return Refusal(
+            "limit_per_day",
+            f"Over the limit of {max_per_day} executions per day.",
+            _seconds_until(frees_at, now),
+        )
+    return None
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, int((moment - now).total_seconds()) + 1)
+
+
+# -- after a run -------------------------------------------------------------------------------
+
+
+def freezes_after_failure(*, consecutive_failures: int, threshold: int) -> bool:
+    """An active trigger whose last ``threshold`` counted executions all failed is frozen
+    (``failed``) until it is enabled again."""
+    return consecutive_failures >= threshold
+
+
+def freeze_reason(*, threshold: int, last_error: str) -> str:
+    return f"Frozen after {threshold} consecutive failed executions; the last one: {last_error}"
+
+
+def completes_trigger(*, is_single_execution: bool, counted: bool) -> bool:
+    """A single-execution trigger is completed once its counted run has finished."""
+    return is_single_execution and counted
+
+
+# -- cron slots and retries ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -64,59 +257,6 @@ def plan_due_slots(
         run_missed = [] if on_time else missed[-1:]
     skipped = [s for s in missed if s not in run_missed]
     return SlotPlan(run=run_missed + on_time, skipped=skipped, next_fire_at=slot)
-
-
-def overlap_allows(*, overlap_policy: str, pending: int, running: int) -> bool:
-    """May a new scheduled execution be created, given the trigger's unfinished ones?"""
-    if overlap_policy == OverlapPolicy.ALLOW:
-        return True
-    if overlap_policy == OverlapPolicy.BUFFER_ONE:
-        return pending == 0  # one may wait behind a running one, no more
-    return pending == 0 and running == 0
-
-
-@dataclass(frozen=True)
-class LimitVerdict:
-    allowed: bool
-    reason: str = ""
-    retry_after_seconds: int = 0
-
-
-def limit_verdict(
-    *,
-    max_per_hour: int | None,
-    max_per_day: int | None,
-    hour_count: int,
-    oldest_in_hour: datetime | None,
-    day_count: int,
-    oldest_in_day: datetime | None,
-    now: datetime,
-) -> LimitVerdict:
-    """Whether one more firing fits the trigger's rolling per-hour and per-day limits.
-
-    The windows roll (the last 60 minutes, the last 24 hours), so a burst at 10:59 is
-    not followed by another at 11:00. The retry-after is when the oldest counted
-    execution leaves the window that is full.
-    """
-    if max_per_hour is not None and hour_count >= max_per_hour:
-        frees_at = (oldest_in_hour or now) + timedelta(hours=1)
-        return LimitVerdict(
-            False,
-            f"Over the limit of {max_per_hour} executions per hour.",
-            _seconds_until(frees_at, now),
-        )
-    if max_per_day is not None and day_count >= max_per_day:
-        frees_at = (oldest_in_day or now) + timedelta(days=1)
-        return LimitVerdict(
-            False,
-            f"Over the limit of {max_per_day} executions per day.",
-            _seconds_until(frees_at, now),
-        )
-    return LimitVerdict(True)
-
-
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return max(1, int((moment - now).total_seconds()) + 1)
 
 
 def retry_delay_seconds(

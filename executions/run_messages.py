@@ -41,16 +41,17 @@ class RunMessageFormat:
     pid: int  # the process it was made in: ``origin`` names the publishing process
 
     @classmethod
-    def from_celery(cls, app, task) -> RunMessageFormat:
-        """The format of ``task``'s messages on ``app``'s default queue, as Celery builds it."""
+    def from_celery(cls, app, task_name: str) -> RunMessageFormat:
+        """The format of the task ``task_name``'s messages on ``app``'s default queue, as
+        Celery builds it (with the app's ``task_ignore_result``, as the task has no own)."""
         message = app.amqp.create_task_message(
             _PLACEHOLDER,
-            task.name,
+            task_name,
             (_PLACEHOLDER,),
             {},
             reply_to=app.thread_oid,
             create_sent_event=False,
-            ignore_result=task.ignore_result,
+            ignore_result=app.conf.task_ignore_result,
         )
         _args, _kwargs, embed = message.body
         queue = app.conf.task_default_queue

@@ -3,8 +3,9 @@
 One pass claims active triggers whose ``next_fire_at`` has come, in batches, with
 ``SELECT … FOR UPDATE SKIP LOCKED``: two schedulers running at once split the due
 triggers between them instead of both firing them. Inside the same transaction each
-claimed trigger gets its executions (per the misfire, overlap and limit rules of
-executions.policies) and its next slot; the run messages are published after commit.
+claimed trigger gets its executions (each slot decided by the firing rules of
+executions/policies.py, as every firing is) and its next slot; the run messages are
+published after commit.
 The unique constraint on (trigger, scheduled_for) is the last line of defence: a slot
 that somehow was fired already is not inserted again (``ignore_conflicts``).
 
@@ -22,14 +23,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min
+from django.db.models import Min
 from django.utils import timezone
 
 from executions import dispatch, policies
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
-from executions.services import counted_executions, firing_limit_verdict
-from triggers.choices import OverlapPolicy, TriggerStatus
+from executions.services.firing import firing_facts, unfinished_counts
+from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 _CLAIM_FIELDS = (
     "id",
     "tenant_id",
+    "status",
     "cron_expression",
     "timezone",
     "next_fire_at",
@@ -75,7 +77,7 @@ def fire_due_triggers(
 def seconds_until_next_due(*, now: datetime | None = None) -> float | None:
     """How long until the earliest active trigger's slot; None when none is armed."""
     earliest = Trigger.objects.filter(
-        status=TriggerStatus.ACTIVE, next_fire_at__isnull=False
+        status=policies.FIRING_STATUS, next_fire_at__isnull=False
     ).aggregate(earliest=Min("next_fire_at"))["earliest"]
     if earliest is None:
         return None
@@ -86,14 +88,14 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
     with transaction.atomic():
         triggers = list(
             Trigger.objects.select_for_update(skip_locked=True)
-            .filter(status=TriggerStatus.ACTIVE, next_fire_at__lte=now)
+            .filter(status=policies.FIRING_STATUS, next_fire_at__lte=now)
             .order_by("next_fire_at")
             .only(*_CLAIM_FIELDS)[:batch_size]
         )
         if not triggers:
             return 0
-        unfinished = _unfinished_counts(
-            [t for t in triggers if t.overlap_policy != OverlapPolicy.ALLOW]
+        unfinished = unfinished_counts(
+            [t.pk for t in triggers if t.overlap_policy != OverlapPolicy.ALLOW]
         )
         plans: dict[tuple, policies.SlotPlan] = {}
         executions: list[Execution] = []
@@ -135,83 +137,30 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
         return len(triggers)
 
 
-def _unfinished_counts(triggers: list[Trigger]) -> dict[int, tuple[int, int]]:
-    """(pending, running) per trigger, in one query over the unfinished-executions index."""
-    if not triggers:
-        return {}
-    counts: dict[int, tuple[int, int]] = {}
-    rows = (
-        Execution.objects.filter(
-            trigger_id__in=[t.pk for t in triggers],
-            status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING],
-        )
-        .values("trigger_id", "status")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        pending, running = counts.get(row["trigger_id"], (0, 0))
-        if row["status"] == ExecutionStatus.PENDING:
-            pending = row["n"]
-        else:
-            running = row["n"]
-        counts[row["trigger_id"]] = (pending, running)
-    return counts
-
-
 def _executions_for(
     trigger: Trigger, plan: policies.SlotPlan, unfinished: tuple[int, int], now: datetime
 ) -> tuple[list[Execution], list[Execution]]:
-    """(the executions to run, every execution to store) for one trigger's due slots."""
+    """(the executions to run, every execution to store) for one trigger's due slots.
+
+    Each slot is decided by the firing rules against the facts before it, including the
+    slots of this pass that fire ahead of it (not in the database yet)."""
     records: list[Execution] = []
     fired: list[Execution] = []
     if plan.skipped:
         records.append(_skipped_record(trigger, plan.skipped))
-    pending, running = unfinished
-    for slot in plan.run:
-        reason = _refusal(trigger, pending, running, len(fired), now)
-        execution = _scheduled(trigger, slot, reason)
-        records.append(execution)
-        if not reason:
-            fired.append(execution)
-            pending += 1
-    return fired, records
-
-
-def _refusal(trigger: Trigger, pending: int, running: int, fired_now: int, now: datetime) -> str:
-    if not policies.overlap_allows(
-        overlap_policy=trigger.overlap_policy, pending=pending, running=running
-    ):
-        return (
-            f"Not run: an earlier execution is still {'running' if running else 'pending'} "
-            f"(overlap policy {trigger.overlap_policy})."
-        )
-    if trigger.is_single_execution and (fired_now or counted_executions(trigger.pk).exists()):
-        return "Not run: this single-execution trigger has already fired."
-    if trigger.max_executions_per_hour or trigger.max_executions_per_day:
-        verdict = firing_limit_verdict(trigger, now=now)
-        # Executions created in this pass are not in the database yet: count them too.
-        if verdict.allowed and fired_now:
-            verdict = _with_unsaved(trigger, fired_now, now)
-        if not verdict.allowed:
-            return f"Not run: {verdict.reason}"
-    return ""
-
-
-def _with_unsaved(trigger: Trigger, fired_now: int, now: datetime) -> policies.LimitVerdict:
-    from datetime import timedelta
-
-    recent = counted_executions(trigger.pk)
-    hour = recent.filter(created_at__gt=now - timedelta(hours=1)).count() + fired_now
-    day = recent.filter(created_at__gt=now - timedelta(days=1)).count() + fired_now
-    return policies.limit_verdict(
-        max_per_hour=trigger.max_executions_per_hour,
-        max_per_day=trigger.max_executions_per_day,
-        hour_count=hour,
-        oldest_in_hour=now,
-        day_count=day,
-        oldest_in_day=now,
-        now=now,
+    facts = firing_facts(
+        trigger, now=now, execution_type=ExecutionType.SCHEDULED, unfinished=unfinished
     )
+    for slot in plan.run:
+        refusal = policies.firing_refusal(
+            trigger, execution_type=ExecutionType.SCHEDULED, facts=facts, now=now
+        )
+        execution = _scheduled(trigger, slot, f"Not run: {refusal.reason}" if refusal else "")
+        records.append(execution)
+        if refusal is None:
+            fired.append(execution)
+            facts = facts.after_firing(now)
+    return fired, records
 
 
 def _scheduled(trigger: Trigger, slot: datetime, refusal: str) -> Execution:

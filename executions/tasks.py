@@ -2,18 +2,20 @@
 
 from celery import shared_task
 
-from executions import scheduler, services
+from executions import scheduler
+from executions.broker import RUN_EXECUTION_TASK
+from executions.services import lifecycle, sweeper
 
 
-@shared_task(name="executions.tasks.run_execution", acks_late=True)
+@shared_task(name=RUN_EXECUTION_TASK, acks_late=True)
 def run_execution(execution_id: str) -> str | None:
-    execution = services.execution_run(execution_id=execution_id)
+    execution = lifecycle.execution_run(execution_id=execution_id)
     return execution.status if execution else None
 
 
 @shared_task(name="executions.tasks.sweep_executions")
 def sweep_executions() -> dict:
-    report = services.executions_sweep()
+    report = sweeper.executions_sweep()
     return {"requeued": report.requeued, "timed_out": report.timed_out}
 
 

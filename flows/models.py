@@ -1,4 +1,4 @@
-"""Flows (seed 004): graphs of typed nodes whose first node is a trigger node (UserIntent)."""
+"""Flows (the flows API): graphs of typed nodes whose first node is a trigger node (UserIntent)."""
 
 import uuid
 
@@ -18,7 +18,7 @@ validate_tool_name = RegexValidator(
 class Flow(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="flows")
-    # The seed's ``appId``: the project that owns the flow.
+    # The flows API's ``appId``: the project that owns the flow.
     app = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="flows")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)

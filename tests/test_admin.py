@@ -60,6 +60,22 @@ def test_trigger_actions_call_the_services(admin_client, acme, make_trigger):
     assert copy.webhook_token != trigger.webhook_token
 
 
+def test_run_now_fires_under_the_firing_rules(admin_client, acme, make_trigger):
+    trigger = make_trigger(acme, "webhook", name="Hook", max_executions_per_hour=1)
+    url = reverse("admin:triggers_trigger_changelist")
+
+    first = admin_client.post(url, {"action": "run_now", "_selected_action": [trigger.pk]})
+    second = admin_client.post(
+        url, {"action": "run_now", "_selected_action": [trigger.pk]}, follow=True
+    )
+
+    execution = trigger.executions.get()  # the second was refused: over the hourly limit
+    assert first.status_code == 302
+    assert (execution.execution_type, execution.is_test) == ("manual", False)
+    assert execution.input_data == {"requested_by": "root"}
+    assert "not run. Over the limit of 1 executions per hour." in second.content.decode()
+
+
 def test_trigger_detail_page_loads_and_edits_rearm(admin_client, acme, make_trigger):
     trigger = make_trigger(acme, cron_expression="0 9 * * *")
     page = admin_client.get(reverse("admin:triggers_trigger_change", args=[trigger.pk]))
@@ -87,11 +103,11 @@ def test_credential_values_are_write_only_in_the_admin(admin_client, acme):
 
 
 def test_the_cancel_action_cancels_unfinished_executions_only(admin_client, acme, make_trigger):
-    from executions.services import execution_create_manual
+    from executions.services.firing import execution_create_test
 
     trigger = make_trigger(acme)
-    pending = execution_create_manual(trigger=trigger)
-    done = execution_create_manual(trigger=trigger)
+    pending = execution_create_test(trigger=trigger)
+    done = execution_create_test(trigger=trigger)
     done.status = "completed"
     done.save()
     url = reverse("admin:executions_execution_changelist")
@@ -104,3 +120,11 @@ def test_the_cancel_action_cancels_unfinished_executions_only(admin_client, acme
     pending.refresh_from_db()
     done.refresh_from_db()
     assert (pending.status, done.status) == ("cancelled", "completed")
+
+
+def test_the_project_templates_override_the_admin_look(admin_client):
+    """templates/admin/base_site.html (the project's template overrides) is the one used."""
+    page = admin_client.get("/admin/").content.decode()
+
+    assert '<div id="site-name"><a href="/admin/">Agent trigger service</a></div>' in page
+    assert "<title>Site administration | Agent trigger service</title>" in page

@@ -1,4 +1,4 @@
-"""The OpenAPI document is generated without warnings and describes seed 000 accurately."""
+"""The OpenAPI document is generated without warnings and describes the surfaces accurately."""
 
 import pytest
 import yaml
@@ -12,7 +12,7 @@ def schema(tmp_path_factory):
     return yaml.safe_load(path.read_text())
 
 
-def test_every_seed_000_endpoint_is_documented(schema):
+def test_every_frontend_api_endpoint_is_documented(schema):
     paths = schema["paths"]
     for path, method in [
         ("/api/triggers", "get"),
@@ -47,3 +47,15 @@ def test_list_parameters_are_documented(schema):
     parameters = {p["name"]: p for p in schema["paths"]["/api/triggers"]["get"]["parameters"]}
     assert {"sort_by", "order", "status", "trigger_type", "limit", "offset"} <= set(parameters)
     assert parameters["status"]["schema"]["enum"] == [0, 1, 2, 3]
+
+
+def test_each_surface_documents_its_own_error_body(schema):
+    def error_ref(path, method, status):
+        content = schema["paths"][path][method]["responses"][status]["content"]
+        return content["application/json"]["schema"]["$ref"]
+
+    assert error_ref("/api/triggers/{id}", "patch", "400") == "#/components/schemas/Error"
+    assert error_ref("/api/flows/{flow_id}", "patch", "404") == "#/components/schemas/FlowError"
+    assert set(schema["components"]["schemas"]["FlowError"]["required"]) == {
+        "statusCode", "message", "error",
+    }  # fmt: skip

@@ -1,6 +1,6 @@
 """The trigger catalog: every trigger type as ``provider_id`` + ``trigger_id``.
 
-A trigger row stores the pair; this registry says how such a trigger fires. Seed 003's
+A trigger row stores the pair; this registry says how such a trigger fires. The provider API's
 provider catalog (``/providers/...``) will extend it with provider entries.
 """
 

@@ -14,27 +14,16 @@ from django.db.models import Q
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
 from triggers import catalog, schedule
 from triggers.choices import Delivery, ListenerType, MisfirePolicy, OverlapPolicy, TriggerStatus
+from triggers.signals import trigger_validating
 
-# Seed 001's custom webhook paths, served under /hooks/p/ (docs/webhooks.md).
+# The agent API's custom webhook paths, served under /hooks/p/ (docs/webhooks.md).
 _WEBHOOK_PATH = re.compile(r"/[A-Za-z0-9._~\-][A-Za-z0-9._~\-/]*")
-
-
-# The webhook pipeline's setting names (seed 002) and the fields that hold them.
-_WEBHOOK_SETTING_FIELDS = {
-    "authentication": "authentication",
-    "signatureVerification": "signature_verification",
-    "signingSecret": "signing_secret",
-    "inputSchema": "input_schema",
-    "messageTemplate": "message_template",
-    "outputTransform": "output_transform",
-    "config.idempotencyKey": "config",
-}
 
 
 class Trigger(models.Model):
     # -- identity and ownership ---------------------------------------------------------
-    # ``id`` (integer) is seed 000's id; ``uuid`` is seeds 001/003's instance id;
-    # ``public_id`` is seed 002's string id (client-given, or the uuid).
+    # ``id`` (integer) is the frontend API's id; ``uuid`` the agent and provider APIs'
+    # instance id; ``public_id`` the management API's string id (client-given, or the uuid).
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     public_id = models.CharField(
         max_length=PUBLIC_ID_MAX_LENGTH, validators=[validate_public_id], blank=True
@@ -57,11 +46,12 @@ class Trigger(models.Model):
 
     # -- type and configuration ---------------------------------------------------------
     provider_id = models.CharField(max_length=64, default="builtin")
-    # The catalog's ``trigger_id`` (seeds 001/003), e.g. "cron" or "on_customer_created".
+    # The catalog's ``trigger_id`` (agent and provider APIs), e.g. "cron", "on_customer_created".
     provider_trigger_id = models.CharField(max_length=128)
-    # Type-specific settings the typed columns below do not hold (seed 003 trigger_config).
+    # Type-specific settings the typed columns below do not hold (the provider API's
+    # trigger_config).
     config = models.JSONField(default=dict, blank=True)
-    # SHA-256 of the effective config; lets seed 001's PUT tell changed triggers apart.
+    # SHA-256 of the effective config; lets the agent API's PUT tell changed triggers apart.
     config_hash = models.CharField(max_length=64, editable=False, blank=True)
     status = models.CharField(
         max_length=16, choices=TriggerStatus.choices, default=TriggerStatus.ACTIVE
@@ -104,7 +94,7 @@ class Trigger(models.Model):
     # -- webhook side ---------------------------------------------------------------------
     # The secret part of the generated webhook URL; unguessable, regenerated on duplicate.
     webhook_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    # Seed 001's ``config.path``: a custom, tenant-chosen path; unique service-wide.
+    # The agent API's ``config.path``: a custom, tenant-chosen path; unique service-wide.
     webhook_path = models.CharField(max_length=255, null=True, blank=True, unique=True)
     authentication = models.JSONField(null=True, blank=True)
     signature_verification = models.JSONField(null=True, blank=True)
@@ -116,11 +106,11 @@ class Trigger(models.Model):
         related_name="signed_triggers",
     )
     # A new random value whenever something a webhook delivery relies on changes: the columns
-    # in executions.ingestion._VERSIONED_FIELDS, the signing secret or its value. Kept by
+    # in webhooks.delivery._VERSIONED_FIELDS, the signing secret or its value. Kept by
     # PostgreSQL (triggers/migrations/0003), whatever writes the row; NULL on other databases.
     delivery_version = models.UUIDField(null=True, blank=True, editable=False)
 
-    # -- polling side (seed 003) ------------------------------------------------------------
+    # -- polling side (the provider API) ---------------------------------------------------
     webhook_data = models.JSONField(null=True, blank=True)
     cursor_data = models.JSONField(null=True, blank=True)
     poll_interval_seconds = models.PositiveIntegerField(
@@ -204,31 +194,6 @@ class Trigger(models.Model):
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def _webhook_settings_errors(self) -> dict[str, str]:
-        """The webhook settings must compile when saved, not fail at the first delivery."""
-        from accounts.encryption import decrypt_secret
-        from triggers.webhooks.ingest import TriggerMisconfigured, compile_pipeline
-
-        if self.delivery not in (Delivery.WEBHOOK, Delivery.EVENT):
-            return {}
-        secret = None
-        if self.signing_secret is not None:
-            secret = decrypt_secret(self.signing_secret.encrypted_value)
-        try:
-            compile_pipeline(
-                authentication_config=self.authentication,
-                signature_verification=self.signature_verification,
-                signing_secret=secret,
-                input_schema=self.input_schema,
-                message_template=self.message_template,
-                output_transform=self.output_transform,
-                idempotency_key=(self.config or {}).get("idempotencyKey"),
-            )
-        except TriggerMisconfigured as misconfigured:
-            field = _WEBHOOK_SETTING_FIELDS.get(misconfigured.setting, "config")
-            return {field: misconfigured.reason}
-        return {}
-
     def clean(self) -> None:
         """Cross-field rules; every surface (API, admin) runs them through full_clean()."""
         errors: dict[str, str] = {}
@@ -261,7 +226,10 @@ class Trigger(models.Model):
                 related = getattr(self, field)
                 if related is not None and related.tenant_id != self.tenant_id:
                     errors[field] = "Belongs to another tenant."
-        errors.update(self._webhook_settings_errors())
+        # Apps above this one check what they own (the webhook settings: webhooks/receivers).
+        for _receiver, found in trigger_validating.send(sender=Trigger, trigger=self):
+            for field, message in (found or {}).items():
+                errors.setdefault(field, message)
         agent, project = self.agent, self.project
         if agent is not None and project is not None and agent.project_id != project.pk:
             errors["agent"] = "The agent belongs to another project."

@@ -3,7 +3,6 @@
 import secrets
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -173,20 +172,9 @@ def triggers_mark_stale(*, triggers: QuerySet[Trigger], reason: str) -> int:
     )
 
 
-def trigger_record_outcome(
-    *,
-    trigger_id: int,
-    succeeded: bool,
-    finished_at: datetime,
-    error_message: str = "",
-    completes_single_execution: bool = False,
-) -> None:
-    """Count a finished execution, atomically (F-expressions: no lost updates).
-
-    A failure extends the trigger's failure streak; at TRIGGER_FAILURE_THRESHOLD an
-    active trigger is frozen as ``failed`` until it is enabled again. A success ends
-    the streak. A single-execution trigger whose run finished becomes ``completed``.
-    """
+def trigger_record_outcome(*, trigger_id: int, succeeded: bool, finished_at: datetime) -> int:
+    """Count a finished execution, atomically (F-expressions: no lost updates); returns the
+    trigger's failure streak after it (0 after a success), for the firing rules to judge."""
     outcome = "completed" if succeeded else "failed"
     changes = {
         "execution_count": F("execution_count") + 1,
@@ -198,22 +186,31 @@ def trigger_record_outcome(
     else:
         changes["error_count"] = F("error_count") + 1
         changes["consecutive_failures"] = F("consecutive_failures") + 1
-    Trigger.objects.filter(pk=trigger_id).update(**changes)
-    if completes_single_execution:
+    counted = Trigger.objects.filter(pk=trigger_id)
+    counted.update(**changes)
+    # The UPDATE holds the row lock until commit, so this reads this very count.
+    return counted.values_list("consecutive_failures", flat=True).first() or 0
+
+
+def trigger_freeze(*, trigger_id: int, reason: str, at: datetime) -> bool:
+    """An active trigger is frozen as ``failed`` with ``reason``, until it is enabled again;
+    False when it was not active."""
+    return bool(
         Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).update(
-            status=TriggerStatus.COMPLETED, next_fire_at=None, updated_at=finished_at
-        )
-    elif not succeeded:
-        threshold = settings.TRIGGER_FAILURE_THRESHOLD
-        Trigger.objects.filter(
-            pk=trigger_id, status=TriggerStatus.ACTIVE, consecutive_failures__gte=threshold
-        ).update(
             status=TriggerStatus.FAILED,
             next_fire_at=None,
-            error_message=(
-                f"Frozen after {threshold} consecutive failed executions; "
-                f"the last one: {error_message}"
-            )[:2000],
-            error_at=finished_at,
-            updated_at=finished_at,
+            error_message=reason[:2000],
+            error_at=at,
+            updated_at=at,
         )
+    )
+
+
+def trigger_complete(*, trigger_id: int, at: datetime) -> bool:
+    """An active single-execution trigger that has run is ``completed``; False when it was
+    not active."""
+    return bool(
+        Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).update(
+            status=TriggerStatus.COMPLETED, next_fire_at=None, updated_at=at
+        )
+    )

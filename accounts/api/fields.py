@@ -22,19 +22,3 @@ class TenantPublicIdRelatedField(serializers.SlugRelatedField):
 
     def get_queryset(self):
         return super().get_queryset().filter(tenant=self.context["request"].tenant)
-
-
-def reject_nul_characters(value) -> None:
-    """PostgreSQL cannot store U+0000 in text or jsonb: refuse it with a 400, not a 500."""
-    if "\x00" in _json_text(value):
-        raise serializers.ValidationError("Text may not contain the NUL character (U+0000).")
-
-
-def _json_text(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return "".join(str(k) + _json_text(v) for k, v in value.items())
-    if isinstance(value, list):
-        return "".join(_json_text(item) for item in value)
-    return ""

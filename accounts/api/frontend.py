@@ -1,31 +1,21 @@
-"""``/api/projects``, ``/api/agents``, ``/api/credentials`` for the frontend."""
+"""The frontend API's ``/api/projects``, ``/api/agents`` and ``/api/credentials``."""
 
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts import services
-from accounts.api.base import TenantScopedModelViewSet
 from accounts.api.fields import TenantPublicIdRelatedField
-from accounts.api.strict import StrictJSONTypes
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
 from accounts.models import Agent, Credential, Project
+from api.strict import StrictJSONTypes
+from api.views import TenantScopedModelViewSet
 
 
 def _public_id_field(**kwargs) -> serializers.RegexField:
     return serializers.RegexField(
         PUBLIC_ID_PATTERN, max_length=PUBLIC_ID_MAX_LENGTH, source="public_id", **kwargs
     )
-
-
-def _create_or_conflict(create, field: str, message: str):
-    """Run ``create``; a unique clash (including a concurrent one) is a 400 on ``field``."""
-    try:
-        with transaction.atomic():
-            return create()
-    except IntegrityError:
-        raise serializers.ValidationError({field: [message]}) from None
 
 
 class ProjectSerializer(StrictJSONTypes, serializers.ModelSerializer):
@@ -37,14 +27,10 @@ class ProjectSerializer(StrictJSONTypes, serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
     def create(self, validated_data):
-        return _create_or_conflict(
-            lambda: services.project_create(
-                tenant=self.context["request"].tenant,
-                name=validated_data["name"],
-                public_id=validated_data.get("public_id"),
-            ),
-            "id",
-            "A project with this id already exists.",
+        return services.project_create(
+            tenant=self.context["request"].tenant,
+            name=validated_data["name"],
+            public_id=validated_data.get("public_id"),
         )
 
 
@@ -58,15 +44,11 @@ class AgentSerializer(StrictJSONTypes, serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
     def create(self, validated_data):
-        return _create_or_conflict(
-            lambda: services.agent_create(
-                tenant=self.context["request"].tenant,
-                project=validated_data["project"],
-                name=validated_data["name"],
-                public_id=validated_data.get("public_id"),
-            ),
-            "id",
-            "An agent with this id already exists (possibly pending deletion).",
+        return services.agent_create(
+            tenant=self.context["request"].tenant,
+            project=validated_data["project"],
+            name=validated_data["name"],
+            public_id=validated_data.get("public_id"),
         )
 
 
@@ -82,19 +64,16 @@ class CredentialSerializer(StrictJSONTypes, serializers.ModelSerializer):
 
     def create(self, validated_data):
         request = self.context["request"]
-        return _create_or_conflict(
-            lambda: services.credential_create(
-                tenant=request.tenant,
-                name=validated_data["name"],
-                value=validated_data["value"],
-                created_by=request.user,
-            ),
-            "name",
-            "A credential with this name already exists.",
+        return services.credential_create(
+            tenant=request.tenant,
+            name=validated_data["name"],
+            value=validated_data["value"],
+            created_by=request.user,
         )
 
 
 class ProjectViewSet(TenantScopedModelViewSet):
+    field_names = {"public_id": "id"}
     queryset = Project.objects.all()
     serializer_class = ProjectSerializer
     lookup_field = "public_id"
@@ -104,6 +83,7 @@ class ProjectViewSet(TenantScopedModelViewSet):
 
 
 class AgentViewSet(TenantScopedModelViewSet):
+    field_names = {"public_id": "id"}
     # Pending-deletion agents are gone for every surface (404, hidden from lists).
     queryset = Agent.objects.filter(deletion_requested_at__isnull=True).select_related("project")
     serializer_class = AgentSerializer

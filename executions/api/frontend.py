@@ -1,4 +1,4 @@
-"""Seed 000's executions: ``/api/executions/:id``, ``/api/triggers/:id/executions`` and
+"""The frontend API's executions: ``/api/executions/:id``, ``/api/triggers/:id/executions`` and
 ``/api/triggers/:id/test``. They live here because the executions app depends on the
 triggers app, not the other way round (docs/architecture.md)."""
 
@@ -8,12 +8,13 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.api.base import TenantScopedViewSet, service_errors
-from executions import selectors, services
+from api.views import TenantScopedViewSet
+from executions import selectors
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
+from executions.services import firing, lifecycle
+from triggers.api.frontend_enums import frontend_types_q
 from triggers.models import Trigger
-from triggers.selectors import frontend_types_q
 
 
 class FrontendExecutionStatus(models.IntegerChoices):
@@ -34,7 +35,7 @@ STATUS_TO_FRONTEND: dict[str, int] = {
 
 
 class TriggerExecutionSerializer(serializers.ModelSerializer):
-    """``TriggerExecution`` as seed 000 shows it."""
+    """``TriggerExecution`` as the frontend API shows it."""
 
     trigger_id = serializers.IntegerField()
     execution_id = serializers.UUIDField()
@@ -98,10 +99,9 @@ class ExecutionViewSet(mixins.RetrieveModelMixin, TenantScopedViewSet):
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        with service_errors():
-            execution = services.execution_cancel(
-                execution=self.get_object(), cancelled_by=request.user
-            )
+        execution = lifecycle.execution_cancel(
+            execution=self.get_object(), cancelled_by=request.user
+        )
         return Response(TriggerExecutionSerializer(execution).data)
 
 
@@ -129,7 +129,7 @@ class TriggerExecutionsViewSet(TenantScopedViewSet):
     )
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
-        execution = services.execution_create_manual(
+        execution = firing.execution_create_test(
             trigger=self.get_object(), requested_by=request.user
         )
         return Response(TriggerExecutionSerializer(execution).data, status=status.HTTP_201_CREATED)

@@ -3,7 +3,7 @@
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from triggers.webhooks.templating import render_message_template
+from triggers.templating import render_message_template
 
 
 class RunnerError(Exception):

@@ -1,8 +1,8 @@
-"""Seed 004's JSON shapes (camelCase) over the flow models."""
+"""The flows API's JSON shapes (camelCase) over the flow models."""
 
 from rest_framework import serializers
 
-from accounts.api.strict import StrictJSONTypes
+from api.strict import StrictJSONTypes
 from flows.models import Connection, Flow, Node
 from flows.node_types import NODE_TYPE_NAMES
 from flows.parameters import PARAMETER_TYPES

@@ -1,22 +1,18 @@
-"""Seed 004's endpoints: /api/flows (with nested nodes and connections), /api/node-types and
-/api/admin/migrate-user-intents. Thin: every change goes through flows.services."""
+"""The flows API: /api/flows (with nested nodes and connections), /api/node-types and
+/api/admin/migrate-user-intents. Thin: every change goes through flows.services; errors are
+written in this surface's ``{statusCode, message, error}`` shape (api/errors.py)."""
 
-import uuid
-
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, serializers, status, viewsets
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.base import ArrayLimitOffsetPagination
 from accounts.models import Project
-from accounts.permissions import IsTenantMember
+from api.errors import STATUS_CODE_ERRORS
+from api.views import TenantScopedMixin, TenantScopedViewSet
 from flows import node_types, services
-from flows.api.errors import flows_exception_handler
 from flows.api.serializers import (
     FLOW_FIELD_NAMES,
     MODEL_TO_API,
@@ -31,43 +27,16 @@ from flows.api.serializers import (
 )
 from flows.models import Connection, Flow, Node
 
-ERROR_BODY = inline_serializer(
-    "FlowError",
-    {
-        "statusCode": serializers.IntegerField(),
-        "message": serializers.CharField(),
-        "error": serializers.CharField(),
-    },
-)
-ERRORS = {code: ERROR_BODY for code in (400, 401, 403, 404)}
 
+class FlowsSurface(TenantScopedMixin):
+    """What every view of the flows API shares: its error format and field names, and the
+    flow named in the path, looked up in the caller's tenant."""
 
-def _service(call):
-    """Run a service call; its Django ValidationError becomes a 400 in the API's names."""
-    try:
-        return call()
-    except DjangoValidationError as error:
-        detail = (
-            {MODEL_TO_API.get(k, k): v for k, v in error.message_dict.items()}
-            if hasattr(error, "error_dict")
-            else error.messages
-        )
-        raise ValidationError(detail) from None
+    error_format = STATUS_CODE_ERRORS
+    field_names = MODEL_TO_API
 
-
-class FlowSurface:
-    """Seed 004's error shape for every view of this surface; tenant scoping via the flow."""
-
-    permission_classes = [IsTenantMember]
-
-    def get_exception_handler(self):
-        return flows_exception_handler
-
-    def scoped_flow(self, flow_id) -> Flow:
-        flow = Flow.objects.filter(pk=_uuid_or_404(flow_id), tenant=self.request.tenant).first()
-        if flow is None:
-            raise NotFound("Flow not found")
-        return flow
+    def flow(self) -> Flow:
+        return self.tenant_object_or_404(Flow.objects, pk=self.kwargs["flow_id"])
 
 
 def _flows_with_graph():
@@ -77,101 +46,99 @@ def _flows_with_graph():
     )
 
 
-class FlowViewSet(FlowSurface, viewsets.ViewSet):
+class FlowViewSet(FlowsSurface, TenantScopedViewSet):
+    queryset = _flows_with_graph()
+    serializer_class = FlowSerializer
     lookup_url_kwarg = "flow_id"
     lookup_value_regex = "[^/]+"
-    pagination_class = ArrayLimitOffsetPagination
 
-    @extend_schema(summary="List flows", responses={200: FlowSerializer(many=True), **ERRORS})
+    def _body(self, flow: Flow) -> dict:
+        return FlowSerializer(self.get_queryset().get(pk=flow.pk)).data
+
+    @extend_schema(summary="List flows", responses={200: FlowSerializer(many=True)})
     def list(self, request):
-        paginator = self.pagination_class()
-        flows = _flows_with_graph().filter(tenant=request.tenant)
-        page = paginator.paginate_queryset(flows, request, view=self)
-        return paginator.get_paginated_response(FlowSerializer(page, many=True).data)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(FlowSerializer(page, many=True).data)
 
     @extend_schema(
-        summary="Create a flow",
-        request=FlowCreateSerializer,
-        responses={201: FlowSerializer, **ERRORS},
+        summary="Create a flow", request=FlowCreateSerializer, responses={201: FlowSerializer}
     )
     def create(self, request):
         data = _valid(FlowCreateSerializer, request.data)
         app = Project.objects.filter(tenant=request.tenant, public_id=data.pop("appId")).first()
         if app is None:
             raise ValidationError({"appId": "Unknown app."})
-        flow = _service(
-            lambda: services.flow_create(tenant=request.tenant, app=app, **_model(data))
-        )
-        return Response(_flow_body(flow.pk), status=status.HTTP_201_CREATED)
+        flow = services.flow_create(tenant=request.tenant, app=app, **_model(data))
+        return Response(self._body(flow), status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Get a flow with its nodes and connections",
-                   responses={200: FlowSerializer, **ERRORS})  # fmt: skip
+                   responses={200: FlowSerializer})  # fmt: skip
     def retrieve(self, request, flow_id=None):
-        return Response(_flow_body(self.scoped_flow(flow_id).pk))
+        return Response(FlowSerializer(self.get_object()).data)
 
     @extend_schema(
-        summary="Update a flow",
-        request=FlowUpdateSerializer,
-        responses={200: FlowSerializer, **ERRORS},
+        summary="Update a flow", request=FlowUpdateSerializer, responses={200: FlowSerializer}
     )
     def partial_update(self, request, flow_id=None):
-        flow = self.scoped_flow(flow_id)
+        flow = self.get_object()
         data = _valid(FlowUpdateSerializer, request.data, reject_unknown=True)
-        _service(lambda: services.flow_update(flow=flow, **_model(data)))
-        return Response(_flow_body(flow.pk))
+        services.flow_update(flow=flow, **_model(data))
+        return Response(self._body(flow))
 
-    @extend_schema(summary="Delete a flow", responses={204: None, **ERRORS})
+    @extend_schema(summary="Delete a flow", responses={204: None})
     def destroy(self, request, flow_id=None):
-        services.flow_delete(flow=self.scoped_flow(flow_id))
+        services.flow_delete(flow=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class NodeViewSet(FlowSurface, viewsets.ViewSet):
+class NodeViewSet(FlowsSurface, TenantScopedViewSet):
+    queryset = Node.objects.all()
+    serializer_class = NodeSerializer
     lookup_url_kwarg = "node_id"
     lookup_value_regex = "[^/]+"
 
-    def _node(self, flow_id, node_id) -> Node:
-        flow = self.scoped_flow(flow_id)
-        return get_object_or_404(Node, pk=_uuid_or_404(node_id), flow=flow)
+    def get_queryset(self):
+        return Node.objects.filter(flow=self.flow())
 
     @extend_schema(
         summary="Add a node to a flow",
         request=NodeCreateSerializer,
-        responses={201: NodeSerializer, **ERRORS},
+        responses={201: NodeSerializer},
     )
     def create(self, request, flow_id=None):
-        flow = self.scoped_flow(flow_id)
-        data = _valid(NodeCreateSerializer, request.data)
-        node = _service(lambda: services.node_create(flow=flow, **data))
+        flow = self.flow()
+        node = services.node_create(flow=flow, **_valid(NodeCreateSerializer, request.data))
         return Response(NodeSerializer(node).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Update a node",
-        request=NodeUpdateSerializer,
-        responses={200: NodeSerializer, **ERRORS},
+        summary="Update a node", request=NodeUpdateSerializer, responses={200: NodeSerializer}
     )
     def partial_update(self, request, flow_id=None, node_id=None):
-        node = self._node(flow_id, node_id)
+        node = self.get_object()
         data = _valid(NodeUpdateSerializer, request.data, reject_unknown=True)
-        node = _service(lambda: services.node_update(node=node, **data))
+        node = services.node_update(node=node, **data)
         return Response(NodeSerializer(node).data)
 
-    @extend_schema(summary="Delete a node and its connections", responses={204: None, **ERRORS})
+    @extend_schema(summary="Delete a node and its connections", responses={204: None})
     def destroy(self, request, flow_id=None, node_id=None):
-        services.node_delete(node=self._node(flow_id, node_id))
+        services.node_delete(node=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ConnectionViewSet(FlowSurface, viewsets.ViewSet):
+class ConnectionViewSet(FlowsSurface, TenantScopedViewSet):
+    queryset = Connection.objects.all()
+    serializer_class = ConnectionSerializer
     lookup_url_kwarg = "connection_id"
     lookup_value_regex = "[^/]+"
+    pagination_class = None  # the contract lists a flow's connections whole
+
+    def get_queryset(self):
+        return Connection.objects.filter(flow=self.flow()).order_by("created_at", "id")
 
     @extend_schema(summary="List a flow's connections",
-                   responses={200: ConnectionSerializer(many=True), **ERRORS})  # fmt: skip
+                   responses={200: ConnectionSerializer(many=True)})  # fmt: skip
     def list(self, request, flow_id=None):
-        flow = self.scoped_flow(flow_id)
-        connections = flow.connections.order_by("created_at", "id")
-        return Response(ConnectionSerializer(connections, many=True).data)
+        return Response(ConnectionSerializer(self.get_queryset(), many=True).data)
 
     @extend_schema(
         summary="Connect two nodes of a flow",
@@ -179,28 +146,23 @@ class ConnectionViewSet(FlowSurface, viewsets.ViewSet):
         "exist on the node's type, the nodes are the same or in another flow, or the "
         "connection exists.",
         request=ConnectionCreateSerializer,
-        responses={201: ConnectionSerializer, **ERRORS},
+        responses={201: ConnectionSerializer},
     )
     def create(self, request, flow_id=None):
-        flow = self.scoped_flow(flow_id)
+        flow = self.flow()
         data = _valid(ConnectionCreateSerializer, request.data)
-        connection = _service(
-            lambda: services.connection_create(
-                flow=flow,
-                source_id=data["sourceNodeId"],
-                target_id=data["targetNodeId"],
-                source_handle=data["sourceHandle"],
-                target_handle=data["targetHandle"],
-            )
+        connection = services.connection_create(
+            flow=flow,
+            source_id=data["sourceNodeId"],
+            target_id=data["targetNodeId"],
+            source_handle=data["sourceHandle"],
+            target_handle=data["targetHandle"],
         )
         return Response(ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Delete a connection", responses={204: None, **ERRORS})
+    @extend_schema(summary="Delete a connection", responses={204: None})
     def destroy(self, request, flow_id=None, connection_id=None):
-        flow = self.scoped_flow(flow_id)
-        services.connection_delete(
-            connection=get_object_or_404(Connection, pk=_uuid_or_404(connection_id), flow=flow)
-        )
+        services.connection_delete(connection=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -233,9 +195,9 @@ NODE_TYPES_BODY = inline_serializer(
 )
 
 
-class NodeTypesView(FlowSurface, APIView):
+class NodeTypesView(FlowsSurface, APIView):
     @extend_schema(summary="The node types and their categories",
-                   responses={200: NODE_TYPES_BODY, **ERRORS})  # fmt: skip
+                   responses={200: NODE_TYPES_BODY})  # fmt: skip
     def get(self, request):
         return Response(node_types.catalog())
 
@@ -247,7 +209,7 @@ class IsStaff(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
-class MigrateUserIntentsView(FlowSurface, APIView):
+class MigrateUserIntentsView(FlowsSurface, APIView):
     """Staff only; runs over every tenant's flows, like `manage.py migrate_user_intents`."""
 
     permission_classes = [IsStaff]
@@ -268,19 +230,10 @@ class MigrateUserIntentsView(FlowSurface, APIView):
                     ),
                 },
             ),
-            **ERRORS,
         },
     )
     def post(self, request):
         return Response(services.user_intents_migrate().as_json())
-
-
-def _uuid_or_404(value) -> uuid.UUID:
-    """Ids in paths are UUIDs; anything else names no object: 404 in this surface's shape."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound("Not found") from None
 
 
 def _valid(serializer_class, data, *, reject_unknown: bool = False) -> dict:
@@ -295,7 +248,3 @@ def _valid(serializer_class, data, *, reject_unknown: bool = False) -> dict:
 
 def _model(data: dict) -> dict:
     return {FLOW_FIELD_NAMES.get(key, key): value for key, value in data.items()}
-
-
-def _flow_body(flow_id) -> dict:
-    return FlowSerializer(_flows_with_graph().get(pk=flow_id)).data

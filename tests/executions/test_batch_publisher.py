@@ -9,9 +9,10 @@ import pytest
 import redis
 from django.conf import settings
 
-from executions import dispatch, services
+from executions import dispatch
 from executions.choices import ExecutionType
 from executions.dispatch import BatchPublisher
+from executions.services import firing
 from tests.conftest import ROOT, engine_environment
 
 
@@ -91,6 +92,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_a_process_that_exits_publishes_what_was_waiting(db, test_queue):
     client, name = test_queue
     ids = [str(uuid.uuid4()) for _ in range(3)]
@@ -101,6 +103,7 @@ def test_a_process_that_exits_publishes_what_was_waiting(db, test_queue):
     assert client.llen(name) == 3
 
 
+@pytest.mark.slow
 def test_a_forked_child_does_not_publish_its_parents_waiting_messages(db, test_queue):
     client, name = test_queue
     parent_id, child_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -131,7 +134,7 @@ def test_with_batching_off_a_firing_is_published_at_commit(
     settings.EXECUTION_PUBLISH_BATCH_MS = 0
     trigger = make_trigger(acme, "webhook")
 
-    services.execution_fire(trigger=trigger, execution_type=ExecutionType.WEBHOOK)
+    firing.execution_fire(trigger=trigger, execution_type=ExecutionType.WEBHOOK)
 
     assert client.llen(name) == 1
     assert dispatch.batch_publisher.flush() == 0  # nothing went through the batch
@@ -143,7 +146,7 @@ def test_with_batching_on_a_firing_is_published_by_the_batch(
     client, name = test_queue
     trigger = make_trigger(acme, "webhook")
 
-    fired = services.execution_fire(trigger=trigger, execution_type=ExecutionType.WEBHOOK)
+    fired = firing.execution_fire(trigger=trigger, execution_type=ExecutionType.WEBHOOK)
     dispatch.batch_publisher.flush()
 
     assert client.llen(name) == 1

@@ -13,9 +13,9 @@ import pytest
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from executions import services
 from executions.choices import ExecutionStatus
 from executions.models import Execution
+from executions.services import firing, lifecycle, sweeper
 from triggers.models import Trigger
 
 
@@ -32,7 +32,7 @@ def test_a_manual_execution_runs_on_a_real_worker_and_completes(
 ):
     start_worker()
     trigger = make_trigger(acme, "cron", task_prompt="Summarise {{ trigger.name }}")
-    execution = services.execution_create_manual(trigger=trigger)
+    execution = firing.execution_create_test(trigger=trigger)
 
     wait_for(_all_completed(1), timeout=30, message="the worker did not complete it")
     execution.refresh_from_db()
@@ -107,14 +107,14 @@ def test_a_killed_workers_execution_is_retried_and_finishes(
         "AGENT_RUNTIME_SIGNING_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     }
     doomed = start_worker(**runtime)
-    execution = services.execution_create_manual(trigger=make_trigger(acme, "cron"))
+    execution = firing.execution_create_test(trigger=make_trigger(acme, "cron"))
     wait_for(lambda: SlowRuntime.calls, timeout=30, message="the run never reached the agent")
     assert _statuses() == [ExecutionStatus.RUNNING]
 
     doomed.kill()  # SIGKILL mid-run: no result, no ack
     settings.EXECUTION_TIMEOUT_SECONDS = 1
     start_worker(**runtime)
-    wait_for(lambda: services.executions_sweep().timed_out, timeout=10, message="not seen as lost")
+    wait_for(lambda: sweeper.executions_sweep().timed_out, timeout=10, message="not seen as lost")
 
     wait_for(_all_completed(1), timeout=60, message="the retried run did not complete")
     execution.refresh_from_db()
@@ -159,10 +159,10 @@ def test_cancelling_a_running_execution_interrupts_its_agent_request(
             CONCURRENCY="1",
         )
         trigger = make_trigger(acme, "cron")
-        running = services.execution_create_manual(trigger=trigger)
+        running = firing.execution_create_test(trigger=trigger)
         assert HangingRuntime.arrived.wait(30), "the run never reached the agent"
 
-        services.execution_cancel(execution=running, cancelled_by=alice)
+        lifecycle.execution_cancel(execution=running, cancelled_by=alice)
 
         assert HangingRuntime.client_gone.wait(20), "the agent request was not interrupted"
         # The attempt ended there and then, leaving the cancelled state as it was.
@@ -235,8 +235,7 @@ def test_a_broker_outage_loses_nothing(start_worker, wait_for, acme, make_trigge
 
     own_broker.stop()
     fired = [
-        services.execution_fire(trigger=trigger, execution_type="webhook").execution
-        for _ in range(5)
+        firing.execution_fire(trigger=trigger, execution_type="webhook").execution for _ in range(5)
     ]
     assert _statuses() == [ExecutionStatus.PENDING] * 5  # stored; the publish failed
     with pytest.raises(ConnectionError):
@@ -244,7 +243,7 @@ def test_a_broker_outage_loses_nothing(start_worker, wait_for, acme, make_trigge
 
     own_broker.start()
     Execution.objects.update(available_at=timezone.now() - timedelta(minutes=5))
-    assert services.executions_sweep().requeued == 5
+    assert sweeper.executions_sweep().requeued == 5
 
     wait_for(_all_completed(5), timeout=60, message="the worker did not catch up")
     assert {e.execution_id for e in fired} == set(

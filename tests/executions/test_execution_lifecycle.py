@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from executions import services
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
+from executions.services import firing, lifecycle, sweeper
 from triggers.choices import TriggerStatus
 from triggers.services import trigger_enable
 
@@ -22,13 +22,13 @@ def trigger(acme, make_trigger):
 
 
 def _fire(trigger, **kwargs) -> Execution:
-    return services.execution_fire(
+    return firing.execution_fire(
         trigger=trigger, execution_type=ExecutionType.WEBHOOK, input_data={"n": 1}, **kwargs
     ).execution
 
 
 def _start(execution: Execution) -> Execution:
-    started = services.execution_start(execution_id=execution.execution_id, worker_id="w1")
+    started = lifecycle.execution_start(execution_id=execution.execution_id, worker_id="w1")
     assert started is not None
     return started
 
@@ -42,10 +42,10 @@ def test_a_firing_is_stored_pending_with_the_trigger_retry_limit(trigger):
 
 
 def test_the_same_idempotency_key_returns_the_first_execution(trigger):
-    first = services.execution_fire(
+    first = firing.execution_fire(
         trigger=trigger, execution_type=ExecutionType.WEBHOOK, idempotency_key="evt_1"
     )
-    again = services.execution_fire(
+    again = firing.execution_fire(
         trigger=trigger, execution_type=ExecutionType.WEBHOOK, idempotency_key="evt_1"
     )
 
@@ -59,7 +59,7 @@ def test_a_trigger_that_is_not_active_refuses_to_fire(trigger, status):
     trigger.status = status
     trigger.save()
 
-    with pytest.raises(services.FiringRefused, match="The trigger is"):
+    with pytest.raises(firing.FiringRefused, match="The trigger is"):
         _fire(trigger)
     assert not Execution.objects.exists()
 
@@ -68,7 +68,7 @@ def test_start_only_takes_a_pending_execution_once(trigger):
     execution = _fire(trigger)
 
     started = _start(execution)
-    second = services.execution_start(execution_id=execution.execution_id, worker_id="w2")
+    second = lifecycle.execution_start(execution_id=execution.execution_id, worker_id="w2")
 
     assert started.status == ExecutionStatus.RUNNING and started.worker_id == "w1"
     assert second is None
@@ -78,7 +78,7 @@ def test_start_only_takes_a_pending_execution_once(trigger):
 def test_run_completes_with_the_dry_run_output_and_counts_on_the_trigger(trigger):
     execution = _fire(trigger)
 
-    finished = services.execution_run(execution_id=execution.execution_id, worker_id="w1")
+    finished = lifecycle.execution_run(execution_id=execution.execution_id, worker_id="w1")
 
     assert finished.status == ExecutionStatus.COMPLETED
     assert finished.output_data["request"]["input"] == {"n": 1}
@@ -92,19 +92,21 @@ def test_a_failed_attempt_is_retried_after_a_backoff_then_fails(trigger, setting
     settings.EXECUTION_RETRY_BASE_SECONDS = 10
     execution = _fire(trigger)
 
-    retried = services.execution_attempt_failed(execution=_start(execution), error_message="boom 1")
+    retried = lifecycle.execution_attempt_failed(
+        execution=_start(execution), error_message="boom 1"
+    )
 
     assert retried.status == ExecutionStatus.PENDING
     assert retried.retry_count == 1
     assert retried.available_at > timezone.now() + timedelta(seconds=4)
     assert retried.error_message == "boom 1"
     # Not due yet: a worker that gets the message early leaves it pending.
-    assert services.execution_start(execution_id=execution.execution_id, worker_id="w") is None
+    assert lifecycle.execution_start(execution_id=execution.execution_id, worker_id="w") is None
 
     Execution.objects.filter(pk=execution.pk).update(available_at=timezone.now())
-    services.execution_attempt_failed(execution=_start(execution), error_message="boom 2")
+    lifecycle.execution_attempt_failed(execution=_start(execution), error_message="boom 2")
     Execution.objects.filter(pk=execution.pk).update(available_at=timezone.now())
-    failed = services.execution_attempt_failed(execution=_start(execution), error_message="boom 3")
+    failed = lifecycle.execution_attempt_failed(execution=_start(execution), error_message="boom 3")
 
     assert failed.status == ExecutionStatus.FAILED
     assert failed.retry_count == 2
@@ -119,7 +121,7 @@ def test_consecutive_failures_freeze_the_trigger_and_enabling_unfreezes(trigger,
     trigger.max_retries = 0
     trigger.save()
     for attempt in range(2):
-        services.execution_attempt_failed(
+        lifecycle.execution_attempt_failed(
             execution=_start(_fire(trigger)), error_message=f"runtime down {attempt}"
         )
 
@@ -128,7 +130,7 @@ def test_consecutive_failures_freeze_the_trigger_and_enabling_unfreezes(trigger,
     assert trigger.error_message.startswith("Frozen after 2 consecutive failed executions")
     assert "runtime down 1" in trigger.error_message
     assert trigger.error_at is not None and trigger.next_fire_at is None
-    with pytest.raises(services.FiringRefused):
+    with pytest.raises(firing.FiringRefused):
         _fire(trigger)
 
     trigger = trigger_enable(trigger=trigger)
@@ -143,8 +145,8 @@ def test_consecutive_failures_freeze_the_trigger_and_enabling_unfreezes(trigger,
 def test_a_success_ends_the_failure_streak(trigger):
     trigger.max_retries = 0
     trigger.save()
-    services.execution_attempt_failed(execution=_start(_fire(trigger)), error_message="x")
-    services.execution_run(execution_id=_fire(trigger).execution_id)
+    lifecycle.execution_attempt_failed(execution=_start(_fire(trigger)), error_message="x")
+    lifecycle.execution_run(execution_id=_fire(trigger).execution_id)
 
     trigger.refresh_from_db()
     assert (trigger.consecutive_failures, trigger.error_count, trigger.execution_count) == (0, 1, 2)
@@ -155,9 +157,9 @@ def test_a_single_execution_trigger_completes_after_its_run_and_fires_no_more(tr
     trigger.save()
     execution = _fire(trigger)
 
-    with pytest.raises(services.FiringRefused, match="already fired"):
+    with pytest.raises(firing.FiringRefused, match="already fired"):
         _fire(trigger)
-    services.execution_run(execution_id=execution.execution_id)
+    lifecycle.execution_run(execution_id=execution.execution_id)
 
     trigger.refresh_from_db()
     assert trigger.status == TriggerStatus.COMPLETED
@@ -168,8 +170,8 @@ def test_a_manual_run_does_not_use_up_a_single_execution_trigger(trigger):
     trigger.is_single_execution = True
     trigger.save()
 
-    manual = services.execution_create_manual(trigger=trigger)
-    services.execution_run(execution_id=manual.execution_id)
+    manual = firing.execution_create_test(trigger=trigger)
+    lifecycle.execution_run(execution_id=manual.execution_id)
 
     trigger.refresh_from_db()
     assert trigger.status == TriggerStatus.ACTIVE
@@ -182,7 +184,7 @@ def test_cancel_ends_a_pending_or_running_execution(trigger, alice, started):
     if started:
         execution = _start(execution)
 
-    cancelled = services.execution_cancel(execution=execution, cancelled_by=alice)
+    cancelled = lifecycle.execution_cancel(execution=execution, cancelled_by=alice)
 
     assert cancelled.status == ExecutionStatus.CANCELLED
     assert cancelled.error_message == "Cancelled by alice."
@@ -191,9 +193,9 @@ def test_cancel_ends_a_pending_or_running_execution(trigger, alice, started):
 
 def test_a_cancelled_running_execution_discards_the_late_result(trigger):
     running = _start(_fire(trigger))
-    services.execution_cancel(execution=running)
+    lifecycle.execution_cancel(execution=running)
 
-    assert services.execution_complete(execution=running, output_data={"late": True}) is None
+    assert lifecycle.execution_complete(execution=running, output_data={"late": True}) is None
     assert Execution.objects.get(pk=running.pk).output_data is None
     trigger.refresh_from_db()
     assert trigger.execution_count == 0
@@ -209,10 +211,10 @@ def test_the_cancel_check_outlives_a_broken_database_connection(trigger):
     with psycopg.connect(_dsn(), autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [backend])
 
-    assert services._attempt_abandoned(running) is False  # the run goes on
-    assert services._attempt_abandoned(running) is False  # connected anew: still running
-    services.execution_cancel(execution=running)
-    assert services._attempt_abandoned(running) is True
+    assert lifecycle._attempt_abandoned(running) is False  # the run goes on
+    assert lifecycle._attempt_abandoned(running) is False  # connected anew: still running
+    lifecycle.execution_cancel(execution=running)
+    assert lifecycle._attempt_abandoned(running) is True
 
 
 def _dsn() -> str:
@@ -224,10 +226,10 @@ def _dsn() -> str:
 
 
 def test_a_finished_execution_cannot_be_cancelled(trigger):
-    done = services.execution_run(execution_id=_fire(trigger).execution_id)
+    done = lifecycle.execution_run(execution_id=_fire(trigger).execution_id)
 
     with pytest.raises(ValidationError, match="only pending or running"):
-        services.execution_cancel(execution=done)
+        lifecycle.execution_cancel(execution=done)
     assert Execution.objects.get(pk=done.pk).status == ExecutionStatus.COMPLETED
 
 
@@ -236,14 +238,14 @@ def test_the_sweeper_times_out_a_lost_run_and_retries_it(trigger, settings):
     running = _start(_fire(trigger))
     Execution.objects.filter(pk=running.pk).update(started_at=timezone.now() - timedelta(minutes=5))
 
-    report = services.executions_sweep()
+    report = sweeper.executions_sweep()
 
     swept = Execution.objects.get(pk=running.pk)
     assert report.timed_out == 1
     assert (swept.status, swept.retry_count) == (ExecutionStatus.PENDING, 1)
     assert swept.error_message == "No result within 60 s: the worker was lost or the run hung."
     # The lost worker's attempt, if it ever answers, no longer counts.
-    assert services.execution_complete(execution=running, output_data={"late": True}) is None
+    assert lifecycle.execution_complete(execution=running, output_data={"late": True}) is None
 
 
 def test_the_sweeper_fails_a_lost_run_with_no_retries_left(trigger, settings):
@@ -253,7 +255,7 @@ def test_the_sweeper_fails_a_lost_run_with_no_retries_left(trigger, settings):
     running = _start(_fire(trigger))
     Execution.objects.filter(pk=running.pk).update(started_at=timezone.now() - timedelta(minutes=5))
 
-    services.executions_sweep()
+    sweeper.executions_sweep()
 
     swept = Execution.objects.get(pk=running.pk)
     assert swept.status == ExecutionStatus.FAILED
@@ -265,7 +267,7 @@ def test_the_sweeper_requeues_only_pending_executions_nobody_took(trigger, setti
     stuck, fresh = _fire(trigger), _fire(trigger)
     Execution.objects.filter(pk=stuck.pk).update(available_at=timezone.now() - timedelta(minutes=2))
 
-    report = services.executions_sweep()
+    report = sweeper.executions_sweep()
 
     assert report.requeued == 1
     assert Execution.objects.get(pk=fresh.pk).status == ExecutionStatus.PENDING
@@ -279,7 +281,7 @@ def test_limits_hold_when_firings_race(acme, make_trigger, race):
     outcomes = race(lambda: _fire(trigger), 12)
 
     fired = [o for o in outcomes if isinstance(o, Execution)]
-    refused = [o for o in outcomes if isinstance(o, services.FiringRefused)]
+    refused = [o for o in outcomes if isinstance(o, firing.FiringRefused)]
     assert (len(fired), len(refused)) == (5, 7)
     assert all(3500 < r.retry_after_seconds <= 3601 for r in refused)
     assert Execution.objects.filter(trigger=trigger).count() == 5

@@ -92,18 +92,18 @@ def test_a_broker_that_is_down_is_reported_not_raised(queue, monkeypatch, caplog
 
 
 def test_the_format_is_rebuilt_in_a_forked_process():
-    made_here = RunMessageFormat.from_celery(celery_app, run_execution)
+    made_here = RunMessageFormat.from_celery(celery_app, run_execution.name)
     from_another_process = RunMessageFormat(**{**made_here.__dict__, "pid": -1})
     broker._format = from_another_process
 
-    rebuilt = broker._run_message_format(celery_app, run_execution)
+    rebuilt = broker._run_message_format(celery_app)
 
     assert rebuilt is not from_another_process
     assert rebuilt.pid == made_here.pid
 
 
 def test_encode_fills_in_the_execution_and_the_eta():
-    message_format = RunMessageFormat.from_celery(celery_app, run_execution)
+    message_format = RunMessageFormat.from_celery(celery_app, run_execution.name)
     eta = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
     message = json.loads(message_format.encode("e-1", eta=eta))

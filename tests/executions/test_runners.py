@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from executions import services
 from executions.choices import ExecutionStatus
 from executions.runners import AttemptAbandoned, RunnerError, run_agent, runner_name_for
 from executions.runners.outbound import OutboundURLRefused, resolve_public_address
+from executions.services import firing, lifecycle
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -98,7 +98,7 @@ def manual_execution(acme, acme_agent, make_trigger):
     def make(**trigger_fields):
         trigger_fields.setdefault("task_prompt", "Triage {{ trigger.name }}")
         trigger = make_trigger(acme, "cron", agent=acme_agent, **trigger_fields)
-        return services.execution_create_manual(trigger=trigger)
+        return firing.execution_create_test(trigger=trigger)
 
     return make
 
@@ -106,7 +106,7 @@ def manual_execution(acme, acme_agent, make_trigger):
 def test_http_runner_posts_a_signed_request_and_fills_the_result(http_runtime, manual_execution):
     execution = manual_execution(system_message="Be brief", agent_model="gpt-x")
 
-    finished = services.execution_run(execution_id=execution.execution_id)
+    finished = lifecycle.execution_run(execution_id=execution.execution_id)
 
     assert finished.status == ExecutionStatus.COMPLETED, finished.error_message
     assert finished.output_data == {"echo": "Triage cron trigger"}
@@ -135,7 +135,7 @@ def test_http_runner_fails_the_attempt_on_a_bad_answer(
     settings.EXECUTION_RUNNER = "http"
     execution = manual_execution(max_retries=1)
 
-    retried = services.execution_run(execution_id=execution.execution_id)
+    retried = lifecycle.execution_run(execution_id=execution.execution_id)
 
     assert retried.status == ExecutionStatus.PENDING and retried.retry_count == 1
     assert message in retried.error_message
@@ -153,7 +153,7 @@ def test_http_runner_times_out(fake_server, settings, manual_execution):
     settings.EXECUTION_RUNNER, settings.AGENT_RUNTIME_TIMEOUT_SECONDS = "http", 1
     execution = manual_execution(max_retries=0)
 
-    failed = services.execution_run(execution_id=execution.execution_id)
+    failed = lifecycle.execution_run(execution_id=execution.execution_id)
 
     assert failed.status == ExecutionStatus.FAILED
     assert failed.error_message == "The agent runtime did not answer within 1 s."
@@ -265,7 +265,7 @@ def openai_provider(fake_server, settings):
 def test_openai_runner_calls_chat_completions_and_records_usage(openai_provider, manual_execution):
     execution = manual_execution(system_message="You triage.")
 
-    finished = services.execution_run(execution_id=execution.execution_id)
+    finished = lifecycle.execution_run(execution_id=execution.execution_id)
 
     assert finished.status == ExecutionStatus.COMPLETED, finished.error_message
     assert finished.output_data == {
@@ -283,7 +283,7 @@ def test_openai_runner_calls_chat_completions_and_records_usage(openai_provider,
 def test_openai_runner_surfaces_the_providers_error(openai_provider, manual_execution):
     execution = manual_execution(agent_model="missing-model", max_retries=0)
 
-    failed = services.execution_run(execution_id=execution.execution_id)
+    failed = lifecycle.execution_run(execution_id=execution.execution_id)
 
     assert failed.status == ExecutionStatus.FAILED
     assert failed.error_message == (

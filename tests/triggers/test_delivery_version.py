@@ -8,9 +8,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.services import credential_create, credential_set_value
-from executions.ingestion import _VERSIONED_FIELDS
 from triggers.models import Trigger
 from triggers.services import trigger_create
+from webhooks.delivery import _VERSIONED_FIELDS
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The seed 000 FilterSet, tested directly (netbox style)."""
 
-from triggers.filters import FrontendTriggerFilterSet
+from triggers.api.frontend_filters import FrontendTriggerFilterSet
 from triggers.models import Trigger
 
 

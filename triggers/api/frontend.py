@@ -1,10 +1,10 @@
-"""Seed 000, the frontend trigger API: ``/api/triggers``.
+"""The frontend API's triggers: ``/api/triggers``.
 
 Integer ids and integer status enums; the status and type tables are in frontend_enums.
-Decisions where the seed is silent (docs/api.md):
+Decisions where the contract is silent (docs/api.md):
 - a new trigger is Active; ``status`` accepts 0 (Inactive) and 1 (Active) only;
 - ``webhook_url`` is generated, never taken from the request;
-- only schedule / webhook / slack_trigger triggers are listed (the seed's enum).
+- only schedule / webhook / slack_trigger triggers are listed (the contract's enum).
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,9 +12,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.api.base import TenantScopedViewSet, service_errors
-from accounts.api.fields import reject_nul_characters
-from accounts.api.strict import StrictJSONTypes
+from api.strict import StrictJSONTypes, reject_nul_characters
+from api.views import TenantScopedViewSet
 from triggers import schedule, services
 from triggers.api.frontend_enums import (
     CATALOG_TO_TYPE,
@@ -22,11 +21,11 @@ from triggers.api.frontend_enums import (
     TYPE_TO_CATALOG,
     FrontendTriggerStatus,
     FrontendTriggerType,
+    frontend_types_q,
 )
+from triggers.api.frontend_filters import FrontendTriggerFilterSet
 from triggers.choices import ListenerType, TriggerStatus
-from triggers.filters import FrontendTriggerFilterSet
 from triggers.models import Trigger
-from triggers.selectors import frontend_types_q
 
 # Model field -> this surface's field, for errors raised by the services.
 FIELD_NAMES = {"cron_expression": "custom_cron_expression", "provider_trigger_id": "trigger_type"}
@@ -37,7 +36,7 @@ REQUESTED_STATUS = {
 
 
 class TriggerSerializer(serializers.ModelSerializer):
-    """``Trigger`` as seed 000 shows it."""
+    """``Trigger`` as the frontend API shows it."""
 
     user_id = serializers.SerializerMethodField()
     trigger_type = serializers.SerializerMethodField()
@@ -158,7 +157,7 @@ class TriggerInputSerializer(_TriggerSettingsSerializer):
 
     name = serializers.CharField(max_length=255)
     trigger_type = serializers.ChoiceField(choices=FrontendTriggerType.choices)
-    # Accepted for compatibility with the seed's TriggerInput, but always generated.
+    # Accepted for compatibility with the contract's TriggerInput, but always generated.
     webhook_url = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, write_only=True
     )
@@ -214,6 +213,7 @@ class TriggerViewSet(
     queryset = Trigger.objects.filter(frontend_types_q())
     lookup_value_regex = r"\d+"
     serializer_class = TriggerSerializer
+    field_names = FIELD_NAMES
     filterset_class = FrontendTriggerFilterSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -227,14 +227,13 @@ class TriggerViewSet(
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
         entry = TYPE_TO_CATALOG[fields.pop("trigger_type")]
-        with service_errors(FIELD_NAMES):
-            trigger = services.trigger_create(
-                tenant=request.tenant,
-                created_by=request.user,
-                provider_id=entry.provider_id,
-                provider_trigger_id=entry.trigger_id,
-                **fields,
-            )
+        trigger = services.trigger_create(
+            tenant=request.tenant,
+            created_by=request.user,
+            provider_id=entry.provider_id,
+            provider_trigger_id=entry.trigger_id,
+            **fields,
+        )
         return Response(TriggerSerializer(trigger).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -246,10 +245,9 @@ class TriggerViewSet(
         trigger = self.get_object()
         body = TriggerUpdateSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        with service_errors(FIELD_NAMES):
-            trigger = services.trigger_update(
-                trigger=trigger, updated_by=request.user, **body.validated_data
-            )
+        trigger = services.trigger_update(
+            trigger=trigger, updated_by=request.user, **body.validated_data
+        )
         return Response(TriggerSerializer(trigger).data)
 
     def perform_destroy(self, instance):
@@ -262,6 +260,5 @@ class TriggerViewSet(
     )
     @action(detail=True, methods=["post"])
     def duplicate(self, request, pk=None):
-        with service_errors(FIELD_NAMES):
-            copy = services.trigger_duplicate(trigger=self.get_object(), created_by=request.user)
+        copy = services.trigger_duplicate(trigger=self.get_object(), created_by=request.user)
         return Response(TriggerSerializer(copy).data, status=status.HTTP_201_CREATED)

@@ -1,6 +1,7 @@
-"""Seed 000's enums and how they map onto the canonical model: the one table per enum."""
+"""The frontend API's enums and how they map onto the canonical model: one table per enum."""
 
 from django.db import models
+from django.db.models import Q
 
 from triggers import catalog
 from triggers.choices import TriggerStatus
@@ -24,7 +25,7 @@ STATUS_TO_FRONTEND: dict[str, int] = {
     TriggerStatus.INACTIVE: FrontendTriggerStatus.INACTIVE,
     TriggerStatus.STALE: FrontendTriggerStatus.STALE,
     TriggerStatus.COMPLETED: FrontendTriggerStatus.COMPLETED,
-    # Seed 000 has no "failed": a frozen trigger shows as Inactive (with its error_message).
+    # The frontend API has no "failed": a frozen trigger shows as Inactive (with its error_message).
     TriggerStatus.FAILED: FrontendTriggerStatus.INACTIVE,
 }
 FRONTEND_TO_STATUSES: dict[int, list[str]] = {
@@ -40,3 +41,11 @@ TYPE_TO_CATALOG: dict[str, catalog.TriggerType] = {
 CATALOG_TO_TYPE: dict[tuple[str, str], str] = {
     entry.key: frontend_type for frontend_type, entry in TYPE_TO_CATALOG.items()
 }
+
+
+def frontend_types_q() -> Q:
+    """Triggers the frontend API shows: types outside its enum (file_system, …) are left out."""
+    q = Q(pk__in=[])
+    for entry in TYPE_TO_CATALOG.values():
+        q |= Q(provider_id=entry.provider_id, provider_trigger_id=entry.trigger_id)
+    return q

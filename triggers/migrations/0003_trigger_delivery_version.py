@@ -1,7 +1,7 @@
 """Trigger.delivery_version, kept by PostgreSQL.
 
 A web process remembers the webhook triggers it has served and stores the next delivery with
-one conditional INSERT that checks the trigger is unchanged (executions/ingestion.py). It
+one conditional INSERT that checks the trigger is unchanged (webhooks/delivery.py). It
 compared a SHA-256 of the trigger's settings, computed by PostgreSQL in every INSERT: 0.1 ms
 of database CPU per delivery, a fifth of the INSERT. Now it compares this column. The
 database gives it a new random value on INSERT. It gives a new one on UPDATE when one of
@@ -10,7 +10,7 @@ every writer keeps it right: services, the admin, ``QuerySet.update`` and raw SQ
 counters a worker updates after each run do not change it.
 
 The column list is frozen here, as migrations are; tests/triggers/test_delivery_version.py
-checks that it covers executions.ingestion._VERSIONED_FIELDS.
+checks that it covers webhooks.delivery._VERSIONED_FIELDS.
 """
 
 from django.db import migrations, models

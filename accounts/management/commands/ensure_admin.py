@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -12,8 +13,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        from django.conf import settings
-
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
             self.stdout.write(

@@ -1,0 +1,55 @@
+"""drf-spectacular: each operation documents the errors of its own surface.
+
+``SurfaceAutoSchema`` (``DEFAULT_SCHEMA_CLASS``) adds to every authenticated operation the
+error answers it can give — 400, 401, 403, 404 (paths with an id), 415 (operations with a
+body) — with the body and media type of the view's ``error_format`` (api/errors.py), so the
+flows API documents ``{statusCode, message, error}`` and the management API
+``application/problem+json``.
+"""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+
+from api.errors import DRF_ERRORS
+
+_ERRORS = {
+    "400": "Invalid input; the body names each bad field or parameter.",
+    "401": "No or invalid credentials.",
+    "403": "Not a member of a tenant, or a read-only role.",
+    "404": "No such object in the caller's tenant.",
+    "415": "The request body is not JSON.",
+}
+
+
+class SurfaceAutoSchema(AutoSchema):
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if not operation or not operation.get("security") or operation["security"] == [{}]:
+            return operation
+        error_format = getattr(self.view, "error_format", DRF_ERRORS)
+        component = ResolvedComponent(
+            name=error_format.schema_name,
+            type=ResolvedComponent.SCHEMA,
+            object=error_format.schema_name,
+            schema=error_format.schema,
+        )
+        registry.register_on_missing(component)
+        content = {error_format.media_type: {"schema": component.ref}}
+        wanted = ["400", "401", "403"]
+        if "{" in path:
+            wanted.append("404")
+        if "requestBody" in operation:
+            wanted.append("415")
+        for code in wanted:
+            operation["responses"].setdefault(
+                code, {"description": _ERRORS[code], "content": content}
+            )
+        return operation
+
+
+def strip_optional_trailing_slash(endpoints, **kwargs):
+    """Routes accept an optional trailing slash; the document shows the paths without one."""
+    return [
+        (path.rstrip("/") or "/", path_regex, method, callback)
+        for path, path_regex, method, callback in endpoints
+    ]

@@ -1,0 +1,124 @@
+"""The two paging styles the surfaces use.
+
+- ``ArrayLimitOffsetPagination`` (frontend, agent and flows APIs): ``limit``/``offset``, the
+  body a plain JSON array, the total in ``X-Total-Count``.
+- ``PageEnvelopePagination`` (management API): ``page``/``limit``, the body
+  ``{"data": [...], "pagination": {"page", "limit", "total", "pages"}}``.
+
+A malformed or out-of-range parameter is a 400 naming it, never silently replaced.
+"""
+
+import math
+
+from rest_framework import serializers
+from rest_framework.pagination import BasePagination, LimitOffsetPagination
+from rest_framework.response import Response
+
+
+def read_int_parameter(
+    request, name: str, *, default: int, minimum: int, maximum: int | None = None
+) -> int:
+    """The integer query parameter ``name``; a 400 naming it when malformed or out of range."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise serializers.ValidationError({name: ["A valid integer is required."]}) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum else f"at least {minimum}"
+        raise serializers.ValidationError({name: [f"Must be {bound}."]})
+    return value
+
+
+def _integer_schema(minimum: int, maximum: int | None, default: int) -> dict:
+    schema = {"type": "integer", "minimum": minimum, "default": default}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
+
+
+class ArrayLimitOffsetPagination(LimitOffsetPagination):
+    """``limit`` (1-1000, default 100) and ``offset``; a JSON array, ``X-Total-Count``."""
+
+    default_limit = 100
+    max_limit = 1000
+
+    def get_limit(self, request):
+        return read_int_parameter(
+            request, self.limit_query_param, default=self.default_limit, minimum=1,
+            maximum=self.max_limit,
+        )  # fmt: skip
+
+    def get_offset(self, request):
+        return read_int_parameter(request, self.offset_query_param, default=0, minimum=0)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.limit_query_param:
+                parameter["schema"].update(_integer_schema(1, self.max_limit, self.default_limit))
+            if parameter["name"] == self.offset_query_param:
+                parameter["schema"].update(_integer_schema(0, None, 0))
+        return parameters
+
+    def get_paginated_response(self, data):
+        return Response(data, headers={"X-Total-Count": str(self.count)})
+
+    def get_paginated_response_schema(self, schema):
+        return schema
+
+
+class PageEnvelopePagination(BasePagination):
+    """``page`` (≥ 1, default 1) and ``limit`` (1-100, default 10); the page in ``data`` and
+    ``{page, limit, total, pages}`` in ``pagination``. A page past the last is empty."""
+
+    default_limit = 10
+    max_limit = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.page = read_int_parameter(request, "page", default=1, minimum=1)
+        self.limit = read_int_parameter(
+            request, "limit", default=self.default_limit, minimum=1, maximum=self.max_limit
+        )
+        self.total = queryset.count()
+        start = (self.page - 1) * self.limit
+        return list(queryset[start : start + self.limit]) if start < self.total else []
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "data": data,
+                "pagination": {
+                    "page": self.page,
+                    "limit": self.limit,
+                    "total": self.total,
+                    "pages": math.ceil(self.total / self.limit),
+                },
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "properties": {
+                "data": schema,
+                "pagination": {
+                    "type": "object",
+                    "properties": {
+                        name: {"type": "integer"} for name in ("page", "limit", "total", "pages")
+                    },
+                    "required": ["page", "limit", "total", "pages"],
+                },
+            },
+            "required": ["data", "pagination"],
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": "page", "in": "query", "required": False,
+             "schema": _integer_schema(1, None, 1)},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": _integer_schema(1, self.max_limit, self.default_limit)},
+        ]  # fmt: skip

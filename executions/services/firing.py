@@ -1,0 +1,246 @@
+"""Firing: a trigger becomes a stored execution when the firing rules allow it.
+
+The rules are executions/policies.py's; this module gathers the facts they need (the
+trigger's history), asks ``policies.firing_refusal``, stores the execution and enqueues it
+once committed. The cron scheduler (executions/scheduler.py) does the same per slot, in
+batches.
+"""
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Min, QuerySet
+from django.utils import timezone
+
+from executions import dispatch, policies
+from executions.choices import ExecutionStatus, ExecutionType
+from executions.inserts import insert_execution
+from executions.models import Execution
+from triggers.choices import OverlapPolicy
+from triggers.models import Trigger
+
+
+class FiringRefused(Exception):
+    """The trigger may not fire now; ``refusal`` says which rule refused and why."""
+
+    def __init__(self, refusal: policies.Refusal):
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+        self.reason = refusal.reason
+        self.retry_after_seconds = refusal.retry_after_seconds
+
+
+@dataclass(frozen=True)
+class Firing:
+    execution: Execution
+    created: bool  # False: an earlier delivery with the same idempotency key made it
+
+
+# -- the facts the rules need -------------------------------------------------------------------
+
+
+def counted_executions(trigger_id: int) -> QuerySet[Execution]:
+    """The executions that count toward limits and single execution: not test runs, not
+    firings that were refused (recorded cancelled) or cancelled."""
+    return Execution.objects.filter(trigger_id=trigger_id, is_test=False).exclude(
+        status=ExecutionStatus.CANCELLED
+    )
+
+
+def unfinished_counts(trigger_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(pending, running) per trigger, in one query over the unfinished-executions index."""
+    if not trigger_ids:
+        return {}
+    counts: dict[int, tuple[int, int]] = {}
+    rows = (
+        Execution.objects.filter(
+            trigger_id__in=trigger_ids,
+            status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING],
+        )
+        .values("trigger_id", "status")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        pending, running = counts.get(row["trigger_id"], (0, 0))
+        if row["status"] == ExecutionStatus.PENDING:
+            pending = row["n"]
+        else:
+            running = row["n"]
+        counts[row["trigger_id"]] = (pending, running)
+    return counts
+
+
+def firing_facts(
+    trigger: Trigger,
+    *,
+    now: datetime,
+    execution_type: str,
+    unfinished: tuple[int, int] | None = None,
+) -> policies.FiringFacts:
+    """The facts of ``trigger``'s history its settings make the rules read (nothing for a
+    trigger without limits, single execution or a slot's overlap policy). ``unfinished``:
+    (pending, running) when the caller counted them already (the scheduler, in bulk)."""
+    facts: dict = {}
+    if trigger.is_single_execution:
+        facts["has_fired"] = counted_executions(trigger.pk).exists()
+    if execution_type == ExecutionType.SCHEDULED and trigger.overlap_policy != OverlapPolicy.ALLOW:
+        if unfinished is None:
+            unfinished = unfinished_counts([trigger.pk]).get(trigger.pk, (0, 0))
+        facts["pending"], facts["running"] = unfinished
+    if trigger.max_executions_per_hour or trigger.max_executions_per_day:
+        recent = counted_executions(trigger.pk)
+        for window, prefix in ((timedelta(hours=1), "hour"), (timedelta(days=1), "day")):
+            found = recent.filter(created_at__gt=now - window).aggregate(
+                count=Count("id"), oldest=Min("created_at")
+            )
+            facts[f"{prefix}_count"], facts[f"oldest_in_{prefix}"] = found["count"], found["oldest"]
+    return policies.FiringFacts(**facts)
+
+
+# -- firing -------------------------------------------------------------------------------------
+
+
+def execution_fire(
+    *,
+    trigger: Trigger,
+    execution_type: str,
+    input_data=None,
+    request_payload=None,
+    idempotency_key: str | None = None,
+) -> Firing:
+    """One firing of a trigger by an event (webhook, Slack event, poll, file) or by a person
+    ("run now", ``execution_run_now``).
+
+    Stored (committed), then enqueued. A repeated ``idempotency_key`` returns the first
+    execution and creates nothing, also when the repeats arrive at once: the unique
+    constraint decides, so the common case costs one INSERT and no lookup. Raises
+    FiringRefused when a firing rule refuses (policies.firing_refusal). A trigger whose
+    rules read its history fires under its row lock, so concurrent firings cannot both take
+    the last slot of a limit; any other trigger needs no lock and no transaction: its firing
+    is a single autocommitted INSERT (the webhook hot path).
+    """
+    fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
+    now = timezone.now()
+    if not policies.needs_history(trigger):
+        _refuse_if_refused(trigger, execution_type, policies.FiringFacts(), now)
+        firing = _insert_once(fields)
+    else:
+        with transaction.atomic():
+            trigger = Trigger.objects.select_for_update().get(pk=trigger.pk)
+            if idempotency_key is not None:
+                earlier = _by_idempotency_key(trigger.pk, idempotency_key)
+                if earlier is not None:
+                    return Firing(earlier, created=False)
+            facts = firing_facts(trigger, now=now, execution_type=execution_type)
+            _refuse_if_refused(trigger, execution_type, facts, now)
+            firing = _insert_once(fields)
+            if firing.created and trigger.is_single_execution:
+                Trigger.objects.filter(pk=trigger.pk).update(next_fire_at=None)
+    if firing.created:
+        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
+    return firing
+
+
+def execution_fire_if(
+    *,
+    trigger: Trigger,
+    condition: tuple[str, list],
+    execution_type: str,
+    input_data=None,
+    request_payload=None,
+    idempotency_key: str | None = None,
+) -> Firing | None:
+    """``execution_fire`` in one statement, for a trigger the caller read earlier.
+
+    The execution is stored only if ``condition`` (SQL over the trigger's row, with its
+    parameters) holds when the INSERT runs; the caller's condition must say "still active,
+    still without rules that read its history (policies.history_free_sql), still as I read
+    it". None when it does not hold: nothing was stored, and the caller must read the
+    trigger again and use ``execution_fire``.
+    """
+    if policies.needs_history(trigger):
+        raise ValueError("A trigger whose rules read its history fires through execution_fire.")
+    fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
+    firing = _insert_once(fields, only_if=condition)
+    if firing is not None and firing.created:
+        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
+    return firing
+
+
+def execution_run_now(
+    *, trigger: Trigger, requested_by: AbstractBaseUser | None = None, input_data=None
+) -> Firing:
+    """A person's "run now": a manual firing under the same rules as every other (status,
+    single execution, limits) and counted by them. Raises FiringRefused."""
+    who = getattr(requested_by, "username", None)
+    return execution_fire(
+        trigger=trigger,
+        execution_type=ExecutionType.MANUAL,
+        input_data={"requested_by": who, **(input_data or {})},
+    )
+
+
+@transaction.atomic
+def execution_create_test(
+    *, trigger: Trigger, requested_by: AbstractBaseUser | None = None
+) -> Execution:
+    """A test run (the frontend API's "test"), enqueued once committed.
+
+    Runs whatever the trigger's status, so a trigger can be tried before it is switched on,
+    and outside the firing rules: a test is not counted toward limits or single execution.
+    """
+    execution = Execution.objects.create(
+        tenant_id=trigger.tenant_id,
+        trigger=trigger,
+        execution_type=ExecutionType.MANUAL,
+        is_test=True,
+        input_data={"test": True, "requested_by": getattr(requested_by, "username", None)},
+        max_retries=trigger.max_retries,
+    )
+    dispatch.enqueue_on_commit([execution.execution_id])
+    return execution
+
+
+def _refuse_if_refused(trigger, execution_type, facts, now) -> None:
+    refusal = policies.firing_refusal(trigger, execution_type=execution_type, facts=facts, now=now)
+    if refusal is not None:
+        raise FiringRefused(refusal)
+
+
+def _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key) -> dict:
+    return {
+        "tenant_id": trigger.tenant_id,
+        "trigger_id": trigger.pk,
+        "execution_type": execution_type,
+        "input_data": input_data,
+        "request_payload": request_payload,
+        "idempotency_key": idempotency_key,
+        "max_retries": trigger.max_retries,
+    }
+
+
+def _insert_once(fields: dict, *, only_if: tuple[str, list] | None = None) -> Firing | None:
+    """INSERT the execution; on an idempotency-key conflict, the one that is there.
+
+    None only when ``only_if`` did not hold. A conflict means it held: the SELECT that
+    checks it runs before the row meets the unique constraint.
+    """
+    # Inside a transaction, a savepoint: the conflict must not poison the outer one.
+    in_transaction = transaction.get_connection().in_atomic_block
+    try:
+        with transaction.atomic() if in_transaction else nullcontext():
+            execution = insert_execution(fields, only_if=only_if)
+    except IntegrityError:
+        key = fields["idempotency_key"]
+        earlier = _by_idempotency_key(fields["trigger_id"], key) if key is not None else None
+        if earlier is None:
+            raise
+        return Firing(earlier, created=False)
+    return None if execution is None else Firing(execution, created=True)
+
+
+def _by_idempotency_key(trigger_id: int, key: str) -> Execution | None:
+    return Execution.objects.filter(trigger_id=trigger_id, idempotency_key=key).first()

@@ -1,0 +1,64 @@
+"""The two paging styles, on real rows: limit/offset with X-Total-Count, page/limit with an
+envelope; a bad parameter is a 400 naming it."""
+
+import pytest
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from accounts.models import Project
+from accounts.services import project_create
+from api.pagination import ArrayLimitOffsetPagination, PageEnvelopePagination
+
+
+@pytest.fixture
+def projects(acme):
+    for n in range(23):
+        project_create(tenant=acme, name=f"p{n:02}", public_id=f"p{n:02}")
+    return Project.objects.filter(tenant=acme).order_by("public_id")
+
+
+def page(paginator, projects, query: str):
+    request = Request(APIRequestFactory().get(f"/x?{query}"))
+    rows = paginator.paginate_queryset(projects, request)
+    return paginator.get_paginated_response([p.public_id for p in rows])
+
+
+def test_page_envelope_defaults_to_the_first_ten(projects):
+    response = page(PageEnvelopePagination(), projects, "")
+
+    assert response.data["data"] == [f"p{n:02}" for n in range(10)]
+    assert response.data["pagination"] == {"page": 1, "limit": 10, "total": 23, "pages": 3}
+
+
+def test_page_envelope_last_and_past_the_last_page(projects):
+    last = page(PageEnvelopePagination(), projects, "page=3&limit=10")
+    past = page(PageEnvelopePagination(), projects, "page=9&limit=10")
+
+    assert last.data["data"] == ["p20", "p21", "p22"]
+    assert past.data == {"data": [], "pagination": {"page": 9, "limit": 10, "total": 23,
+                                                     "pages": 3}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [("page=0", "page"), ("page=x", "page"), ("limit=101", "limit"), ("limit=0", "limit")],
+)
+def test_page_envelope_refuses_bad_parameters_naming_them(projects, query, named):
+    with pytest.raises(serializers.ValidationError) as refused:
+        page(PageEnvelopePagination(), projects, query)
+
+    assert list(refused.value.detail) == [named]
+
+
+def test_limit_offset_keeps_a_plain_array_and_the_total_in_a_header(projects):
+    response = page(ArrayLimitOffsetPagination(), projects, "limit=5&offset=20")
+
+    assert response.data == ["p20", "p21", "p22"]
+    assert response["X-Total-Count"] == "23"
+
+
+def test_an_empty_tenant_has_zero_pages(acme):
+    response = page(PageEnvelopePagination(), Project.objects.filter(tenant=acme), "")
+
+    assert response.data["pagination"] == {"page": 1, "limit": 10, "total": 0, "pages": 0}

@@ -1,1 +1,0 @@
-"""Pure (no database, no Django) steps of webhook ingestion: verify, authenticate, parse, render."""

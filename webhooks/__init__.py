@@ -1,0 +1,12 @@
+"""Webhook delivery, end to end: one package to read to follow a delivery.
+
+- ``views``: the endpoints (``/hooks/<token>``, ``/hooks/p/<path>``), problem+json errors;
+- ``delivery``: the database side — find the trigger, run its pipeline, fire it;
+- ``pipeline``: a trigger's webhook settings compiled, and the steps a request goes through
+  (no database): ``authentication``, ``signatures`` (with ``presets``), ``payloads``
+  (parsing, JSON Schema, idempotency, transforms), with RE2 patterns (``patterns``);
+- ``errors``: every refusal, with its status and code;
+- ``receivers``: a trigger's webhook settings must compile when it is saved.
+
+docs/webhooks.md describes the pipeline step by step.
+"""

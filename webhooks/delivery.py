@@ -1,0 +1,349 @@
+"""Webhook delivery, database side: one request in, one stored execution (or an error) out.
+
+Both URL forms (``/hooks/<token>``, ``/hooks/p/<custom path>``) end here (webhooks/views.py);
+docs/webhooks.md has the whole pipeline. This module does what needs the database, around
+the pure steps of webhooks/pipeline.py:
+
+1. the trigger: unknown → 404; not active (inactive, failed, stale, completed) → 409;
+2. (the view) Content-Length over WEBHOOK_MAX_BODY_BYTES → 413 before the body is read;
+3. the pure steps, with the trigger's settings compiled once per content (see ``_pipeline``)
+   and credentials read from the tenant's store: size, authentication, signature, parsing,
+   Slack url_verification, inputSchema, idempotency key, template and transform;
+4. the firing (executions.services.firing.execution_fire), decided by the firing rules
+   (executions/policies.py): over a limit → 429 with Retry-After, any other refusal (a
+   single-execution trigger that has fired) → 409; the row is committed before this module
+   returns, so a 2xx always means "stored". A repeated idempotency key answers 200 with the
+   first execution.
+
+Every error is a WebhookRejected, rendered as application/problem+json by the view.
+
+``receive`` is the entry point. A trigger this process has served before is not looked up
+again: its compiled pipeline runs at once, and the execution's INSERT checks in the same
+statement that the trigger is still active, without rules that read its history
+(``policies.history_free_sql``) and exactly as it was read —
+URL, settings and signing secret, through ``Trigger.delivery_version``, which PostgreSQL
+changes whenever one of them does (``_unchanged_condition``).
+That saves a query per delivery (a third of what the database does for one). Whatever
+that path cannot settle — any rejection, a Slack challenge, a trigger that changed or that
+has limits — goes the full way above, so every answer is decided on what is stored now.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import Any
+
+from cryptography.fernet import InvalidToken
+from django.conf import settings
+from django.db import connection
+from django.db.models import DEFERRED, Q
+
+from accounts.encryption import decrypt_secret
+from accounts.models import Credential
+from executions import policies
+from executions.choices import ExecutionType
+from executions.services import firing
+from triggers.choices import Delivery
+from triggers.models import Trigger
+from webhooks import payloads
+from webhooks.errors import (
+    Conflict,
+    LengthRequired,
+    NotFound,
+    TooManyRequests,
+    TriggerMisconfigured,
+    WebhookRejected,
+)
+from webhooks.pipeline import Accepted, Challenge, Pipeline, WebhookRequest, compile_pipeline
+
+
+@dataclass
+class Ingested:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# What the firing reads of a trigger; loaded into a deferred Trigger with ``from_db``.
+_FIRING_FIELDS = (
+    "id", "tenant_id", "provider_id", "provider_trigger_id", "max_retries",
+    *policies.RULE_FIELDS,
+)  # fmt: skip
+# The webhook settings, read as stored (JSON text): with the signing secret's ciphertext they
+# are the key of the compiled-pipeline cache, so nothing is parsed or compiled per request.
+_SETTINGS_COLUMNS = (
+    "authentication", "signature_verification", "input_schema", "message_template",
+    "output_transform", "config",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _lookup() -> tuple[list[int], dict[str, str]]:
+    """(where each firing field sits in the model's concrete fields, the lookup query by
+    token and by path)."""
+    concrete = Trigger._meta.concrete_fields
+    positions = [i for i, f in enumerate(concrete) if f.attname in _FIRING_FIELDS]
+    columns = [f"t.{concrete[i].column}" for i in positions]
+    columns += [f"t.{Trigger._meta.get_field(name).column}" for name in _SETTINGS_COLUMNS]
+    version = Trigger._meta.get_field("delivery_version").column
+    select = (
+        f"SELECT {', '.join(columns)}, c.encrypted_value, t.{version} "
+        f"FROM {Trigger._meta.db_table} t "
+        f"LEFT JOIN {Credential._meta.db_table} c ON c.id = t.signing_secret_id WHERE t."
+    )
+    return positions, {
+        "token": select + "webhook_token = %s",
+        "path": select + "webhook_path = %s",
+    }
+
+
+def receive(
+    *,
+    token: str | None = None,
+    path: str | None = None,
+    content_length: str | None,
+    transfer_encoding: str | None,
+    read: Callable[[], WebhookRequest],
+) -> Ingested:
+    """One delivery to the webhook URL ``token`` (or the custom ``path``), start to end.
+
+    ``read`` builds the request, reading its body; it is called only after the declared
+    size passed. Raises WebhookRejected (the view renders it as problem+json).
+    """
+    key = ("token", token) if token else ("path", path)
+    remembered = _remembered.get(key)
+    if remembered is not None:
+        answer = _receive_remembered(remembered, content_length, transfer_encoding, read)
+        if answer is not None:
+            return answer
+    try:
+        trigger = find_trigger(token=token, path=path)
+    except NotFound:
+        _remembered.pop(key, None)
+        raise
+    _remember(key, trigger)
+    check_accepting(trigger)
+    check_declared_size(content_length, transfer_encoding)
+    return ingest(trigger, read())
+
+
+# Webhook triggers this process has served, by URL; the INSERT checks they are unchanged.
+_remembered: dict[tuple[str, str | None], Trigger] = {}
+_REMEMBERED_MAX = 4096
+
+
+def _remember(key: tuple[str, str | None], trigger: Trigger) -> None:
+    """Remember the trigger just read if its next delivery can take the one-statement way:
+    active, without rules that read its history (those take the row lock), with a
+    ``delivery_version`` (kept by
+    PostgreSQL; NULL on other databases, and without the database triggers of
+    triggers/migrations/0003 the INSERT would never match).
+    Otherwise forget the URL, so a disabled trigger's deliveries are not tried twice."""
+    if (
+        trigger.status == policies.FIRING_STATUS
+        and not policies.needs_history(trigger)
+        and trigger.delivery_version is not None
+    ):
+        if len(_remembered) >= _REMEMBERED_MAX:
+            _remembered.clear()
+        _remembered[key] = trigger
+    else:
+        _remembered.pop(key, None)
+
+
+def _receive_remembered(trigger, content_length, transfer_encoding, read) -> Ingested | None:
+    """The delivery on a remembered trigger, or None to go the full way."""
+    try:
+        check_declared_size(content_length, transfer_encoding)
+        outcome = _run_pipeline(trigger, read())
+    except WebhookRejected:
+        return None  # decided again on the stored settings, which may have changed
+    if not isinstance(outcome, Accepted):
+        return None  # a Slack challenge: answered only for a trigger that is active now
+    fired = firing.execution_fire_if(
+        trigger=trigger,
+        condition=(_unchanged_condition(), _unchanged_params(trigger)),
+        execution_type=_execution_type(trigger),
+        input_data=outcome.input_data,
+        request_payload=outcome.request_payload,
+        idempotency_key=outcome.idempotency_key,
+    )
+    return None if fired is None else _answer(fired)
+
+
+@lru_cache(maxsize=1)
+def _unchanged_condition() -> str:
+    """SQL: the trigger's row is still as ``find_trigger`` read it, active, and without rules
+    that read its history (the firing rules' own condition, policies.history_free_sql).
+
+    Its parameters come from ``_unchanged_params``, in the same order.
+    """
+
+    def column(name: str) -> str:
+        return Trigger._meta.get_field(name).column
+
+    checks = [f"t.{column(name)} = %s" for name in ("id", "status", "delivery_version")]
+    checks.append(policies.history_free_sql("t", column))
+    return f"EXISTS (SELECT 1 FROM {Trigger._meta.db_table} t WHERE {' AND '.join(checks)})"
+
+
+# Everything else a remembered trigger's firing and pipeline use, which must be unchanged:
+# PostgreSQL gives Trigger.delivery_version a new value when any of them, the signing secret
+# or its value changes (triggers/migrations/0003, checked by tests/triggers/
+# test_delivery_version.py), so the INSERT compares that one column.
+_VERSIONED_FIELDS = (
+    "tenant_id", "max_retries", "webhook_token", "webhook_path", "provider_id",
+    "provider_trigger_id", *_SETTINGS_COLUMNS, "signing_secret_id",
+)  # fmt: skip
+
+
+def _unchanged_params(trigger: Trigger) -> list:
+    return [trigger.pk, policies.FIRING_STATUS.value, trigger.delivery_version]
+
+
+def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigger:
+    """The webhook (or Slack event) trigger at this URL, with one query; 404 otherwise.
+
+    A deferred Trigger holding what the firing reads, plus ``webhook_settings``: the stored
+    webhook settings and signing-secret ciphertext, the key of the compiled pipeline.
+    """
+    positions, queries = _lookup()
+    with connection.cursor() as cursor:
+        cursor.execute(queries["token" if token else "path"], [token or path])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("No webhook trigger at this URL.")
+    values = [DEFERRED] * len(Trigger._meta.concrete_fields)
+    for value, position in zip(row, positions, strict=False):
+        values[position] = value
+    trigger = Trigger.from_db(connection.alias, None, values)
+    if trigger.delivery not in (Delivery.WEBHOOK, Delivery.EVENT):
+        raise NotFound("No webhook trigger at this URL.")
+    # Hashable as read: JSON columns come back as text (Django registers jsonb as text).
+    stored = (
+        value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
+        for value in row[len(positions) : -1]
+    )
+    trigger.webhook_settings = (trigger.provider_id, *stored)
+    trigger.delivery_version = row[-1]
+    return trigger
+
+
+def check_accepting(trigger: Trigger) -> None:
+    """409 before the body is read when the trigger does not fire at all (the status rule);
+    the other rules are asked when it fires."""
+    refusal = policies.status_refusal(trigger.status)
+    if refusal is not None:
+        raise Conflict(refusal.reason)
+
+
+def check_declared_size(content_length: str | None, transfer_encoding: str | None = None) -> None:
+    """413 before the body is read, when the sender declares a body over the limit.
+
+    A chunked body has no declared length (and Django would read it as empty): 411.
+    """
+    if transfer_encoding and "chunked" in transfer_encoding.lower():
+        raise LengthRequired("Send the body with a Content-Length, not chunked.")
+    try:
+        declared = int(content_length or 0)
+    except ValueError:
+        declared = 0
+    payloads.check_body_size(declared, settings.WEBHOOK_MAX_BODY_BYTES)
+
+
+def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
+    """Run the pipeline for ``trigger`` (found and checked active by the caller) and fire it."""
+    outcome = _run_pipeline(trigger, request)
+    if isinstance(outcome, Challenge):
+        return Ingested(200, {"challenge": outcome.challenge})
+    try:
+        fired = firing.execution_fire(
+            trigger=trigger,
+            execution_type=_execution_type(trigger),
+            input_data=outcome.input_data,
+            request_payload=outcome.request_payload,
+            idempotency_key=outcome.idempotency_key,
+        )
+    except firing.FiringRefused as refused:
+        if refused.retry_after_seconds:
+            raise TooManyRequests(
+                refused.reason, headers={"Retry-After": str(refused.retry_after_seconds)}
+            ) from None
+        raise Conflict(refused.reason) from None
+    return _answer(fired)
+
+
+def _run_pipeline(trigger: Trigger, request: WebhookRequest):
+    """The trigger's compiled pipeline on ``request``: Accepted or Challenge, else raises."""
+    return _pipeline(trigger.webhook_settings).run(
+        request,
+        credential_value=partial(_credential_value, trigger.tenant_id),
+        max_body_bytes=settings.WEBHOOK_MAX_BODY_BYTES,
+        tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
+    )
+
+
+def _execution_type(trigger: Trigger) -> str:
+    return ExecutionType.SLACK if trigger.delivery == Delivery.EVENT else ExecutionType.WEBHOOK
+
+
+def _answer(fired: firing.Firing) -> Ingested:
+    execution = fired.execution
+    return Ingested(
+        202 if fired.created else 200,
+        {
+            "execution_id": str(execution.execution_id),
+            "status": execution.status,
+            "duplicate": not fired.created,
+        },
+    )
+
+
+@lru_cache(maxsize=1024)
+def _pipeline(webhook_settings: tuple) -> Pipeline:
+    """The compiled pipeline of these exact settings (the cache key is their stored text).
+
+    A changed setting or a rotated secret is a new key, so an edited trigger never runs an old
+    pipeline. The decrypted signing secret stays in this process's memory with its pipeline.
+    """
+    provider_id, auth, signature, schema, template, transform, config, ciphertext = webhook_settings
+    try:
+        secret = decrypt_secret(ciphertext) if ciphertext else None
+    except InvalidToken:
+        raise TriggerMisconfigured(
+            "The trigger's signing secret cannot be decrypted; its owner must set it again."
+        ) from None
+    config = _loads(config) or {}
+    return compile_pipeline(
+        authentication_config=_loads(auth),
+        signature_verification=_loads(signature),
+        signing_secret=secret,
+        input_schema=_loads(schema),
+        message_template=template,
+        output_transform=_loads(transform),
+        idempotency_key=config.get("idempotencyKey") if isinstance(config, dict) else None,
+        default_preset="slack" if provider_id == "slack" else None,
+    )
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _credential_value(tenant_id: str, reference: str) -> str | None:
+    """The secret of the tenant's credential ``reference`` (its id or its name), or None."""
+    try:
+        match = Q(pk=uuid.UUID(str(reference)))
+    except ValueError:
+        match = Q(name=reference)
+    credential = Credential.objects.filter(match, tenant_id=tenant_id).first()
+    if credential is None:
+        return None
+    try:
+        return decrypt_secret(credential.encrypted_value)
+    except InvalidToken:
+        return None

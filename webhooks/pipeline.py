@@ -1,0 +1,233 @@
+"""The webhook pipeline between "the trigger is found and active" and "store this execution".
+
+No database here: the caller (webhooks/delivery.py) finds the trigger, decrypts its signing
+secret, looks credentials up and stores the execution. A trigger's webhook settings are
+compiled once into a Pipeline (validated, a preset expanded, the JSON Schema, the template and
+the JMESPath transform compiled); each request then runs these steps, in this order:
+
+1. body size (the bytes read; the view checked Content-Length before reading) → 413;
+2. ``authentication`` (none / api_key / bearer / basic) → 401;
+3. ``signatureVerification`` → 401 (a timestamp outside the window is a replay), or 400 for an
+   empty body the config forbids;
+4. body parsing (JSON, form-encoded) → 400 / 415;
+5. Slack's ``url_verification`` → a Challenge to echo back, nothing to store;
+6. ``inputSchema`` → 422 listing each failing path;
+7. the idempotency key → 400 when over 255 characters;
+8. ``messageTemplate`` and ``outputTransform`` → the execution's input (422 when the transform
+   fails on this payload).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from triggers import templating
+from webhooks import authentication, payloads, presets, signatures
+from webhooks.errors import TriggerMisconfigured, Unauthorized
+
+logger = logging.getLogger(__name__)
+
+# Request headers never kept on the execution: they carry the sender's credentials.
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    body: bytes
+    headers: Mapping[str, str]
+    query: dict[str, list[str]]
+    content_type: str | None
+    method: str = "POST"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """Slack's url_verification handshake: answer with ``challenge``, store nothing."""
+
+    challenge: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What to store: the execution's input, the request as received, its idempotency key."""
+
+    input_data: dict[str, Any]
+    request_payload: dict[str, Any]
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A trigger's webhook settings, validated and compiled; ``run`` takes one request."""
+
+    authentication: dict[str, Any]
+    signature: dict[str, Any] | None
+    secrets: tuple[bytes, ...]
+    input_validator: Any
+    template: tuple | None
+    transform: Any
+    idempotency: dict[str, str] | None
+
+    def run(
+        self,
+        request: WebhookRequest,
+        *,
+        credential_value: Callable[[str], str | None],
+        max_body_bytes: int,
+        tolerance_seconds: float,
+    ) -> Accepted | Challenge:
+        """Steps 1-8 of the module docstring; raises WebhookRejected at the first failure.
+
+        ``credential_value(reference)`` is the secret of the tenant's credential named by
+        ``authentication.credentialReferenceId``, or None when there is no such credential.
+        """
+        payloads.check_body_size(len(request.body), max_body_bytes)
+        self._authenticate(request, credential_value)
+        if self.signature is not None:
+            if not self.secrets:  # fail closed: a signed trigger without a secret takes nothing
+                raise Unauthorized("The trigger has no signing secret.", code="credential_missing")
+            signatures.verify_signature(
+                self.signature,
+                secrets=self.secrets,
+                headers=request.headers,
+                query=request.query,
+                body=request.body,
+                tolerance_seconds=tolerance_seconds,
+            )
+        data = payloads.parse_body(request.body, request.content_type)
+        challenge = payloads.slack_url_verification_challenge(data)
+        if challenge is not None:
+            return Challenge(challenge)
+        payloads.validate_input(self.input_validator, data)
+        key = payloads.extract_idempotency_key(self.idempotency, request.headers, data)
+        query = flat_query(request.query)
+        message = None
+        if self.template is not None:
+            context = {"body": data, "headers": dict(request.headers), "query": query}
+            message = templating.render_message_template(self.template, context)
+        payload = data
+        if self.transform is not None:
+            payload = payloads.apply_output_transform(self.transform, data)
+        return Accepted(
+            input_data={"message": message, "payload": payload},
+            request_payload=stored_request(request, data, query),
+            idempotency_key=key,
+        )
+
+    def _authenticate(self, request: WebhookRequest, credential_value: Callable) -> None:
+        if self.authentication["type"] == "none":
+            return
+        secret = credential_value(self.authentication["credentialReferenceId"])
+        if not secret:  # fail closed: a missing credential never opens the door
+            raise Unauthorized("The trigger's credential is missing.", code="credential_missing")
+        authentication.check_authentication(
+            self.authentication, secret=secret, headers=request.headers
+        )
+
+
+def compile_pipeline(
+    *,
+    authentication_config: Any = None,
+    signature_verification: Any = None,
+    signing_secret: str | None = None,
+    input_schema: Any = None,
+    message_template: str | None = None,
+    output_transform: Any = None,
+    idempotency_key: Any = None,
+    default_preset: str | None = None,
+) -> Pipeline:
+    """The Pipeline for these settings (the trigger's columns and ``config.idempotencyKey``).
+
+    ``signing_secret`` is the decrypted credential value: one secret per line, so a rotation
+    can hold the new and the old one. ``signatureVerification`` is the management API's object, or
+    ``{"preset": "github" | "stripe" | "slack" | "standard_webhooks"}``; ``default_preset``
+    applies when it is empty but a signing secret is set (a Slack event trigger). The
+    idempotency spec defaults to the preset's (presets.preset_idempotency_spec), else to the
+    Idempotency-Key / webhook-id / X-GitHub-Delivery headers.
+
+    Raises TriggerMisconfigured (500) naming the setting that does not compile.
+    """
+    with _setting("authentication"):
+        auth = authentication.validate_authentication_config(authentication_config)
+    with _setting("signatureVerification"):
+        if not signature_verification and signing_secret and default_preset:
+            signature_verification = {"preset": default_preset}
+        signature, preset = _signature_config(signature_verification)
+    with _setting("signingSecret"):
+        lines = (signing_secret or "").splitlines()
+        secrets = tuple(presets.secret_bytes_for(preset, s.strip()) for s in lines if s.strip())
+    with _setting("inputSchema"):
+        validator = None if input_schema is None else payloads.compile_input_schema(input_schema)
+    with _setting("messageTemplate"):
+        template = (
+            templating.compile_message_template(message_template) if message_template else None
+        )
+    with _setting("outputTransform"):
+        transform = (
+            payloads.compile_output_transform(output_transform) if output_transform else None
+        )
+    with _setting("config.idempotencyKey"):
+        idempotency = payloads.validate_idempotency_spec(idempotency_key)
+    return Pipeline(
+        authentication=auth,
+        signature=signature,
+        secrets=secrets,
+        input_validator=validator,
+        template=template,
+        transform=transform,
+        idempotency=idempotency or presets.preset_idempotency_spec(preset),
+    )
+
+
+def _signature_config(value: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """(the normalised signatureVerification config or None, the preset's name or None)."""
+    if not value:
+        return None, None
+    if not isinstance(value, dict):
+        raise ValueError("signatureVerification: must be an object")
+    config = dict(value)
+    preset = config.pop("preset", None)
+    if preset and "algorithm" not in config:
+        config = presets.preset_config(preset)
+    return signatures.validate_signature_config(config), preset
+
+
+@contextmanager
+def _setting(name: str) -> Iterator[None]:
+    """Turn a ValueError while compiling setting ``name`` into TriggerMisconfigured.
+
+    The sender is told which setting is broken, never its value; the log has the details.
+    """
+    try:
+        yield
+    except ValueError as error:
+        logger.error("Webhook trigger setting %s does not compile: %s", name, error)
+        rejected = TriggerMisconfigured(
+            f"The trigger's {name} setting is invalid; its owner must correct it."
+        )
+        rejected.setting, rejected.reason = name, str(error)
+        raise rejected from error
+
+
+def flat_query(query: Mapping[str, Sequence[str]]) -> dict[str, str | list[str]]:
+    """A query string's values, a repeated name as a list."""
+    return {key: values[0] if len(values) == 1 else list(values) for key, values in query.items()}
+
+
+def stored_request(request: WebhookRequest, data: Any, query: dict | None = None) -> dict:
+    """The request as received (minus credentials), kept on the execution."""
+    return {
+        "method": request.method,
+        "headers": {
+            key: value
+            for key, value in request.headers.items()
+            if key.lower() not in SECRET_HEADERS
+        },
+        "query": flat_query(request.query) if query is None else query,
+        "body": data,
+        "raw_body": request.body.decode("utf-8", errors="replace"),
+    }

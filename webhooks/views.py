@@ -1,0 +1,75 @@
+"""The webhook endpoints: thin Django views over webhooks.delivery.
+
+Plain Django, not DRF: senders are machines with their own authentication scheme (checked
+by the pipeline), there is no session or CSRF, and the hot path stays short. Not inside a
+transaction: the firing commits before the response is built, so a 2xx is only ever sent
+for a stored execution. Every refusal is ``application/problem+json`` (api/errors.py).
+"""
+
+import json
+import logging
+
+from django.core.exceptions import DisallowedHost
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from api.errors import PROBLEM_ERRORS
+from webhooks import delivery
+from webhooks.errors import BadRequest, InternalError, MethodNotAllowed, WebhookRejected
+from webhooks.pipeline import WebhookRequest
+
+logger = logging.getLogger(__name__)
+
+
+def _json(status: int, body: dict, headers: dict | None = None) -> HttpResponse:
+    response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    # Set here: deliveries go through a handler without CommonMiddleware (config/handlers.py).
+    response["Content-Length"] = len(response.content)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _check_host(request) -> None:
+    """ALLOWED_HOSTS, which CommonMiddleware checks on every other path; deliveries go
+    through a handler without it (config/handlers.py)."""
+    try:
+        request.get_host()
+    except DisallowedHost:
+        detail = "The Host header is not one this service answers to."
+        raise BadRequest(detail, code="bad_host") from None
+
+
+def _receive(request, **lookup) -> HttpResponse:
+    try:
+        if request.method != "POST":
+            raise MethodNotAllowed("Webhooks are delivered with POST.", headers={"Allow": "POST"})
+        _check_host(request)
+        result = delivery.receive(
+            **lookup,
+            content_length=request.META.get("CONTENT_LENGTH"),
+            transfer_encoding=request.META.get("HTTP_TRANSFER_ENCODING"),
+            read=lambda: WebhookRequest(
+                body=request.body,  # read once; Django keeps it for a second call
+                headers=request.headers,
+                query=dict(request.GET.lists()),
+                content_type=request.content_type and request.META.get("CONTENT_TYPE"),
+            ),
+        )
+    except WebhookRejected as rejected:
+        return PROBLEM_ERRORS.http_response(rejected.api_error(), request, rejected.headers)
+    except Exception:  # still problem+json for the sender, and the traceback in the log
+        logger.exception("Webhook delivery to %s failed", request.path)
+        rejected = InternalError("The delivery could not be processed.")
+        return PROBLEM_ERRORS.http_response(rejected.api_error(), request)
+    return _json(result.status, result.body, result.headers)
+
+
+@csrf_exempt
+def receive_by_token(request, token: str) -> HttpResponse:
+    return _receive(request, token=token)
+
+
+@csrf_exempt
+def receive_by_path(request, path: str) -> HttpResponse:
+    return _receive(request, path="/" + path)
