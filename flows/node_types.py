@@ -1,5 +1,9 @@
 """The node-type registry: every node type, its metadata (GET /api/node-types is generated
-from it) and its parameter validation, in one module."""
+from it), its parameter validation and what it requires, in one module.
+
+A node may be stored incomplete (a flow editor creates it when it is dropped on the canvas):
+``clean`` checks only the parameters that are given; ``issues`` says what is still missing.
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -7,6 +11,7 @@ from typing import Any
 
 INTENT_TEXT_MAX = 500
 RETURN_TEXT_MAX = 10000
+REQUIRED_MESSAGE = "is required"
 
 
 class ParameterError(ValueError):
@@ -32,10 +37,22 @@ class NodeType:
     # (parameters) -> cleaned parameters; raises ParameterError. Rules that need the
     # database (CallFlow's target flow, call cycles) are in flows/services.py.
     clean: Callable[[dict[str, Any]], dict[str, Any]]
+    # Parameters the node needs before its flow may be switched on; absent ones are issues.
+    required: tuple[str, ...] = ()
 
     @property
     def is_trigger(self) -> bool:
         return self.category == "trigger"
+
+    def issues(self, parameters: dict[str, Any]) -> list[dict[str, str]]:
+        """What a node of this type still lacks: ``[{"field", "message"}]``, [] when complete."""
+        if not isinstance(parameters, dict):  # the admin edits the raw JSON
+            parameters = {}
+        return [
+            {"field": f"parameters.{key}", "message": REQUIRED_MESSAGE}
+            for key in self.required
+            if parameters.get(key) is None
+        ]
 
 
 def _only(parameters: dict[str, Any], allowed: set[str]) -> None:
@@ -44,11 +61,9 @@ def _only(parameters: dict[str, Any], allowed: set[str]) -> None:
         raise ParameterError(f"parameters.{unknown[0]}: unknown parameter")
 
 
-def _text(parameters: dict[str, Any], key: str, maximum: int, *, required: bool = False) -> None:
+def _text(parameters: dict[str, Any], key: str, maximum: int) -> None:
     value = parameters.get(key)
     if value is None:
-        if required:
-            raise ParameterError(f"parameters.{key}: is required")
         return
     if not isinstance(value, str):
         raise ParameterError(f"parameters.{key}: must be a string")
@@ -69,8 +84,9 @@ def _clean_interface(parameters: dict[str, Any]) -> dict[str, Any]:
 
 def _clean_call_flow(parameters: dict[str, Any]) -> dict[str, Any]:
     _only(parameters, {"flowId", "input"})
-    _text(parameters, "flowId", 64, required=True)
-    return parameters
+    _text(parameters, "flowId", 64)
+    # A null flowId is one not chosen yet (an editor clearing the field), not a value.
+    return {k: v for k, v in parameters.items() if not (k == "flowId" and v is None)}
 
 
 def _clean_return(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +116,7 @@ NODE_TYPES = (
     ),
     NodeType(
         "CallFlow", "Call Flow", "Invoke another flow and pass its result to connected nodes.",
-        "git-branch", "action", ("main",), ("main",), _clean_call_flow,
+        "git-branch", "action", ("main",), ("main",), _clean_call_flow, required=("flowId",),
     ),
     NodeType(
         "Return", "Return Value",

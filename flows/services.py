@@ -55,11 +55,15 @@ def flow_create(*, tenant: Tenant, app: Project, **fields) -> Flow:
 
 @transaction.atomic
 def flow_update(*, flow: Flow, **fields) -> Flow:
+    """Change a flow's fields. Asking for ``is_active=True`` is refused while a node is
+    incomplete (even when the flow is on already): the error names each node and field."""
     unknown = set(fields) - _FLOW_FIELDS
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "Cannot be changed."})
     if "parameters" in fields:
         fields["parameters"] = clean_flow_parameters(fields["parameters"])
+    if fields.get("is_active") is True:
+        _check_complete(flow)
     for name, value in fields.items():
         setattr(flow, name, value)
     _check_tool_name_free(flow)
@@ -71,10 +75,23 @@ def flow_delete(*, flow: Flow) -> None:
     flow.delete()
 
 
+def _check_complete(flow: Flow) -> None:
+    """Every node of ``flow`` has what its type requires (flows/node_types.py)."""
+    missing = {
+        f"nodes[{node.pk}].{issue['field']}": issue["message"]
+        for node in flow.nodes.order_by("created_at", "id")
+        for issue in node_type_get(node.type).issues(node.parameters)
+    }
+    if missing:
+        raise ValidationError(missing)
+
+
 # -- nodes -------------------------------------------------------------------------------
 
 
 def _clean_parameters(flow: Flow, type_name: str, parameters: Any) -> dict[str, Any]:
+    """The parameters that are given, checked; missing required ones are not an error here
+    (a node may be incomplete) but issues of the node (``NodeType.issues``)."""
     if not isinstance(parameters, dict):
         raise ValidationError({"parameters": "Must be an object."})
     try:
@@ -83,7 +100,7 @@ def _clean_parameters(flow: Flow, type_name: str, parameters: Any) -> dict[str, 
     except ParameterError as error:
         key, _, message = str(error).partition(": ")
         raise ValidationError({key: message or str(error)}) from None
-    if type_name == "CallFlow":
+    if type_name == "CallFlow" and "flowId" in cleaned:
         _check_call_target(flow, cleaned["flowId"])
     return cleaned
 

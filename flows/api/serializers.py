@@ -1,10 +1,11 @@
 """The flows API's JSON shapes (camelCase) over the flow models."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.strict import StrictJSONTypes
 from flows.models import Connection, Flow, Node
-from flows.node_types import NODE_TYPE_NAMES
+from flows.node_types import NODE_TYPE_NAMES, node_type_get
 from flows.parameters import PARAMETER_TYPES
 
 
@@ -13,15 +14,28 @@ class PositionSerializer(StrictJSONTypes, serializers.Serializer):
     y = serializers.FloatField()
 
 
+class NodeIssueSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The missing parameter, e.g. parameters.flowId")
+    message = serializers.CharField()
+
+
 class NodeSerializer(serializers.ModelSerializer):
     position = serializers.SerializerMethodField()
+    issues = serializers.SerializerMethodField(
+        help_text="What the node still lacks (empty when complete); "
+        "a flow with issues cannot be switched on."
+    )
 
     class Meta:
         model = Node
-        fields = ["id", "type", "name", "position", "parameters"]
+        fields = ["id", "type", "name", "position", "parameters", "issues"]
 
     def get_position(self, node) -> PositionSerializer:
         return {"x": node.position_x, "y": node.position_y}
+
+    @extend_schema_field(NodeIssueSerializer(many=True))
+    def get_issues(self, node) -> list[dict[str, str]]:
+        return node_type_get(node.type).issues(node.parameters)
 
 
 class ConnectionSerializer(serializers.ModelSerializer):

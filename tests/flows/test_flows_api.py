@@ -37,7 +37,7 @@ def test_create_and_get_a_flow_with_nodes_and_connections(alice_client, acme_pro
     assert node.status_code == 201, node.content
     assert node.json() == {
         "id": node.json()["id"], "type": "UserIntent", "name": "User Intent",
-        "position": {"x": 50.0, "y": 200.0}, "parameters": INTENT,
+        "position": {"x": 50.0, "y": 200.0}, "parameters": INTENT, "issues": [],
     }  # fmt: skip
     screen = alice_client.post(
         f"/api/flows/{flow_id}/nodes", {"type": "Interface", "name": "Results"}, format="json"
@@ -132,7 +132,9 @@ def test_patch_a_user_intent_node(alice_client, flow, add_node):
         ({"type": "UserIntent", "parameters": {"when": "x"}}, "parameters.when: unknown parameter"),
         ({"type": "Webhook"}, "type: \"Webhook\" is not a valid choice."),
         ({"type": "Return", "parameters": {"value": 5}}, "parameters.value: must be a string"),
-        ({"type": "CallFlow", "parameters": {}}, "parameters.flowId: is required"),
+        ({"type": "CallFlow", "parameters": {"flowId": 5}}, "parameters.flowId: must be a string"),
+        ({"type": "CallFlow", "parameters": {"flowId": "nope"}},
+         "parameters.flowId: Must be a flow id."),
         ({"type": "Return", "position": {"x": "10", "y": 0}},
          "position.x: A valid number is required."),
     ],

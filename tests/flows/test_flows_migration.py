@@ -114,3 +114,19 @@ def test_the_admin_action_migrates_the_selected_flows(legacy, admin_client):
     assert Node.objects.get(type="UserIntent").flow_id == legacy["empty"].pk
     page = admin_client.get(reverse("admin:flows_flow_change", args=[legacy["with_nodes"].pk]))
     assert page.status_code == 200 and b"Interface@300" in page.content
+
+
+def test_a_flow_with_an_incomplete_node_migrates(acme, acme_project):
+    flow = flow_create(tenant=acme, app=acme_project, name="call", tool_name="call",
+                       tool_description="d")  # fmt: skip
+    Flow.objects.filter(pk=flow.pk).update(legacy_when_to_use="When user asks for B")
+    call = node_create(flow=flow, type="CallFlow", name="Call B", position={"x": 300, "y": 40})
+
+    report = user_intents_migrate()
+
+    assert (report.migrated_flows, report.created_nodes, report.errors) == (1, 1, [])
+    intent = Node.objects.get(flow=flow, type="UserIntent")
+    assert (intent.position_x, intent.position_y) == (50, 40)
+    assert Connection.objects.get(flow=flow).target == call
+    call.refresh_from_db()
+    assert call.parameters == {}  # still waiting for its flowId, untouched
