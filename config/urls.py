@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -16,6 +16,7 @@ from flows.api.views import (
     NodeTypesView,
     NodeViewSet,
 )
+from triggers.api.agents import AgentTriggersViewSet, TriggerInstanceViewSet
 from triggers.api.frontend import TriggerViewSet
 from webhooks import views as webhooks
 
@@ -35,6 +36,35 @@ flows.register(r"flows/(?P<flow_id>[^/]+)/nodes", NodeViewSet, basename="flow-no
 flows.register(
     r"flows/(?P<flow_id>[^/]+)/connections", ConnectionViewSet, basename="flow-connection"
 )
+
+
+# The agent API, at the root as its contract writes it.
+_agent_triggers = AgentTriggersViewSet.as_view
+agent_api = [
+    re_path(
+        r"^triggers/?$", TriggerInstanceViewSet.as_view({"get": "list"}), name="agent-triggers"
+    ),
+    re_path(
+        r"^triggers/(?P<trigger_instance_id>[^/]+)/?$",
+        TriggerInstanceViewSet.as_view({"get": "retrieve"}),
+        name="agent-trigger",
+    ),
+    re_path(
+        r"^agents/(?P<agent_id>[^/]+)/triggers/?$",
+        _agent_triggers({"get": "retrieve", "put": "update", "delete": "destroy"}),
+        name="agent-trigger-set",
+    ),
+    re_path(
+        r"^agents/(?P<agent_id>[^/]+)/triggers/enable/?$",
+        _agent_triggers({"post": "enable"}),
+        name="agent-triggers-enable",
+    ),
+    re_path(
+        r"^agents/(?P<agent_id>[^/]+)/triggers/disable/?$",
+        _agent_triggers({"post": "disable"}),
+        name="agent-triggers-disable",
+    ),
+]
 
 
 def healthz(request):
@@ -60,6 +90,7 @@ urlpatterns = [
     ),
     path("api/", include(frontend.urls)),
     path("api/", include(flows.urls)),
+    *agent_api,
 ]
 
 handler404 = "config.views.not_found"

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from triggers import services
+from triggers.choices import TriggerOrigin
 from triggers.models import Trigger
 
 
@@ -21,12 +22,20 @@ class TriggerAdmin(admin.ModelAdmin):
         "error_count",
         "created_at",
     ]
-    list_filter = ["status", "provider_id", "provider_trigger_id", "is_single_execution", "tenant"]
+    list_filter = [
+        "status",
+        "origin",
+        "provider_id",
+        "provider_trigger_id",
+        "is_single_execution",
+        "tenant",
+    ]
     search_fields = ["name", "public_id", "uuid", "webhook_path", "agent__public_id"]
     list_select_related = ["tenant"]
     raw_id_fields = ["project", "agent", "signing_secret", "created_by", "updated_by"]
     readonly_fields = [
         "uuid",
+        "origin",
         "status",
         "config_hash",
         "webhook_token",
@@ -53,7 +62,9 @@ class TriggerAdmin(admin.ModelAdmin):
             changed = {name: values[name] for name in form.changed_data if name in values}
             services.trigger_update(trigger=obj, updated_by=request.user, **changed)
         else:
-            created = services.trigger_create(created_by=request.user, **values)
+            created = services.trigger_create(
+                created_by=request.user, origin=TriggerOrigin.ADMIN, **values
+            )
             obj.pk = created.pk
 
     def _run(self, request, queryset, service, verb: str) -> None:

@@ -4,7 +4,7 @@ A trigger row stores the pair; this registry says how such a trigger fires. The 
 provider catalog (``/providers/...``) will extend it with provider entries.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from triggers.choices import Delivery
 
@@ -16,16 +16,23 @@ class TriggerType:
     name: str
     description: str
     delivery: Delivery
+    # Config keys held in typed columns the engine indexes or reads (key -> Trigger field);
+    # the trigger's ``config`` and those columns are kept equal by triggers.services.
+    config_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.provider_id, self.trigger_id)
 
 
-CRON = TriggerType("builtin", "cron", "Schedule", "Fires on a cron schedule.", Delivery.SCHEDULE)
+CRON = TriggerType(
+    "builtin", "cron", "Schedule", "Fires on a cron schedule.", Delivery.SCHEDULE,
+    {"schedule": "cron_expression", "timezone": "timezone"},
+)  # fmt: skip
 WEBHOOK = TriggerType(
-    "builtin", "webhook", "Webhook", "Fires when its webhook URL is called.", Delivery.WEBHOOK
-)
+    "builtin", "webhook", "Webhook", "Fires when its webhook URL is called.", Delivery.WEBHOOK,
+    {"path": "webhook_path"},
+)  # fmt: skip
 FILE_SYSTEM = TriggerType(
     "builtin",
     "file_system",

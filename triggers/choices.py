@@ -14,6 +14,17 @@ class TriggerStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class TriggerOrigin(models.TextChoices):
+    """The API surface (or the admin) that created a trigger. The agent API's replace-all PUT
+    manages only the triggers it made, so it never deletes one another surface created."""
+
+    FRONTEND = "frontend", "Frontend API"
+    AGENT = "agent", "Agent API"
+    MANAGEMENT = "management", "Management API"
+    PROVIDER = "provider", "Provider API"
+    ADMIN = "admin", "Admin"
+
+
 class ListenerType(models.TextChoices):
     WORKFORCE = "workforce", "Workforce"
     CHAT_AGENT = "chat_agent", "Chat agent"

@@ -13,11 +13,31 @@ from django.db.models import Q
 
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
 from triggers import catalog, schedule
-from triggers.choices import Delivery, ListenerType, MisfirePolicy, OverlapPolicy, TriggerStatus
+from triggers.choices import (
+    Delivery,
+    ListenerType,
+    MisfirePolicy,
+    OverlapPolicy,
+    TriggerOrigin,
+    TriggerStatus,
+)
 from triggers.signals import trigger_validating
 
 # The agent API's custom webhook paths, served under /hooks/p/ (docs/webhooks.md).
 _WEBHOOK_PATH = re.compile(r"/[A-Za-z0-9._~\-][A-Za-z0-9._~\-/]*")
+
+
+def config_hash(trigger_id: str, config: dict) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``{"trigger_id", "config"}``: keys sorted, no
+    whitespace, UTF-8 (not escaped). Stable across processes and releases; the agent API
+    shows it as ``config_hash`` (docs/agent-api.md has a test vector)."""
+    canonical = json.dumps(
+        {"trigger_id": trigger_id, "config": config},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class Trigger(models.Model):
@@ -43,6 +63,10 @@ class Trigger(models.Model):
     )
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
+    # Which surface made it: the agent API's PUT replaces only its own (TriggerOrigin).
+    origin = models.CharField(
+        max_length=16, choices=TriggerOrigin.choices, default=TriggerOrigin.FRONTEND
+    )
 
     # -- type and configuration ---------------------------------------------------------
     provider_id = models.CharField(max_length=64, default="builtin")
@@ -172,27 +196,26 @@ class Trigger(models.Model):
             return None
         return f"{settings.PUBLIC_BASE_URL}/hooks/{self.webhook_token}"
 
+    def config_columns(self) -> dict[str, str]:
+        """The type's config keys held in typed columns (catalog.TriggerType.config_columns)."""
+        entry = self.trigger_type
+        return entry.config_columns if entry else {}
+
     def effective_config(self) -> dict:
-        """The type-specific configuration as one dict: ``config`` plus the typed columns."""
+        """The type-specific configuration as one dict: ``config``, plus what a typed column
+        holds that ``config`` does not name (``schedule``, a ``timezone`` other than UTC,
+        ``path``). For a trigger whose config was given whole (the agent API's), it is that
+        config."""
         effective = dict(self.config or {})
-        if self.delivery == Delivery.SCHEDULE:
-            effective.update(schedule=self.cron_expression, timezone=self.timezone)
-        if self.webhook_path:
-            effective["path"] = self.webhook_path
+        for key, column in self.config_columns().items():
+            value = getattr(self, column)
+            default = self._meta.get_field(column).get_default()
+            if key not in effective and value and value != default:
+                effective[key] = value
         return effective
 
     def compute_config_hash(self) -> str:
-        canonical = json.dumps(
-            {
-                "provider_id": self.provider_id,
-                "trigger_id": self.provider_trigger_id,
-                "config": self.effective_config(),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            default=str,
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return config_hash(self.provider_trigger_id, self.effective_config())
 
     def clean(self) -> None:
         """Cross-field rules; every surface (API, admin) runs them through full_clean()."""

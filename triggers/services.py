@@ -61,6 +61,32 @@ def _arm(trigger: Trigger, *, now: datetime) -> None:
         trigger.next_fire_at = None
 
 
+def _reconcile_config(trigger: Trigger, changed: set[str], *, whole: bool) -> None:
+    """Keep ``config`` and the typed columns its keys live in (catalog config_columns) equal.
+
+    ``whole``: the config was given whole (the agent API's): its keys set their columns and a
+    key it leaves out puts its column back to the default. Otherwise a changed config sets
+    the columns of the keys it names, and a changed column (the frontend API's
+    ``custom_cron_expression``) updates its key when the config names it.
+    """
+    config = dict(trigger.config or {})
+    errors = {}
+    for key, column in trigger.config_columns().items():
+        if key in config and ("config" in changed and (whole or column not in changed)):
+            value = config[key]
+            if value is not None and not isinstance(value, str):
+                errors[f"config.{key}"] = "Must be a string."
+            else:
+                setattr(trigger, column, value)
+        elif key in config and column in changed:
+            config[key] = getattr(trigger, column)
+        elif whole:
+            setattr(trigger, column, trigger._meta.get_field(column).get_default())
+    if errors:
+        raise ValidationError(errors)
+    trigger.config = config
+
+
 def _validate_and_save(trigger: Trigger, *, rearm: bool) -> Trigger:
     trigger.full_clean()
     if rearm:
@@ -78,9 +104,14 @@ def trigger_create(
     provider_id: str = "builtin",
     created_by: AbstractBaseUser | None = None,
     status: str = TriggerStatus.ACTIVE,
+    config_is_whole: bool = False,
     **fields,
 ) -> Trigger:
-    """Create a trigger; raises ValidationError (keyed by model field) on bad settings."""
+    """Create a trigger; raises ValidationError (keyed by model field) on bad settings.
+
+    ``config_is_whole``: ``config`` is the trigger's whole configuration, typed columns
+    included (``schedule``, ``path``; see _reconcile_config).
+    """
     trigger = Trigger(
         tenant=tenant,
         provider_id=provider_id,
@@ -94,6 +125,7 @@ def trigger_create(
         trigger.public_id = str(trigger.uuid)
     if trigger.delivery in (Delivery.WEBHOOK, Delivery.EVENT):
         trigger.webhook_token = _new_webhook_token()
+    _reconcile_config(trigger, set(fields), whole=config_is_whole)
     return _validate_and_save(trigger, rearm=True)
 
 
@@ -103,9 +135,11 @@ def trigger_update(
     trigger: Trigger,
     updated_by: AbstractBaseUser | None = None,
     status: str | None = None,
+    config_is_whole: bool = False,
     **fields,
 ) -> Trigger:
-    """Change settings and, when ``status`` is given, move to that status.
+    """Change settings and, when ``status`` is given, move to that status (``config_is_whole``
+    as for trigger_create).
 
     Only ``active`` and ``inactive`` can be asked for; the others are reached by events
     (an agent deleted, a single run done, repeated failures).
@@ -114,7 +148,8 @@ def trigger_update(
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.updated_by = updated_by or locked.updated_by
-    rearm = bool(_SCHEDULE_FIELDS & fields.keys())
+    _reconcile_config(locked, set(fields), whole=config_is_whole)
+    rearm = bool(_SCHEDULE_FIELDS & fields.keys()) or "config" in fields
     if status is not None and status != locked.status:
         _apply_requested_status(locked, status)
         rearm = True
@@ -142,6 +177,21 @@ def trigger_enable(*, trigger: Trigger, updated_by: AbstractBaseUser | None = No
 
 def trigger_disable(*, trigger: Trigger, updated_by: AbstractBaseUser | None = None) -> Trigger:
     return trigger_update(trigger=trigger, updated_by=updated_by, status=TriggerStatus.INACTIVE)
+
+
+@transaction.atomic
+def triggers_set_enabled(
+    *, triggers: QuerySet[Trigger], enabled: bool, user: AbstractBaseUser | None = None
+) -> int:
+    """Enable (unfreezing failed ones) or disable each of ``triggers``; how many there are."""
+    count = 0
+    for trigger in triggers.select_for_update():
+        if enabled:
+            trigger_enable(trigger=trigger, updated_by=user)
+        else:
+            trigger_disable(trigger=trigger, updated_by=user)
+        count += 1
+    return count
 
 
 @transaction.atomic

@@ -1,0 +1,286 @@
+"""The agent API: an agent platform's declared triggers, per agent.
+
+``GET /triggers``, ``GET /triggers/{trigger_instance_id}``, ``GET|PUT|DELETE
+/agents/{agent_id}/triggers``, ``POST /agents/{agent_id}/triggers/enable|disable``
+(docs/agent-api.md). Errors are DRF's bodies: ``{"detail": "Agent not found"}``, or for a bad
+declared item ``{"triggers[1].config.schedule": ["…"]}``. The replace-all logic is
+triggers/agent_sync.py's; the status table is ``STATUS_TO_AGENT``.
+"""
+
+import uuid
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from accounts import selectors as account_selectors
+from accounts.models import Agent
+from api.strict import StrictJSONTypes, reject_nul_characters
+from api.views import TenantScopedViewSet
+from triggers import agent_sync, services
+from triggers.catalog import trigger_type_get
+from triggers.choices import TriggerOrigin, TriggerStatus
+from triggers.models import Trigger
+
+
+class AgentTriggerStatus:
+    ENABLED = "ENABLED"
+    DISABLED = "DISABLED"
+    FAILED = "FAILED"
+
+
+# The one status table of this surface (docs/architecture.md).
+STATUS_TO_AGENT = {
+    TriggerStatus.ACTIVE: AgentTriggerStatus.ENABLED,
+    TriggerStatus.INACTIVE: AgentTriggerStatus.DISABLED,
+    TriggerStatus.STALE: AgentTriggerStatus.DISABLED,
+    TriggerStatus.COMPLETED: AgentTriggerStatus.DISABLED,
+    TriggerStatus.FAILED: AgentTriggerStatus.FAILED,
+}
+# The config keys each type takes on this surface: a typo is a 400, not silently ignored.
+CONFIG_KEYS = {
+    "cron": {"schedule": True, "timezone": False},
+    "webhook": {"path": True},
+    "file_system": {
+        "watch_path": True,
+        "patterns": False,
+        "events": False,
+        "recursive": False,
+        "settle_seconds": False,
+    },
+}
+
+
+class TriggerInstanceSerializer(serializers.ModelSerializer):
+    """``TriggerInstanceResponse``."""
+
+    trigger_instance_id = serializers.UUIDField(source="uuid")
+    agent_id = serializers.CharField(source="agent.public_id")
+    trigger_id = serializers.CharField(source="provider_trigger_id")
+    status = serializers.SerializerMethodField()
+    config = serializers.SerializerMethodField()
+    error_message = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trigger
+        fields = [
+            "trigger_instance_id", "agent_id", "trigger_id", "status", "config",
+            "config_hash", "error_message", "error_at", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_status(self, trigger) -> str:
+        return STATUS_TO_AGENT[trigger.status]
+
+    def get_config(self, trigger) -> dict:
+        return trigger.effective_config()
+
+    def get_error_message(self, trigger) -> str | None:
+        return trigger.error_message or None
+
+
+class TriggerConfigSerializer(StrictJSONTypes, serializers.Serializer):
+    """``TriggerConfig``: one declared trigger."""
+
+    trigger_id = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=[AgentTriggerStatus.ENABLED, AgentTriggerStatus.DISABLED],
+        default=AgentTriggerStatus.ENABLED,
+    )
+    config = serializers.DictField(default=dict, validators=[reject_nul_characters])
+
+    def validate_trigger_id(self, value):
+        if value not in CONFIG_KEYS or trigger_type_get("builtin", value) is None:
+            known = ", ".join(sorted(CONFIG_KEYS))
+            raise serializers.ValidationError(f"Unknown trigger type '{value}'; known: {known}.")
+        return value
+
+    def validate(self, attrs):
+        keys = CONFIG_KEYS[attrs["trigger_id"]]
+        errors = {}
+        for key in sorted(set(attrs["config"]) - set(keys)):
+            errors[f"config.{key}"] = [f"Not a setting of {attrs['trigger_id']} triggers."]
+        for key, required in keys.items():
+            if required and attrs["config"].get(key) in (None, ""):
+                errors[f"config.{key}"] = ["This setting is required."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class SetAgentTriggersSerializer(StrictJSONTypes, serializers.Serializer):
+    triggers = serializers.ListField(child=serializers.DictField(), allow_empty=True)
+
+    def validate_triggers(self, items):
+        """Each item through TriggerConfigSerializer; errors keyed ``triggers[<i>].<field>``."""
+        declared, errors = [], {}
+        for index, item in enumerate(items):
+            one = TriggerConfigSerializer(data=item)
+            if not one.is_valid():
+                for key, messages in one.errors.items():
+                    errors[f"triggers[{index}].{key}"] = messages
+                continue
+            data = one.validated_data
+            declared.append(
+                agent_sync.DeclaredTrigger(
+                    trigger_id=data["trigger_id"],
+                    enabled=data["status"] == AgentTriggerStatus.ENABLED,
+                    config=data["config"],
+                )
+            )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return declared
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            # Item errors flat at the top ("triggers[1].config.schedule"), not nested.
+            detail = error.detail
+            if isinstance(detail, dict) and isinstance(detail.get("triggers"), dict):
+                raise serializers.ValidationError(detail["triggers"]) from None
+            raise
+
+
+SET_RESPONSE = inline_serializer(
+    "SetAgentTriggersResponse",
+    {
+        "agent_id": serializers.CharField(),
+        "triggers": TriggerInstanceSerializer(many=True),
+        "created": serializers.IntegerField(),
+        "updated": serializers.IntegerField(),
+        "deleted": serializers.IntegerField(),
+    },
+)
+DELETE_RESPONSE = inline_serializer(
+    "DeleteAgentTriggersResponse",
+    {"agent_id": serializers.CharField(), "deleted": serializers.IntegerField()},
+)
+ENABLED_RESPONSE = inline_serializer(
+    "SetAgentTriggersEnabledResponse",
+    {
+        "agent_id": serializers.CharField(),
+        "enabled": serializers.BooleanField(),
+        "affected": serializers.IntegerField(),
+    },
+)
+
+
+def _agent_triggers_queryset() -> QuerySet[Trigger]:
+    return Trigger.objects.filter(origin=TriggerOrigin.AGENT).select_related("agent")
+
+
+class TriggerInstanceViewSet(TenantScopedViewSet):
+    """``GET /triggers`` and ``GET /triggers/{trigger_instance_id}``: every trigger the agent
+    API manages in the caller's tenant, oldest first."""
+
+    queryset = _agent_triggers_queryset().order_by("created_at", "id")
+    serializer_class = TriggerInstanceSerializer
+    lookup_field = "uuid"
+    lookup_url_kwarg = "trigger_instance_id"
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(summary="List trigger instances across all agents")
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(TriggerInstanceSerializer(page, many=True).data)
+
+    @extend_schema(summary="Get a trigger instance")
+    def retrieve(self, request, trigger_instance_id=None):
+        trigger = self.get_queryset().filter(uuid=_uuid_or_none(trigger_instance_id)).first()
+        if trigger is None:
+            raise NotFound("Trigger not found")
+        return Response(TriggerInstanceSerializer(trigger).data)
+
+
+class AgentTriggersViewSet(TenantScopedViewSet):
+    """``/agents/{agent_id}/triggers``: an agent's declared triggers."""
+
+    queryset = Agent.objects.all()
+    serializer_class = TriggerInstanceSerializer
+    pagination_class = None  # an agent's triggers are listed whole
+    lookup_field = "public_id"
+    lookup_url_kwarg = "agent_id"
+    lookup_value_regex = r"[a-zA-Z0-9\-_.]+"
+
+    def get_object(self) -> Agent:
+        """The caller's live agent; one pending deletion is not found, as the contract says."""
+        agent = (
+            account_selectors.agent_list(tenant=self.request.tenant)
+            .filter(public_id=self.kwargs["agent_id"])
+            .first()
+        )
+        if agent is None:
+            raise NotFound("Agent not found")
+        return agent
+
+    def _listed(self, agent: Agent) -> list:
+        triggers = agent_sync.agent_triggers(agent=agent).select_related("agent")
+        return TriggerInstanceSerializer(triggers, many=True).data
+
+    @extend_schema(
+        summary="List an agent's triggers", responses={200: TriggerInstanceSerializer(many=True)}
+    )
+    def retrieve(self, request, agent_id=None):
+        return Response(self._listed(self.get_object()))
+
+    @extend_schema(
+        summary="Set an agent's triggers (replace-all, one transaction)",
+        request=SetAgentTriggersSerializer,
+        responses={200: SET_RESPONSE},
+    )
+    def update(self, request, agent_id=None):
+        agent = self.get_object()
+        body = SetAgentTriggersSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = agent_sync.agent_triggers_set(
+            agent=agent, declared=body.validated_data["triggers"], user=request.user
+        )
+        return Response(
+            {
+                "agent_id": agent.public_id,
+                "triggers": TriggerInstanceSerializer(result.triggers, many=True).data,
+                "created": result.created,
+                "updated": result.updated,
+                "deleted": result.deleted,
+            }
+        )
+
+    @extend_schema(summary="Delete all of an agent's triggers", responses={200: DELETE_RESPONSE})
+    def destroy(self, request, agent_id=None):
+        agent = self.get_object()
+        deleted = agent_sync.agent_triggers_delete(agent=agent)
+        return Response({"agent_id": agent.public_id, "deleted": deleted})
+
+    @extend_schema(
+        summary="Enable all of an agent's triggers (unfreezes FAILED ones)",
+        request=None,
+        responses={200: ENABLED_RESPONSE},
+    )
+    def enable(self, request, agent_id=None):
+        return self._set_enabled(True)
+
+    @extend_schema(
+        summary="Disable all of an agent's triggers",
+        request=None,
+        responses={200: ENABLED_RESPONSE},
+    )
+    def disable(self, request, agent_id=None):
+        return self._set_enabled(False)
+
+    def _set_enabled(self, enabled: bool) -> Response:
+        agent = self.get_object()
+        affected = services.triggers_set_enabled(
+            triggers=agent_sync.agent_triggers(agent=agent), enabled=enabled, user=self.request.user
+        )
+        return Response({"agent_id": agent.public_id, "enabled": enabled, "affected": affected})
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
