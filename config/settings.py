@@ -191,7 +191,7 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["api.openapi.strip_optional_trailing_slash"],
     "ENUM_NAME_OVERRIDES": {
         "TriggerStatusEnum": "triggers.api.frontend_enums.FrontendTriggerStatus",
-        "ExecutionStatusEnum": "executions.api.frontend.FrontendExecutionStatus",
+        "ExecutionStatusEnum": "executions.api.frontend_enums.FrontendExecutionStatus",
         "TriggerTypeEnum": "triggers.api.frontend_enums.FrontendTriggerType",
         "NodeTypeEnum": "flows.node_types.NODE_TYPE_NAMES",
         "NodeTypeCategoryEnum": "flows.node_types.CATEGORY_IDS",

@@ -128,3 +128,20 @@ def test_the_project_templates_override_the_admin_look(admin_client):
 
     assert '<div id="site-name"><a href="/admin/">Agent trigger service</a></div>' in page
     assert "<title>Site administration | Agent trigger service</title>" in page
+
+
+def test_agent_api_triggers_show_their_origin_status_hash_and_error(
+    admin_client, alice_client, acme_agent
+):
+    alice_client.put(
+        "/agents/triage/triggers",
+        {"triggers": [{"trigger_id": "cron", "config": {"schedule": "0 9 * * *"}}]},
+        format="json",
+    )
+    trigger = Trigger.objects.get()
+    Trigger.objects.filter(pk=trigger.pk).update(status="failed", error_message="Frozen: boom")
+
+    page = admin_client.get(reverse("admin:triggers_trigger_changelist")).content.decode()
+
+    assert "Agent API" in page and "Failed" in page and "Frozen: boom" in page
+    assert trigger.config_hash[:12] in page

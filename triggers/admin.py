@@ -13,9 +13,13 @@ class TriggerAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "tenant",
+        "agent",
+        "origin",
         "provider_id",
         "provider_trigger_id",
         "status",
+        "short_config_hash",
+        "error_message",
         "next_fire_at",
         "last_executed_at",
         "execution_count",
@@ -31,7 +35,7 @@ class TriggerAdmin(admin.ModelAdmin):
         "tenant",
     ]
     search_fields = ["name", "public_id", "uuid", "webhook_path", "agent__public_id"]
-    list_select_related = ["tenant"]
+    list_select_related = ["tenant", "agent"]
     raw_id_fields = ["project", "agent", "signing_secret", "created_by", "updated_by"]
     readonly_fields = [
         "uuid",
@@ -54,6 +58,10 @@ class TriggerAdmin(admin.ModelAdmin):
     ]
     actions = ["enable", "disable", "duplicate"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="config hash", ordering="config_hash")
+    def short_config_hash(self, trigger) -> str:
+        return trigger.config_hash[:12]
 
     def save_model(self, request, obj, form, change):
         editable = [name for name in form.cleaned_data if name not in self.readonly_fields]

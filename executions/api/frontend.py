@@ -2,7 +2,6 @@
 ``/api/triggers/:id/test``. They live here because the executions app depends on the
 triggers app, not the other way round (docs/architecture.md)."""
 
-from django.db import models
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -10,28 +9,13 @@ from rest_framework.response import Response
 
 from api.views import TenantScopedViewSet
 from executions import selectors
-from executions.choices import ExecutionStatus, ExecutionType
+from executions.api.frontend_enums import STATUS_TO_FRONTEND, FrontendExecutionStatus
+from executions.api.frontend_filters import FrontendExecutionFilterSet
+from executions.choices import ExecutionType
 from executions.models import Execution
 from executions.services import firing, lifecycle
 from triggers.api.frontend_enums import frontend_types_q
 from triggers.models import Trigger
-
-
-class FrontendExecutionStatus(models.IntegerChoices):
-    PENDING = 0, "Pending"
-    RUNNING = 1, "Running"
-    COMPLETED = 2, "Completed"
-    FAILED = 3, "Failed"
-    CANCELLED = 4, "Cancelled"
-
-
-STATUS_TO_FRONTEND: dict[str, int] = {
-    ExecutionStatus.PENDING: FrontendExecutionStatus.PENDING,
-    ExecutionStatus.RUNNING: FrontendExecutionStatus.RUNNING,
-    ExecutionStatus.COMPLETED: FrontendExecutionStatus.COMPLETED,
-    ExecutionStatus.FAILED: FrontendExecutionStatus.FAILED,
-    ExecutionStatus.CANCELLED: FrontendExecutionStatus.CANCELLED,
-}
 
 
 class TriggerExecutionSerializer(serializers.ModelSerializer):
@@ -81,10 +65,19 @@ class TriggerExecutionSerializer(serializers.ModelSerializer):
         return execution.worker_id or None
 
 
-class ExecutionViewSet(mixins.RetrieveModelMixin, TenantScopedViewSet):
-    queryset = Execution.objects.all()
+class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """``/api/executions``: the tenant's executions of every trigger, whatever surface made
+    it (the agent and management APIs' triggers have no history endpoint of their own in the
+    frontend API), newest first."""
+
+    queryset = Execution.objects.order_by("-created_at", "-id")
     lookup_value_regex = r"\d+"
     serializer_class = TriggerExecutionSerializer
+    filterset_class = FrontendExecutionFilterSet
+
+    @extend_schema(summary="List executions, newest first")
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(summary="Get an execution")
     def retrieve(self, request, *args, **kwargs):

@@ -2,6 +2,7 @@
 
 import uuid
 
+import pytest
 from django.utils import timezone
 
 from executions.models import Execution
@@ -109,3 +110,74 @@ def test_cancel_ends_a_pending_execution_and_refuses_a_finished_one(
     again = alice_client.post(f"/api/executions/{created['id']}/cancel")
     assert again.status_code == 400
     assert "only pending or running" in again.json()["status"][0]
+
+
+# -- GET /api/executions: every trigger's history, whatever surface made it ---------------
+
+
+@pytest.fixture
+def histories(acme, globex, make_trigger, alice_client, acme_agent):
+    """Executions of a frontend cron trigger, an agent API webhook and another tenant's."""
+    cron = make_trigger(acme, "cron", name="cron")
+    alice_client.put(
+        "/agents/triage/triggers",
+        {"triggers": [{"trigger_id": "webhook", "config": {"path": "/in"}}]},
+        format="json",
+    )
+    hook = acme.triggers.get(origin="agent")
+    theirs = make_trigger(globex, "cron", name="theirs")
+    made = {}
+    for trigger, kind, status in [
+        (cron, "scheduled", "completed"),
+        (hook, "webhook", "failed"),
+        (hook, "webhook", "pending"),
+        (theirs, "scheduled", "completed"),
+    ]:
+        execution = Execution.objects.create(
+            tenant=trigger.tenant, trigger=trigger, execution_type=kind, status=status
+        )
+        made.setdefault(trigger.name, []).append(execution.pk)
+    return {"cron": cron, "hook": hook, "made": made}
+
+
+def test_executions_lists_the_tenants_newest_first_with_a_total(alice_client, histories):
+    response = alice_client.get("/api/executions")
+
+    assert response.status_code == 200
+    assert response["X-Total-Count"] == "3"
+    listed = [e["id"] for e in response.json()]
+    assert listed == sorted(listed, reverse=True)
+    assert set(response.json()[0]) >= {"id", "trigger_id", "execution_id", "status"}
+
+
+@pytest.mark.parametrize("key", ["pk", "uuid", "public_id"])
+def test_executions_filter_by_a_trigger_id_of_any_surface(alice_client, histories, key):
+    hook = histories["hook"]
+
+    response = alice_client.get(f"/api/executions?trigger_id={getattr(hook, key)}")
+
+    assert sorted(e["id"] for e in response.json()) == sorted(histories["made"][hook.name])
+    assert {e["trigger_id"] for e in response.json()} == {hook.pk}
+
+
+def test_executions_filter_by_type_and_status(alice_client, histories):
+    by_type = alice_client.get("/api/executions?execution_type=webhook").json()
+    by_number = alice_client.get("/api/executions?status=3").json()
+    by_name = alice_client.get("/api/executions?status=failed").json()
+
+    assert len(by_type) == 2
+    assert [e["status"] for e in by_number] == [3] and by_number == by_name
+
+
+@pytest.mark.parametrize("query", ["status=9", "execution_type=fax", "status=", "limit=0"])
+def test_executions_bad_filters_are_400_naming_them(alice_client, histories, query):
+    response = alice_client.get(f"/api/executions?{query}")
+
+    assert response.status_code == 400
+    assert query.split("=")[0] in response.json()
+
+
+def test_another_tenants_trigger_id_finds_nothing(charlie_client, histories):
+    response = charlie_client.get(f"/api/executions?trigger_id={histories['hook'].uuid}")
+
+    assert response.json() == [] and response["X-Total-Count"] == "0"
