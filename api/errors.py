@@ -252,12 +252,36 @@ PROBLEM_ERRORS = ProblemErrors()
 # -- mapping -------------------------------------------------------------------------------
 
 
-def as_api_exception(exc: Exception, field_names: dict[str, str]) -> exceptions.APIException | None:
-    """``exc`` as a DRF APIException, or None when it is not an error a client caused."""
+class Conflict(exceptions.APIException):
+    """The request is fine but the object's state refuses it (a disabled trigger run)."""
+
+    status_code = 409
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+class UnprocessableEntity(exceptions.ValidationError):
+    """Input well-formed but refused by a business rule (a surface that tells the two apart
+    answers such errors 422 rather than 400: ``domain_error_status``)."""
+
+    status_code = 422
+    default_code = "unprocessable_entity"
+
+
+def as_api_exception(
+    exc: Exception, field_names: dict[str, str], domain_error_status: int = 400
+) -> exceptions.APIException | None:
+    """``exc`` as a DRF APIException, or None when it is not an error a client caused.
+
+    A service's ValidationError is a 400, or a 422 on a surface whose ``domain_error_status``
+    says so (the management API: a body of the right shape that a rule refuses)."""
     if isinstance(exc, exceptions.APIException):
         return exc
     if isinstance(exc, DjangoValidationError):
-        return exceptions.ValidationError(_validation_detail(exc, field_names))
+        detail = _validation_detail(exc, field_names)
+        if domain_error_status == 422:
+            return UnprocessableEntity(detail)
+        return exceptions.ValidationError(detail)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
@@ -280,7 +304,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: map ``exc`` (see module), render it in the view's format."""
     view, request = context.get("view"), context.get("request")
     error_format: ErrorFormat = getattr(view, "error_format", DRF_ERRORS)
-    mapped = as_api_exception(exc, getattr(view, "field_names", None) or {})
+    mapped = as_api_exception(
+        exc, getattr(view, "field_names", None) or {}, getattr(view, "domain_error_status", 400)
+    )
     if mapped is None:
         return server_error(exc, request, error_format)
     headers = {}

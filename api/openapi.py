@@ -2,15 +2,15 @@
 
 ``SurfaceAutoSchema`` (``DEFAULT_SCHEMA_CLASS``) adds to every authenticated operation the
 error answers it can give — 400, 401, 403, 404 (paths with an id), 415 (operations with a
-body) — with the body and media type of the view's ``error_format`` (api/errors.py), so the
-flows API documents ``{statusCode, message, error}`` and the management API
-``application/problem+json``.
+body), 422 and 500 where the surface documents them — with the body and media type of the
+view's ``error_format`` (api/errors.py), so the flows API documents ``{statusCode, message,
+error}`` and the management API ``application/problem+json``.
 """
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
-from api.errors import DRF_ERRORS
+from api.errors import DRF_ERRORS, PROBLEM_ERRORS
 
 _ERRORS = {
     "400": "Invalid input; the body names each bad field or parameter.",
@@ -18,6 +18,8 @@ _ERRORS = {
     "403": "Not a member of a tenant, or a read-only role.",
     "404": "No such object in the caller's tenant.",
     "415": "The request body is not JSON.",
+    "422": "Well-formed, but a business rule refuses it; the body names the field.",
+    "500": "An unexpected error; logged with the request id.",
 }
 
 
@@ -40,6 +42,10 @@ class SurfaceAutoSchema(AutoSchema):
             wanted.append("404")
         if "requestBody" in operation:
             wanted.append("415")
+        if getattr(self.view, "domain_error_status", 400) == 422:
+            wanted.append("422")
+        if error_format is PROBLEM_ERRORS:  # the problem-speaking surface promises its 500s
+            wanted.append("500")
         for code in wanted:
             operation["responses"].setdefault(
                 code, {"description": _ERRORS[code], "content": content}

@@ -10,7 +10,7 @@ handler uses for errors raised by services. Every model behind an API carries ``
 from django.db.models import Model, QuerySet
 from rest_framework import generics, mixins, viewsets
 
-from api.errors import DRF_ERRORS, ErrorFormat
+from api.errors import DRF_ERRORS, REQUEST_ID_HEADER, ErrorFormat, request_id
 from api.pagination import ArrayLimitOffsetPagination
 
 
@@ -21,6 +21,9 @@ class TenantScopedMixin:
     tenant_field = "tenant"
     error_format: ErrorFormat = DRF_ERRORS
     field_names: dict[str, str] = {}
+    # The status of a service's ValidationError: 400, or 422 on a surface that answers a
+    # well-formed body a business rule refuses with 422 (api.errors.as_api_exception).
+    domain_error_status = 400
 
     def get_queryset(self):
         return super().get_queryset().filter(**{self.tenant_field: self.request.tenant})
@@ -43,3 +46,13 @@ class TenantScopedModelViewSet(
     TenantScopedViewSet,
 ):
     pass
+
+
+class RequestIdMixin:
+    """Every answer carries ``X-Request-Id``: the client's when it sent a sane one, else a new
+    one (api.errors.request_id); error bodies and the log of a 500 carry the same id."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response[REQUEST_ID_HEADER] = request_id(request)
+        return response

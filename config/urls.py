@@ -19,6 +19,7 @@ from flows.api.views import (
 from triggers.api.agents import AgentTriggersViewSet, TriggerInstanceViewSet
 from triggers.api.frontend import TriggerViewSet
 from webhooks import views as webhooks
+from webhooks.api.manage import InvocationViewSet, ManageTriggerViewSet
 
 # The frontend API.
 frontend = OptionalSlashRouter()
@@ -67,6 +68,44 @@ agent_api = [
 ]
 
 
+# The management API: an agent's webhook triggers and their invocations.
+_ID = r"[a-zA-Z0-9\-_.]{1,255}"
+_AGENT = (
+    rf"^manage/tenants/(?P<tenantId>{_ID})/projects/(?P<projectId>{_ID})"
+    rf"/agents/(?P<agentId>{_ID})/triggers"
+)
+_TRIGGER = rf"{_AGENT}/(?P<id>{_ID})"
+management_api = [
+    re_path(
+        rf"{_AGENT}/?$",
+        ManageTriggerViewSet.as_view({"get": "list", "post": "create"}),
+        name="manage-triggers",
+    ),
+    re_path(
+        rf"{_TRIGGER}/?$",
+        ManageTriggerViewSet.as_view(
+            {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="manage-trigger",
+    ),
+    re_path(
+        rf"{_TRIGGER}/rerun/?$",
+        ManageTriggerViewSet.as_view({"post": "rerun"}),
+        name="manage-trigger-rerun",
+    ),
+    re_path(
+        rf"{_TRIGGER}/invocations/?$",
+        InvocationViewSet.as_view({"get": "list"}),
+        name="manage-invocations",
+    ),
+    re_path(
+        rf"{_TRIGGER}/invocations/(?P<invocationId>[^/]+)/?$",
+        InvocationViewSet.as_view({"get": "retrieve"}),
+        name="manage-invocation",
+    ),
+]
+
+
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -91,6 +130,7 @@ urlpatterns = [
     path("api/", include(frontend.urls)),
     path("api/", include(flows.urls)),
     *agent_api,
+    *management_api,
 ]
 
 handler404 = "config.views.not_found"

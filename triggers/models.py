@@ -105,6 +105,13 @@ class Trigger(models.Model):
     input_schema = models.JSONField(null=True, blank=True)
     output_transform = models.JSONField(null=True, blank=True)
 
+    # The users an invocation runs as (the management API's runAsUserIds / runAsUserId),
+    # members of the trigger's tenant; the agent request carries them (docs/runners.md).
+    run_as_user_ids = models.JSONField(default=list, blank=True)
+    run_as_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
     # -- limits ---------------------------------------------------------------------------
     max_executions_per_hour = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
@@ -195,6 +202,11 @@ class Trigger(models.Model):
         if not self.webhook_token:
             return None
         return f"{settings.PUBLIC_BASE_URL}/hooks/{self.webhook_token}"
+
+    def run_as(self) -> list[str]:
+        """The ids of the users an invocation runs as: ``run_as_user`` first, then the rest."""
+        first = [str(self.run_as_user_id)] if self.run_as_user_id else []
+        return first + [str(u) for u in self.run_as_user_ids or [] if str(u) not in first]
 
     def config_columns(self) -> dict[str, str]:
         """The type's config keys held in typed columns (catalog.TriggerType.config_columns)."""

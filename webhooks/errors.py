@@ -53,6 +53,13 @@ class Unauthorized(WebhookRejected):
     code = "unauthorized"
 
 
+class Forbidden(WebhookRejected):
+    """The sender is identified but its credential is wrong (a header of ``authentication``)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(WebhookRejected):
     status = 404
     code = "not_found"

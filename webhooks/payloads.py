@@ -1,8 +1,9 @@
 """Reading a webhook request: size limit, body parsing, input schema, idempotency, output transform.
 
-Output transforms and body idempotency paths are JMESPath expressions. JMESPath is a small,
-well-kept query language with a formal spec (used by the AWS CLI and boto), and evaluating it
-cannot execute code, so a trigger owner can reshape payloads without us running their code.
+Output transforms (``{"jmespath": …}``, ``{"objectTransformation": {key: path}}``) and body
+idempotency paths are JMESPath expressions. JMESPath is a small, well-kept query language with
+a formal spec (used by the AWS CLI and boto), and evaluating it cannot execute code, so a
+trigger owner can reshape payloads without us running their code.
 
 Idempotency spec (the `idempotencyKey` shape we store on a trigger):
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -360,26 +362,78 @@ def extract_idempotency_key(
     return key
 
 
-def compile_output_transform(expression: str) -> jmespath.parser.ParsedResult:
-    """The compiled JMESPath `expression`; ValueError when it does not parse (checked at save)."""
-    if not isinstance(expression, str) or not expression.strip():
-        raise ValueError("outputTransform: must be a non-empty JMESPath expression")
-    try:
-        return jmespath.compile(expression)
-    except jmespath.exceptions.JMESPathError as exc:
-        raise ValueError(f"outputTransform: invalid JMESPath expression: {exc}") from exc
+@dataclass(frozen=True)
+class OutputTransform:
+    """A compiled ``outputTransform``: one JMESPath expression, or one per key of an object."""
+
+    expression: jmespath.parser.ParsedResult | None = None
+    fields: tuple[tuple[str, jmespath.parser.ParsedResult], ...] = ()
+
+    def search(self, data: Any) -> Any:
+        """``data`` reshaped; UnprocessableEntity (422) when an expression fails on it."""
+        if self.expression is not None:
+            return _search(self.expression, data, "")
+        return {key: _search(compiled, data, f" (key {key!r})") for key, compiled in self.fields}
 
 
-def apply_output_transform(expression: str | jmespath.parser.ParsedResult, data: Any) -> Any:
-    """`data` reshaped by the JMESPath `expression` (a missing path yields None).
-
-    Raises UnprocessableEntity (422) when the expression fails on this payload, e.g. a function
-    given the wrong type; ValueError when the expression itself does not parse.
-    """
-    compiled = compile_output_transform(expression) if isinstance(expression, str) else expression
+def _search(compiled: jmespath.parser.ParsedResult, data: Any, where: str) -> Any:
     try:
         return compiled.search(data)
     except jmespath.exceptions.JMESPathError as exc:
         raise UnprocessableEntity(
-            f"Output transform failed on this payload: {exc}", code="output_transform_failed"
+            f"Output transform failed on this payload{where}: {exc}",
+            code="output_transform_failed",
         ) from exc
+
+
+def _compile_jmespath(expression: Any, path: str) -> jmespath.parser.ParsedResult:
+    if not isinstance(expression, str) or not expression.strip():
+        raise ValueError(f"{path}: must be a non-empty JMESPath expression")
+    try:
+        return jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise ValueError(f"{path}: invalid JMESPath expression: {exc}") from exc
+
+
+def compile_output_transform(spec: Any) -> OutputTransform | None:
+    """The compiled ``outputTransform`` (checked at save; ValueError naming the field).
+
+    ``{"jmespath": "<expr>"}``: the payload is what the expression selects.
+    ``{"objectTransformation": {"<key>": "<expr>", …}}``: the payload is an object with those
+    keys, each the result of its own expression on the body (a missing path gives null).
+    ``jmespath`` wins when both are given (both are still checked). A plain string is a
+    JMESPath expression (the shape stored before). An object whose fields are all empty or
+    absent is no transform: None.
+    """
+    if not isinstance(spec, dict):
+        return OutputTransform(expression=_compile_jmespath(spec, "outputTransform"))
+    unknown = sorted(set(spec) - {"jmespath", "objectTransformation"})
+    if unknown:
+        raise ValueError(f"outputTransform.{unknown[0]}: unknown field")
+    expression = spec.get("jmespath")
+    if expression is not None and not isinstance(expression, str):
+        raise ValueError("outputTransform.jmespath: must be a string")
+    fields = spec.get("objectTransformation")
+    if fields is not None and not isinstance(fields, dict):
+        raise ValueError("outputTransform.objectTransformation: must be an object")
+    compiled_fields = tuple(
+        (key, _compile_jmespath(path, f"outputTransform.objectTransformation.{key}"))
+        for key, path in (fields or {}).items()
+    )
+    if expression and expression.strip():
+        return OutputTransform(expression=_compile_jmespath(expression, "outputTransform.jmespath"))
+    if compiled_fields:
+        return OutputTransform(fields=compiled_fields)
+    return None
+
+
+def apply_output_transform(transform: Any, data: Any) -> Any:
+    """``data`` reshaped by ``transform``: an ``outputTransform`` setting (compiled here) or
+    what compile_output_transform returned. No transform gives ``data`` itself.
+
+    Raises UnprocessableEntity (422) when an expression fails on this payload, e.g. a function
+    given the wrong type; ValueError when the setting itself does not compile.
+    """
+    if not isinstance(transform, OutputTransform):
+        transform = compile_output_transform(transform)
+    return data if transform is None else transform.search(data)

@@ -6,15 +6,19 @@ compiled once into a Pipeline (validated, a preset expanded, the JSON Schema, th
 the JMESPath transform compiled); each request then runs these steps, in this order:
 
 1. body size (the bytes read; the view checked Content-Length before reading) → 413;
-2. ``authentication`` (none / api_key / bearer / basic) → 401;
+2. ``authentication``: the headers shape (each listed header with its value: missing → 401,
+   wrong → 403) or a credential (api_key / bearer / basic → 401);
 3. ``signatureVerification`` → 401 (a timestamp outside the window is a replay), or 400 for an
-   empty body the config forbids;
+   empty signed string the config forbids (``allowEmptyBody: false``);
 4. body parsing (JSON, form-encoded) → 400 / 415;
 5. Slack's ``url_verification`` → a Challenge to echo back, nothing to store;
 6. ``inputSchema`` → 422 listing each failing path;
 7. the idempotency key → 400 when over 255 characters;
 8. ``messageTemplate`` and ``outputTransform`` → the execution's input (422 when the transform
    fails on this payload).
+
+The request kept on the execution leaves out the headers that carry credentials: a fixed list
+(SECRET_HEADERS) and the trigger's own authentication headers.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from webhooks.errors import TriggerMisconfigured, Unauthorized
 
 logger = logging.getLogger(__name__)
 
-# Request headers never kept on the execution: they carry the sender's credentials.
+# Request headers never kept on the execution: they carry the sender's credentials. The
+# headers a trigger's own `authentication` names are left out as well (Pipeline.secret_headers).
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 
 
@@ -65,6 +70,7 @@ class Pipeline:
     """A trigger's webhook settings, validated and compiled; ``run`` takes one request."""
 
     authentication: dict[str, Any]
+    secret_headers: frozenset[str]
     signature: dict[str, Any] | None
     secrets: tuple[bytes, ...]
     input_validator: Any
@@ -83,7 +89,8 @@ class Pipeline:
         """Steps 1-8 of the module docstring; raises WebhookRejected at the first failure.
 
         ``credential_value(reference)`` is the secret of the tenant's credential named by
-        ``authentication.credentialReferenceId``, or None when there is no such credential.
+        ``authentication.credentialReferenceId``, or None when there is no such credential
+        (the headers shape needs none).
         """
         payloads.check_body_size(len(request.body), max_body_bytes)
         self._authenticate(request, credential_value)
@@ -114,11 +121,14 @@ class Pipeline:
             payload = payloads.apply_output_transform(self.transform, data)
         return Accepted(
             input_data={"message": message, "payload": payload},
-            request_payload=stored_request(request, data, query),
+            request_payload=stored_request(request, data, query, self.secret_headers),
             idempotency_key=key,
         )
 
     def _authenticate(self, request: WebhookRequest, credential_value: Callable) -> None:
+        if "headers" in self.authentication:  # hashed values: no credential to read
+            authentication.check_header_authentication(self.authentication, headers=request.headers)
+            return
         if self.authentication["type"] == "none":
             return
         secret = credential_value(self.authentication["credentialReferenceId"])
@@ -159,7 +169,12 @@ def compile_pipeline(
         signature, preset = _signature_config(signature_verification)
     with _setting("signingSecret"):
         lines = (signing_secret or "").splitlines()
-        secrets = tuple(presets.secret_bytes_for(preset, s.strip()) for s in lines if s.strip())
+        secrets = tuple(
+            key
+            for line in lines
+            if line.strip()
+            for key in presets.secret_keys_for(preset, line.strip())
+        )
     with _setting("inputSchema"):
         validator = None if input_schema is None else payloads.compile_input_schema(input_schema)
     with _setting("messageTemplate"):
@@ -174,6 +189,7 @@ def compile_pipeline(
         idempotency = payloads.validate_idempotency_spec(idempotency_key)
     return Pipeline(
         authentication=auth,
+        secret_headers=SECRET_HEADERS | authentication.authentication_header_names(auth),
         signature=signature,
         secrets=secrets,
         input_validator=validator,
@@ -218,14 +234,20 @@ def flat_query(query: Mapping[str, Sequence[str]]) -> dict[str, str | list[str]]
     return {key: values[0] if len(values) == 1 else list(values) for key, values in query.items()}
 
 
-def stored_request(request: WebhookRequest, data: Any, query: dict | None = None) -> dict:
-    """The request as received (minus credentials), kept on the execution."""
+def stored_request(
+    request: WebhookRequest,
+    data: Any,
+    query: dict | None = None,
+    secret_headers: frozenset[str] = SECRET_HEADERS,
+) -> dict:
+    """The request as received, kept on the execution, without the headers named (lower-case)
+    in ``secret_headers``: SECRET_HEADERS and the trigger's own authentication headers."""
     return {
         "method": request.method,
         "headers": {
             key: value
             for key, value in request.headers.items()
-            if key.lower() not in SECRET_HEADERS
+            if key.lower() not in secret_headers
         },
         "query": flat_query(request.query) if query is None else query,
         "body": data,

@@ -1,14 +1,17 @@
 """Ready-made `signatureVerification` configs for well-known webhook senders.
 
 Each factory returns a fresh, complete config (see signatures.py) that verify_signature accepts
-for requests signed the way that sender's own library signs them. Use `secret_bytes_for` to turn
-the secret string a provider shows its users into the HMAC key.
+for requests signed the way that sender's own library signs them; docs/webhooks.md shows the
+same four written out, for a management API client that sends the object without a preset
+name. Use `secret_keys_for` to turn the secret string a provider shows its users into the
+HMAC keys to try.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -164,3 +167,21 @@ def secret_bytes_for(preset: str | None, secret: str) -> bytes:
     if not key:
         raise ValueError("Standard Webhooks secret must not be empty")
     return key
+
+
+def secret_keys_for(preset: str | None, secret: str) -> tuple[bytes, ...]:
+    """The HMAC keys to try for one secret line.
+
+    A named preset reads it as `secret_bytes_for` does. Without a preset the config does not
+    say who signs, so a `whsec_<base64>` secret is tried both ways: as written (Stripe's
+    `whsec_…` secrets, used as is) and base64-decoded (Standard Webhooks). Either key comes
+    from the same secret, so accepting both lets no one in who does not hold it.
+    """
+    if preset is not None:
+        return (secret_bytes_for(preset, secret),)
+    keys = [secret.encode("utf-8")]
+    if secret.startswith(STANDARD_WEBHOOKS_SECRET_PREFIX):
+        # Not base64: only the string itself is the key.
+        with contextlib.suppress(ValueError):
+            keys.append(secret_bytes_for("standard_webhooks", secret))
+    return tuple(keys)

@@ -3,7 +3,7 @@
 The config object (the management API's shape, plus our optional `timestamp` extension):
 
     {
-      "algorithm": "sha1" | "sha256" | "sha512",
+      "algorithm": "sha256" | "sha512" | "sha384" | "sha1" | "md5",
       "encoding": "hex" | "base64",
       "signature": {"source": "header" | "query" | "body", "key": str,
                     "prefix": str | None, "regex": str | None},
@@ -17,19 +17,27 @@ The config object (the management API's shape, plus our optional `timestamp` ext
                     "regex": str | None, "format": "unix" | "iso8601"} | None
     }
 
-How a request is read:
-- The signature value is searched with `regex` (every match is a candidate, so a header such as
-  Stripe's `t=..,v1=..,v1=..` carries several); without a regex the whole value is one candidate.
-  A `prefix` is then stripped from each candidate; candidates without it are ignored.
+How a request is read (as the management API's reference system reads it):
+- `key` names a header, a query parameter (its first value), or, for `body`, a JMESPath
+  expression into the JSON body. What a body expression finds is used as text: a string as
+  is, any other value as compact JSON (`{"a":1}`, `5`, `true`); null or nothing is missing.
+- The signature: its `prefix` is stripped when the value starts with it (a value without it is
+  kept as is), then `regex` picks group 1 (the whole match when it has no group). Unlike the
+  reference system, which takes the first match, every match is a candidate and any of them
+  may verify, because Stripe sends one `v1=` per active secret while rolling them (and
+  Standard Webhooks one `v1,` per key). Without a regex the whole value is one candidate.
 - A component (and the timestamp) uses the first match of its `regex`: group 1 if the regex
-  has a group, else the whole match. Regexes are RE2's, linear in the input (patterns.py); a
-  `body` regex matches the raw bytes. A `body` component without a `key` is the raw body bytes;
-  with a `key` (and for a body signature or timestamp) the key is a dotted path into the JSON body.
-- A missing component that is not `required` is left out of the join.
-- `normalizeUnicode` NFC-normalises string components; the raw body is never altered, because
-  senders sign the exact bytes they send.
-- An empty body when `allowEmptyBody` is false is a BadRequest (400), checked before any HMAC:
-  the request is malformed whoever sent it. Every other failure is Unauthorized (401).
+  has a group, else the whole match; a regex that does not match makes it missing. A `body`
+  component without a `key` is the raw body bytes (a `regex` then matches the raw bytes);
+  `literal` is its `value`. Regexes are RE2's, linear in the input (patterns.py).
+- Components are joined in order with `componentJoin.separator`. A missing component that is
+  `required` (the default) is a 401; one that is not counts as "" and the separator is still
+  inserted (`a..c` for a missing middle component with separator ".").
+- `normalizeUnicode` NFC-normalises string components (header, query, literal, a body
+  expression's text); the raw body is never altered, because senders sign the exact bytes.
+- `allowEmptyBody: false` refuses a request whose joined string is empty with a BadRequest
+  (400), after the signature was found and before any HMAC. Every other failure is
+  Unauthorized (401).
 - `timestamp` (our extension) names the signed timestamp; a request whose timestamp is more than
   `tolerance_seconds` away from now is rejected (401), which stops replays of captured requests.
 """
@@ -46,13 +54,24 @@ import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
+
+import jmespath
+import jmespath.exceptions
+import jmespath.parser
 
 from webhooks.errors import BadRequest, Unauthorized
 from webhooks.patterns import compile_pattern
 from webhooks.payloads import get_header
 
-ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
+ALGORITHMS = {
+    "sha256": hashlib.sha256,
+    "sha512": hashlib.sha512,
+    "sha384": hashlib.sha384,
+    "sha1": hashlib.sha1,
+    "md5": hashlib.md5,
+}
 ENCODINGS = ("hex", "base64")
 SIGNATURE_SOURCES = ("header", "query", "body")
 COMPONENT_SOURCES = ("header", "query", "body", "literal")
@@ -117,11 +136,28 @@ def _regex(value: Any, path: str) -> str | None:
     return pattern
 
 
+@lru_cache(maxsize=1024)
+def _body_path(expression: str) -> jmespath.parser.ParsedResult:
+    """The compiled JMESPath of a `body` key (cached); JMESPathError when it does not parse."""
+    return jmespath.compile(expression)
+
+
+def _key(value: Any, path: str, source: str, *, required: bool) -> str | None:
+    key = _text(value, path, required=required)
+    if key is not None and source == "body":
+        try:
+            _body_path(key)
+        except jmespath.exceptions.JMESPathError as exc:
+            raise ValueError(f"{path}: invalid JMESPath expression: {exc}") from None
+    return key
+
+
 def _signature_spec(value: Any, path: str) -> dict[str, Any]:
     spec = _object(value, path, {"source", "key", "prefix", "regex"})
+    source = _choice(spec.get("source"), f"{path}.source", SIGNATURE_SOURCES)
     return {
-        "source": _choice(spec.get("source"), f"{path}.source", SIGNATURE_SOURCES),
-        "key": _text(spec.get("key"), f"{path}.key", required=True),
+        "source": source,
+        "key": _key(spec.get("key"), f"{path}.key", source, required=True),
         "prefix": _text(spec.get("prefix"), f"{path}.prefix", required=False),
         "regex": _regex(spec.get("regex"), f"{path}.regex"),
     }
@@ -132,7 +168,7 @@ def _component_spec(value: Any, path: str) -> dict[str, Any]:
     source = _choice(spec.get("source"), f"{path}.source", COMPONENT_SOURCES)
     return {
         "source": source,
-        "key": _text(spec.get("key"), f"{path}.key", required=source in ("header", "query")),
+        "key": _key(spec.get("key"), f"{path}.key", source, required=source in ("header", "query")),
         "value": _text(spec.get("value"), f"{path}.value", required=source == "literal"),
         "regex": _regex(spec.get("regex"), f"{path}.regex"),
         "required": _flag(spec.get("required"), f"{path}.required", True),
@@ -143,9 +179,10 @@ def _timestamp_spec(value: Any, path: str) -> dict[str, Any] | None:
     if value is None:
         return None
     spec = _object(value, path, {"source", "key", "regex", "format"})
+    source = _choice(spec.get("source"), f"{path}.source", SIGNATURE_SOURCES)
     return {
-        "source": _choice(spec.get("source"), f"{path}.source", SIGNATURE_SOURCES),
-        "key": _text(spec.get("key"), f"{path}.key", required=True),
+        "source": source,
+        "key": _key(spec.get("key"), f"{path}.key", source, required=True),
         "regex": _regex(spec.get("regex"), f"{path}.regex"),
         "format": _choice(spec.get("format", "unix"), f"{path}.format", TIMESTAMP_FORMATS),
     }
@@ -248,14 +285,20 @@ class _Request:
             if isinstance(value, list | tuple):
                 value = value[0] if value else None
             return value
-        value = self.json_body()
-        for part in key.split("."):
-            if not isinstance(value, dict) or part not in value:
-                return None
-            value = value[part]
-        if value is None or isinstance(value, dict | list):
+        try:
+            found = _body_path(key).search(self.json_body())
+        except jmespath.exceptions.JMESPathError:
             return None
-        return value if isinstance(value, str) else json.dumps(value)
+        return _as_text(found)
+
+
+def _as_text(value: Any) -> str | None:
+    """What a body expression found, as signed text: a string as is, else compact JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _first_match(pattern: str | bytes | None, text: str | bytes) -> str | bytes | None:
@@ -272,15 +315,15 @@ def _signature_candidates(spec: dict[str, Any], request: _Request) -> list[str]:
     raw = request.lookup(spec["source"], spec["key"])
     if raw is None:
         return []
+    prefix = spec["prefix"]
+    if prefix and raw.startswith(prefix):
+        raw = raw[len(prefix) :]
     if spec["regex"]:
         compiled = compile_pattern(spec["regex"])
         found = [m.group(1) if compiled.groups else m.group(0) for m in compiled.finditer(raw)]
     else:
         found = [raw]
-    prefix = spec["prefix"]
-    if prefix:
-        found = [c[len(prefix) :] for c in found if c.startswith(prefix)]
-    return [c.strip() for c in found if c.strip()]
+    return [c.strip() for c in found if c and c.strip()]
 
 
 def _decode_signature(candidate: str, encoding: str) -> bytes | None:
@@ -324,7 +367,7 @@ def _signed_message(config: dict[str, Any], request: _Request) -> bytes:
                     f"Missing signed component {name!r} ({component['source']}).",
                     code="missing_signed_component",
                 )
-            continue
+            value = b""  # the separator around it stays, as the reference system joins
         parts.append(value)
     return config["componentJoin"]["separator"].encode("utf-8").join(parts)
 
@@ -371,15 +414,13 @@ def verify_signature(
     Several secrets (rotation) and several signatures per request are accepted; any pair that
     matches passes. Raises Unauthorized (401) for a missing or non-matching signature, a missing
     required component, or a timestamp outside `now` ± `tolerance_seconds`; BadRequest (400) for
-    an empty body the config forbids; ValueError for an invalid config or no secrets (server-side
-    misconfiguration, never the sender's fault).
+    an empty signed string the config forbids (`allowEmptyBody: false`); ValueError for an
+    invalid config or no secrets (server-side misconfiguration, never the sender's fault).
     """
     if not isinstance(config, _Normalised):
         config = validate_signature_config(config)
     if not secrets:
         raise ValueError("verify_signature needs at least one secret")
-    if not body and not config["validation"]["allowEmptyBody"]:
-        raise BadRequest("Request body must not be empty.", code="empty_body")
 
     request = _Request(headers, query, body, config["validation"]["headerCaseSensitive"])
     spec = config["signature"]
@@ -389,6 +430,8 @@ def verify_signature(
             f"Missing signature {spec['key']!r} ({spec['source']}).", code="missing_signature"
         )
     message = _signed_message(config, request)
+    if not message and not config["validation"]["allowEmptyBody"]:
+        raise BadRequest("The signed content of the request is empty.", code="empty_body")
 
     digestmod = ALGORITHMS[config["algorithm"]]
     expected = [hmac.new(secret, message, digestmod).digest() for secret in secrets]

@@ -23,6 +23,7 @@ class AgentRequest:
     input: Any
     scheduled_for: str | None
     attempt: int
+    run_as_user_ids: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,4 +78,5 @@ def build_agent_request(execution) -> AgentRequest:
         input=execution.input_data,
         scheduled_for=scheduled_for,
         attempt=execution.retry_count + 1,
+        run_as_user_ids=trigger.run_as(),
     )

@@ -110,6 +110,7 @@ def execution_fire(
     input_data=None,
     request_payload=None,
     idempotency_key: str | None = None,
+    conversation_id: str = "",
 ) -> Firing:
     """One firing of a trigger by an event (webhook, Slack event, poll, file) or by a person
     ("run now", ``execution_run_now``).
@@ -123,6 +124,7 @@ def execution_fire(
     is a single autocommitted INSERT (the webhook hot path).
     """
     fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
+    fields["conversation_id"] = conversation_id
     now = timezone.now()
     if not policies.needs_history(trigger):
         _refuse_if_refused(trigger, execution_type, policies.FiringFacts(), now)
@@ -171,7 +173,11 @@ def execution_fire_if(
 
 
 def execution_run_now(
-    *, trigger: Trigger, requested_by: AbstractBaseUser | None = None, input_data=None
+    *,
+    trigger: Trigger,
+    requested_by: AbstractBaseUser | None = None,
+    input_data=None,
+    conversation_id: str = "",
 ) -> Firing:
     """A person's "run now": a manual firing under the same rules as every other (status,
     single execution, limits) and counted by them. Raises FiringRefused."""
@@ -180,6 +186,7 @@ def execution_run_now(
         trigger=trigger,
         execution_type=ExecutionType.MANUAL,
         input_data={"requested_by": who, **(input_data or {})},
+        conversation_id=conversation_id,
     )
 
 

@@ -452,3 +452,84 @@ def test_a_transform_failing_on_this_payload_is_422():
 
     assert excinfo.value.status == 422
     assert excinfo.value.code == "output_transform_failed"
+
+
+# --- output transform: the management API's object ---------------------------------------
+
+
+def test_the_jmespath_field_is_an_expression():
+    transform = {"jmespath": "pull_request.labels[].name"}
+
+    assert apply_output_transform(transform, EVENT) == ["bug", "ui"]
+
+
+def test_object_transformation_builds_an_object_one_path_per_key():
+    transform = {
+        "objectTransformation": {
+            "title": "pull_request.title",
+            "first label": "pull_request.labels[0].name",
+            "count": "length(pull_request.labels)",
+            "missing": "pull_request.number",
+        }
+    }
+
+    assert apply_output_transform(transform, EVENT) == {
+        "title": "Fix",
+        "first label": "bug",
+        "count": 2,
+        "missing": None,
+    }
+
+
+def test_jmespath_wins_over_object_transformation():
+    transform = {"jmespath": "action", "objectTransformation": {"title": "pull_request.title"}}
+
+    assert apply_output_transform(transform, EVENT) == "opened"
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [{}, {"jmespath": ""}, {"jmespath": None, "objectTransformation": {}}, {"jmespath": "  "}],
+)
+def test_an_object_with_nothing_in_it_is_no_transform(transform):
+    assert compile_output_transform(transform) is None
+    assert apply_output_transform(transform, EVENT) == EVENT
+
+
+@pytest.mark.parametrize(
+    ("transform", "message"),
+    [
+        ({"jmespath": "a.["}, "outputTransform.jmespath: invalid JMESPath expression"),
+        ({"jmespath": 5}, "outputTransform.jmespath: must be a string"),
+        (
+            {"objectTransformation": {"ok": "a", "bad": "b.["}},
+            "outputTransform.objectTransformation.bad: invalid JMESPath expression",
+        ),
+        (
+            {"objectTransformation": {"empty": ""}},
+            "outputTransform.objectTransformation.empty: must be a non-empty",
+        ),
+        ({"objectTransformation": ["a"]}, "outputTransform.objectTransformation: must be an"),
+        # A broken objectTransformation is refused even when jmespath would win.
+        (
+            {"jmespath": "a", "objectTransformation": {"x": "["}},
+            "outputTransform.objectTransformation.x: invalid",
+        ),
+        ({"jmespth": "a"}, "outputTransform.jmespth: unknown field"),
+    ],
+)
+def test_an_invalid_transform_object_is_refused_naming_the_field(transform, message):
+    with pytest.raises(ValueError) as excinfo:
+        compile_output_transform(transform)
+
+    assert str(excinfo.value).startswith(message)
+
+
+def test_an_object_transformation_failing_on_this_payload_is_422_naming_the_key():
+    transform = compile_output_transform({"objectTransformation": {"n": "length(action_count)"}})
+
+    with pytest.raises(UnprocessableEntity) as excinfo:
+        apply_output_transform(transform, {"action_count": 3})
+
+    assert excinfo.value.code == "output_transform_failed"
+    assert "'n'" in excinfo.value.detail

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+import json
 import unicodedata
 
 import pytest
@@ -77,7 +78,7 @@ def test_it_is_idempotent_on_a_normalised_config():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"algorithm": "md5"}, "signatureVerification.algorithm: must be one of"),
+        ({"algorithm": "sha3_256"}, "signatureVerification.algorithm: must be one of"),
         ({"encoding": "base32"}, "signatureVerification.encoding: must be one of"),
         (
             {"signature": {"source": "cookie", "key": "x"}},
@@ -171,7 +172,7 @@ def test_it_accepts_uppercase_hex():
     verify(body_config(), headers={"X-Signature": sign(body).hex().upper()}, body=body)
 
 
-@pytest.mark.parametrize("algorithm", ["sha1", "sha256", "sha512"])
+@pytest.mark.parametrize("algorithm", ["sha1", "sha256", "sha384", "sha512", "md5"])
 def test_it_supports_each_algorithm_in_base64(algorithm):
     body = b"payload"
     signature = base64.b64encode(sign(body, algorithm=getattr(hashlib, algorithm))).decode()
@@ -230,16 +231,29 @@ def test_it_honours_header_case_sensitivity():
     assert excinfo.value.code == "missing_signature"
 
 
-def test_it_strips_the_prefix_and_ignores_candidates_without_it():
+def test_it_strips_the_prefix_when_present_and_keeps_a_value_without_it():
+    # Behaviour changed by issue 14: a value without the prefix is kept as is (it used to be
+    # ignored), as the management API's reference system reads it.
     body = b"x"
     config = body_config(signature={"source": "header", "key": "X-Signature", "prefix": "sha256="})
 
     verify(config, headers={"X-Signature": "sha256=" + sign(body).hex()}, body=body)
-    with pytest.raises(Unauthorized):
-        verify(config, headers={"X-Signature": sign(body).hex()}, body=body)
-    with pytest.raises(Unauthorized):
-        # Same length as the prefix, but not the prefix: not a candidate at all.
+    verify(config, headers={"X-Signature": sign(body).hex()}, body=body)
+    with pytest.raises(Unauthorized) as excinfo:
+        # Another prefix is not stripped, and "sha512=…" is not hex.
         verify(config, headers={"X-Signature": "sha512=" + sign(body).hex()}, body=body)
+    assert excinfo.value.code == "invalid_signature"
+
+
+def test_the_prefix_is_stripped_before_the_regex_runs():
+    body = b"x"
+    config = body_config(
+        signature={"source": "header", "key": "X-Signature", "prefix": "sig:", "regex": r"^(\w+)"}
+    )
+
+    # The regex anchors at the start of what is left once the prefix is gone.
+    verify(config, headers={"X-Signature": f"sig:{sign(body).hex()};v=1"}, body=body)
+    verify(config, headers={"X-Signature": f"{sign(body).hex()};v=1"}, body=body)
 
 
 def test_it_reads_the_signature_from_the_query_string():
@@ -260,6 +274,53 @@ def test_it_reads_the_signature_from_a_json_body_field():
     )
 
     verify(config, body=body.replace(b"%s", signature))
+
+
+def test_the_body_signature_key_is_a_jmespath_expression():
+    body = b'{"sigs": [{"v": 0, "s": "bad"}, {"v": 1, "s": "%s"}], "data": "x"}'
+    signature = sign(b"x").hex().encode()
+    config = body_config(
+        signature={"source": "body", "key": "sigs[?v == `1`].s | [0]"},
+        signedComponents=[{"source": "body", "key": "data"}],
+    )
+
+    verify(config, body=body.replace(b"%s", signature))
+    with pytest.raises(Unauthorized) as excinfo:
+        verify(config, body=b'{"sigs": [], "data": "x"}')
+    assert excinfo.value.code == "missing_signature"
+
+
+def test_a_body_signature_on_a_body_that_is_not_json_is_missing():
+    config = body_config(signature={"source": "body", "key": "sig"})
+
+    with pytest.raises(Unauthorized) as excinfo:
+        verify(config, body=b"not json")
+    assert excinfo.value.code == "missing_signature"
+
+
+@pytest.mark.parametrize("where", ["signature", "signedComponents[0]", "timestamp"])
+def test_an_invalid_body_jmespath_is_refused_naming_the_field(where):
+    spec = {"source": "body", "key": "items[?"}
+    if where == "signature":
+        config = body_config(signature=spec)
+    elif where == "timestamp":
+        config = body_config(timestamp=spec)
+    else:
+        config = body_config(signedComponents=[spec])
+
+    with pytest.raises(ValueError) as excinfo:
+        validate_signature_config(config)
+
+    assert str(excinfo.value).startswith(
+        f"signatureVerification.{where}.key: invalid JMESPath expression"
+    )
+
+
+def test_a_header_key_is_a_name_not_a_jmespath_expression():
+    # Only body keys are JMESPath; a header name may hold anything a header name can.
+    config = body_config(signature={"source": "header", "key": "X-Sig[?"})
+
+    verify(config, headers={"X-Sig[?": sign(b"{}").hex()})
 
 
 def test_any_of_several_signatures_in_one_header_passes():
@@ -299,6 +360,37 @@ def test_empty_body_is_a_bad_request_when_not_allowed():
     assert excinfo.value.code == "empty_body"
 
 
+def test_an_empty_joined_string_is_refused_even_with_a_body():
+    # allowEmptyBody looks at what would be signed, not at the body itself.
+    config = body_config(
+        signedComponents=[{"source": "header", "key": "X-Id", "required": False}],
+        validation={"allowEmptyBody": False},
+    )
+
+    with pytest.raises(BadRequest) as excinfo:
+        verify(config, headers={"X-Signature": sign(b"").hex()}, body=b'{"a": 1}')
+    assert (excinfo.value.status, excinfo.value.code) == (400, "empty_body")
+    verify(config, headers={"X-Id": "1", "X-Signature": sign(b"1").hex()}, body=b'{"a": 1}')
+
+
+def test_an_empty_body_passes_when_the_joined_string_is_not_empty():
+    config = body_config(
+        signedComponents=[{"source": "literal", "value": "v0"}, {"source": "body"}],
+        componentJoin={"separator": ":"},
+        validation={"allowEmptyBody": False},
+    )
+
+    verify(config, headers={"X-Signature": sign(b"v0:").hex()}, body=b"")
+
+
+def test_a_missing_signature_is_reported_before_an_empty_joined_string():
+    config = body_config(validation={"allowEmptyBody": False})
+
+    with pytest.raises(Unauthorized) as excinfo:
+        verify(config, body=b"")
+    assert excinfo.value.code == "missing_signature"
+
+
 def test_empty_body_is_signed_like_any_other_when_allowed():
     verify(body_config(), headers={"X-Signature": sign(b"").hex()}, body=b"")
 
@@ -321,6 +413,51 @@ def test_it_joins_components_with_the_separator():
         verify(config, headers=headers, query={"q": "abd"}, body=body)
 
 
+@pytest.mark.parametrize(
+    ("key", "signed"),
+    [
+        ("event.name", "café"),  # a string as is
+        ("event.count", "5"),  # anything else as compact JSON
+        ("event.ok", "true"),
+        ("event.tags", '["a","é"]'),
+        ("event", '{"name":"café","count":5,"ok":true,"tags":["a","é"]}'),
+        ("event.tags[1]", "é"),
+    ],
+)
+def test_a_body_component_with_a_key_is_the_text_its_jmespath_finds(key, signed):
+    body = '{"event": {"name": "café", "count": 5, "ok": true, "tags": ["a", "é"]}}'.encode()
+    config = body_config(signedComponents=[{"source": "body", "key": key}])
+
+    verify(config, headers={"X-Signature": sign(signed.encode()).hex()}, body=body)
+
+
+@pytest.mark.parametrize("body", [b'{"event": {"name": null}}', b"{}", b"not json"])
+def test_a_body_component_whose_path_finds_nothing_is_missing(body):
+    config = body_config(signedComponents=[{"source": "body", "key": "event.name"}])
+
+    with pytest.raises(Unauthorized) as excinfo:
+        verify(config, headers={"X-Signature": sign(b"").hex()}, body=body)
+    assert excinfo.value.code == "missing_signed_component"
+
+    optional = body_config(
+        signedComponents=[
+            {"source": "body", "key": "event.name", "required": False},
+            {"source": "literal", "value": "z"},
+        ],
+        componentJoin={"separator": "|"},
+    )
+    verify(optional, headers={"X-Signature": sign(b"|z").hex()}, body=body)
+
+
+def test_a_body_component_regex_narrows_the_text_of_its_path():
+    body = b'{"meta": {"stamp": "t=1700000000;x=1"}}'
+    config = body_config(
+        signedComponents=[{"source": "body", "key": "meta.stamp", "regex": r"t=(\d+)"}]
+    )
+
+    verify(config, headers={"X-Signature": sign(b"1700000000").hex()}, body=body)
+
+
 def test_a_missing_required_component_is_401():
     config = body_config(signedComponents=[{"source": "header", "key": "X-Id"}, {"source": "body"}])
 
@@ -331,7 +468,8 @@ def test_a_missing_required_component_is_401():
     assert "X-Id" in excinfo.value.detail
 
 
-def test_a_missing_optional_component_is_left_out():
+def test_a_missing_optional_component_is_empty_and_keeps_its_separator():
+    # Behaviour changed by issue 14: it used to be left out of the join with its separator.
     config = body_config(
         signedComponents=[
             {"source": "header", "key": "X-Id", "required": False},
@@ -340,8 +478,25 @@ def test_a_missing_optional_component_is_left_out():
         componentJoin={"separator": "."},
     )
 
-    verify(config, headers={"X-Signature": sign(b"x").hex()}, body=b"x")
+    verify(config, headers={"X-Signature": sign(b".x").hex()}, body=b"x")
     verify(config, headers={"X-Id": "7", "X-Signature": sign(b"7.x").hex()}, body=b"x")
+    with pytest.raises(Unauthorized):
+        verify(config, headers={"X-Signature": sign(b"x").hex()}, body=b"x")
+
+
+def test_a_missing_optional_component_in_the_middle_leaves_two_separators():
+    config = body_config(
+        signedComponents=[
+            {"source": "literal", "value": "a"},
+            {"source": "query", "key": "missing", "required": False},
+            {"source": "header", "key": "X-Id", "regex": r"id=(\d+)", "required": False},
+            {"source": "literal", "value": "c"},
+        ],
+        componentJoin={"separator": ":"},
+    )
+
+    # The header is there but its regex does not match: missing too, so "".
+    verify(config, headers={"X-Id": "none", "X-Signature": sign(b"a:::c").hex()})
 
 
 def test_a_component_regex_extracts_its_group():
@@ -415,6 +570,18 @@ def test_normalize_unicode_signs_the_nfc_form_of_string_components():
     with pytest.raises(Unauthorized):
         verify(config, headers=headers)
     verify({**config, "validation": {"normalizeUnicode": True}}, headers=headers)
+
+
+def test_normalize_unicode_applies_to_the_text_of_a_body_path():
+    decomposed = unicodedata.normalize("NFD", "café")
+    composed = unicodedata.normalize("NFC", "café")
+    body = json.dumps({"name": decomposed}).encode()
+    config = body_config(
+        signedComponents=[{"source": "body", "key": "name"}],
+        validation={"normalizeUnicode": True},
+    )
+
+    verify(config, headers={"X-Signature": sign(composed.encode()).hex()}, body=body)
 
 
 def test_normalize_unicode_never_alters_the_body():

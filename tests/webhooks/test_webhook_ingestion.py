@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from accounts.services import credential_create
 from executions.models import Execution
 from triggers.services import trigger_create, trigger_disable
+from webhooks.authentication import store_authentication
 
 BODY = json.dumps({"id": "evt_1", "action": "opened", "issue": {"title": "Bug"}}).encode()
 FLIPPED = BODY[:-3] + bytes([BODY[-3] ^ 0x01]) + BODY[-2:]
@@ -232,6 +233,36 @@ def test_authentication_guards_the_hook(client, acme, make_hook, authentication,
         }
     else:
         assert_problem(response, 401, "invalid_credentials")
+
+
+def test_header_authentication_is_401_missing_403_wrong_and_never_stores_the_value(
+    client, make_hook
+):
+    hook = make_hook(
+        authentication=store_authentication(
+            {"headers": [{"name": "X-Token", "value": "tok-value-1"}]}
+        )
+    )
+    assert "tok-value-1" not in json.dumps(hook.authentication)
+
+    assert_problem(post(client, hook), 401, "missing_credentials")
+    assert_problem(post(client, hook, X_Token="tok-value-2"), 403, "invalid_credentials")
+    accepted = post(client, hook, x_token="tok-value-1", X_Other="kept")
+
+    assert accepted.status_code == 202, accepted.content
+    stored = Execution.objects.get().request_payload
+    assert "tok-value-1" not in json.dumps(stored)
+    assert "X-Other" in stored["headers"]
+
+
+def test_an_api_key_in_a_custom_header_is_not_stored(client, acme, make_hook):
+    # Issue 19, point 5: the key used to be kept on every execution.
+    credential_create(tenant=acme, name="hook-key", value="k3y-in-clear")
+    hook = make_hook(authentication={**API_KEY, "header": "X-Token"})
+
+    assert post(client, hook, X_Token="k3y-in-clear").status_code == 202
+
+    assert "k3y-in-clear" not in json.dumps(Execution.objects.get().request_payload)
 
 
 def test_a_disabled_trigger_answers_409_and_an_unknown_token_404(client, make_hook):

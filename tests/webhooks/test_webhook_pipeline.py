@@ -1,14 +1,17 @@
 """The compiled pipeline without the database: step order, misconfigured settings, preset
 idempotency, what is stored."""
 
+import base64
 import hashlib
 import hmac
 import json
 
 import pytest
 
+from webhooks.authentication import store_authentication
 from webhooks.errors import (
     BadRequest,
+    Forbidden,
     PayloadTooLarge,
     TriggerMisconfigured,
     Unauthorized,
@@ -16,7 +19,14 @@ from webhooks.errors import (
     WebhookRejected,
 )
 from webhooks.payloads import extract_idempotency_key
-from webhooks.pipeline import Accepted, Challenge, WebhookRequest, compile_pipeline
+from webhooks.pipeline import (
+    SECRET_HEADERS,
+    Accepted,
+    Challenge,
+    WebhookRequest,
+    compile_pipeline,
+    stored_request,
+)
 
 SECRET = "s3cret"
 BODY = json.dumps({"id": "evt_9", "event_id": "Ev01", "issue": {"title": "Bug"}}).encode()
@@ -184,7 +194,7 @@ def test_a_slack_event_trigger_with_a_secret_verifies_slack_signatures_by_defaul
     [
         ({"authentication_config": {"type": "magic"}}, "authentication"),
         ({"signature_verification": {"preset": "nope"}}, "signatureVerification"),
-        ({"signature_verification": {"algorithm": "md5"}}, "signatureVerification"),
+        ({"signature_verification": {"algorithm": "sha3_256"}}, "signatureVerification"),
         ({"signature_verification": ["github"]}, "signatureVerification"),
         (
             {
@@ -207,3 +217,105 @@ def test_a_setting_that_does_not_compile_is_a_500_naming_it_not_its_value(settin
     assert (problem.status, problem.code) == (500, "trigger_misconfigured")
     assert named in problem.detail
     assert isinstance(misconfigured.value, WebhookRejected)
+
+
+# --- issue 14: header authentication, what is stored, the transform object ----------------
+
+
+def test_header_authentication_runs_in_the_pipeline_without_a_credential():
+    pipeline = compile_pipeline(
+        authentication_config=store_authentication(
+            {"headers": [{"name": "X-Token", "value": "tok-value-1"}]}
+        )
+    )
+
+    assert isinstance(run(pipeline, request(X_Token="tok-value-1")), Accepted)
+    with pytest.raises(Unauthorized):
+        run(pipeline, request())
+    with pytest.raises(Forbidden) as wrong:
+        run(pipeline, request(X_Token="tok-value-2"))
+    assert wrong.value.status == 403
+
+
+@pytest.mark.parametrize(
+    ("authentication", "credentials"),
+    [
+        (store_authentication({"headers": [{"name": "X-Token", "value": "tok-value-1"}]}), {}),
+        (
+            {"type": "api_key", "header": "X-Token", "credentialReferenceId": "k"},
+            {"k": "tok-value-1"},
+        ),
+    ],
+)
+def test_the_triggers_own_authentication_headers_are_never_stored(authentication, credentials):
+    pipeline = compile_pipeline(authentication_config=authentication)
+
+    accepted = run(
+        pipeline,
+        request(x_token="tok-value-1", Authorization="Bearer other", X_Other="kept"),
+        credentials=credentials,
+    )
+
+    assert set(accepted.request_payload["headers"]) == {"X-Other"}
+    assert "tok-value-1" not in json.dumps(accepted.request_payload)
+
+
+def test_stored_request_leaves_out_the_headers_it_is_given_in_any_case():
+    req = request(X_Token="t", x_api_key="k", X_Kept="v")
+
+    assert set(stored_request(req, None)["headers"]) == {"X-Token", "X-Kept"}
+    assert set(
+        stored_request(req, None, secret_headers=SECRET_HEADERS | {"x-token"})["headers"]
+    ) == {"X-Kept"}
+
+
+def test_a_clear_header_value_in_the_stored_setting_does_not_compile():
+    with pytest.raises(TriggerMisconfigured) as misconfigured:
+        compile_pipeline(authentication_config={"headers": [{"name": "X-A", "value": "v"}]})
+
+    assert misconfigured.value.setting == "authentication"
+    assert misconfigured.value.reason.startswith(
+        "authentication.headers[0].value: a header value is never stored in clear"
+    )
+
+
+def test_the_output_transform_object_shapes_the_payload():
+    pipeline = compile_pipeline(
+        output_transform={"objectTransformation": {"title": "issue.title", "id": "id"}}
+    )
+
+    accepted = run(pipeline, request())
+
+    assert accepted.input_data["payload"] == {"title": "Bug", "id": "evt_9"}
+    assert compile_pipeline(output_transform={"jmespath": "issue"}).transform.search(
+        json.loads(BODY)
+    ) == {"title": "Bug"}
+
+
+def test_a_bad_output_transform_object_is_a_500_naming_the_setting():
+    with pytest.raises(TriggerMisconfigured) as misconfigured:
+        compile_pipeline(output_transform={"objectTransformation": {"t": "a.["}})
+
+    assert misconfigured.value.setting == "outputTransform"
+    assert misconfigured.value.reason.startswith("outputTransform.objectTransformation.t:")
+
+
+def test_without_a_preset_a_whsec_secret_is_tried_as_written_and_decoded():
+    pipeline = compile_pipeline(
+        signature_verification={
+            "algorithm": "sha256",
+            "encoding": "hex",
+            "signature": {"source": "header", "key": "X-Sig"},
+            "signedComponents": [{"source": "body"}],
+        },
+        signing_secret=SW_SECRET,
+    )
+    decoded = base64.b64decode(SW_SECRET.removeprefix("whsec_"))
+
+    assert pipeline.secrets == (SW_SECRET.encode(), decoded)
+    for key in pipeline.secrets:
+        run(pipeline, request(X_Sig=hmac.new(key, BODY, hashlib.sha256).hexdigest()))
+    # A named preset reads the secret one way only.
+    assert compile_pipeline(
+        signature_verification={"preset": "stripe"}, signing_secret=SW_SECRET
+    ).secrets == (SW_SECRET.encode(),)

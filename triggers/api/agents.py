@@ -145,6 +145,9 @@ class SetAgentTriggersSerializer(StrictJSONTypes, serializers.Serializer):
             raise
 
 
+SET_REQUEST = inline_serializer(
+    "SetAgentTriggersRequest", {"triggers": TriggerConfigSerializer(many=True)}
+)
 SET_RESPONSE = inline_serializer(
     "SetAgentTriggersResponse",
     {
@@ -229,7 +232,7 @@ class AgentTriggersViewSet(TenantScopedViewSet):
 
     @extend_schema(
         summary="Set an agent's triggers (replace-all, one transaction)",
-        request=SetAgentTriggersSerializer,
+        request=SET_REQUEST,
         responses={200: SET_RESPONSE},
     )
     def update(self, request, agent_id=None):

@@ -1,0 +1,426 @@
+"""The management API: an agent's webhook triggers and their invocations.
+
+``/manage/tenants/{tenantId}/projects/{projectId}/agents/{agentId}/triggers`` (GET, POST),
+``…/triggers/{id}`` (GET, PATCH, DELETE), ``…/triggers/{id}/rerun`` (POST),
+``…/triggers/{id}/invocations`` (GET) and ``…/invocations/{invocationId}`` (GET), as its
+contract writes them (docs/management-api.md). Every error is application/problem+json; a
+body of the wrong shape is a 400, one a business rule refuses (a credential or user that is
+not the tenant's, settings that do not compile, an id taken) a 422. An invocation is an
+execution seen through this surface (``INVOCATION_STATUS``).
+"""
+
+import secrets
+import uuid
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
+from rest_framework.response import Response
+
+from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
+from accounts.models import Agent, Project
+from accounts.selectors import agent_list
+from api.errors import PROBLEM_ERRORS, Conflict
+from api.filtering import StrictFilterForm
+from api.pagination import PageEnvelopePagination
+from api.strict import StrictJSONTypes, reject_nul_characters
+from api.views import RequestIdMixin, TenantScopedMixin
+from executions.choices import ExecutionStatus
+from executions.models import Execution
+from executions.services import firing
+from triggers import services as trigger_services
+from triggers.models import Trigger
+from webhooks import authentication, services
+
+# Model field -> this surface's field, for the errors services raise.
+MODEL_TO_API = {
+    "public_id": "id",
+    "input_schema": "inputSchema",
+    "output_transform": "outputTransform",
+    "message_template": "messageTemplate",
+    "signature_verification": "signatureVerification",
+    "signing_secret": "signingSecretCredentialReferenceId",
+    "status": "enabled",
+    "run_as_user_ids": "runAsUserIds",
+    "run_as_user": "runAsUserId",
+}
+# The one status table of this surface: pending and running are pending, completed is
+# success, failed and cancelled are failed.
+INVOCATION_STATUS = {
+    ExecutionStatus.PENDING: "pending",
+    ExecutionStatus.RUNNING: "pending",
+    ExecutionStatus.COMPLETED: "success",
+    ExecutionStatus.FAILED: "failed",
+    ExecutionStatus.CANCELLED: "failed",
+}
+STATUS_TO_EXECUTION = {
+    shown: [s for s, name in INVOCATION_STATUS.items() if name == shown]
+    for shown in ("pending", "success", "failed")
+}
+UNAUTHENTICATED_WARNING = (
+    "This trigger has neither authentication nor signatureVerification: anyone who knows its "
+    "URL can run the agent."
+)
+
+
+class ManageTriggerSerializer(serializers.ModelSerializer):
+    """A webhook trigger as the management API shows it."""
+
+    id = serializers.CharField(source="public_id")
+    enabled = serializers.SerializerMethodField()
+    inputSchema = serializers.JSONField(source="input_schema")
+    outputTransform = serializers.JSONField(source="output_transform")
+    messageTemplate = serializers.SerializerMethodField()
+    authentication = serializers.SerializerMethodField()
+    signatureVerification = serializers.JSONField(source="signature_verification")
+    signingSecretCredentialReferenceId = serializers.SerializerMethodField()
+    runAsUserIds = serializers.SerializerMethodField()
+    runAsUserId = serializers.SerializerMethodField()
+    webhookUrl = serializers.CharField(source="webhook_url")
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = Trigger
+        fields = [
+            "id", "name", "description", "enabled", "inputSchema", "outputTransform",
+            "messageTemplate", "authentication", "signatureVerification",
+            "signingSecretCredentialReferenceId", "runAsUserIds", "runAsUserId", "webhookUrl",
+            "createdAt", "updatedAt",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_enabled(self, trigger) -> bool:
+        return trigger.status == "active"
+
+    def get_messageTemplate(self, trigger) -> str | None:
+        return trigger.message_template or None
+
+    def get_authentication(self, trigger) -> dict | None:
+        return authentication.shown_authentication(trigger.authentication)
+
+    def get_signingSecretCredentialReferenceId(self, trigger) -> str | None:
+        return str(trigger.signing_secret_id) if trigger.signing_secret_id else None
+
+    def get_runAsUserIds(self, trigger) -> list[str]:
+        return [str(user_id) for user_id in trigger.run_as_user_ids or []]
+
+    def get_runAsUserId(self, trigger) -> str | None:
+        return str(trigger.run_as_user_id) if trigger.run_as_user_id else None
+
+
+class ManageTriggerInputSerializer(StrictJSONTypes, serializers.Serializer):
+    """The body of POST and PATCH (PATCH: every field optional)."""
+
+    id = serializers.RegexField(
+        PUBLIC_ID_PATTERN, min_length=1, max_length=PUBLIC_ID_MAX_LENGTH, required=False,
+        source="public_id",
+    )  # fmt: skip
+    name = serializers.CharField(min_length=1, max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    enabled = serializers.BooleanField(required=False)
+    inputSchema = serializers.JSONField(required=False, allow_null=True, source="input_schema")
+    outputTransform = serializers.JSONField(
+        required=False, allow_null=True, source="output_transform"
+    )
+    messageTemplate = serializers.CharField(
+        min_length=1, required=False, allow_null=True, trim_whitespace=False,
+        source="message_template",
+    )  # fmt: skip
+    authentication = serializers.JSONField(required=False, allow_null=True)
+    signatureVerification = serializers.JSONField(
+        required=False, allow_null=True, source="signature_verification"
+    )
+    signingSecretCredentialReferenceId = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, source="signing_secret_reference"
+    )
+    runAsUserIds = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True, source="run_as_user_ids"
+    )
+    runAsUserId = serializers.CharField(required=False, allow_null=True, source="run_as_user_id")
+    # Accepted as the contract allows them, and ignored: the service keeps its own times.
+    createdAt = serializers.CharField(required=False, write_only=True)
+    updatedAt = serializers.CharField(required=False, write_only=True)
+    # PATCH may repeat where the trigger is; another value is refused (the path decides).
+    tenantId = serializers.CharField(max_length=256, required=False, write_only=True)
+    projectId = serializers.CharField(max_length=256, required=False, write_only=True)
+    agentId = serializers.CharField(max_length=256, required=False, write_only=True)
+
+    def validate(self, attrs):
+        for name in ("inputSchema", "outputTransform", "authentication", "signatureVerification"):
+            if name in self.initial_data:
+                reject_nul_characters(self.initial_data[name])
+        for name in ("createdAt", "updatedAt"):
+            attrs.pop(name, None)
+        return attrs
+
+
+class RerunSerializer(StrictJSONTypes, serializers.Serializer):
+    userMessage = serializers.CharField(min_length=1, trim_whitespace=False)
+    messageParts = serializers.ListField(child=serializers.JSONField(), required=False)
+
+
+class InvocationSerializer(serializers.ModelSerializer):
+    """An execution as the management API shows it (an invocation)."""
+
+    id = serializers.UUIDField(source="execution_id")
+    triggerId = serializers.CharField(source="trigger.public_id")
+    status = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    conversationId = serializers.SerializerMethodField()
+    errorMessage = serializers.SerializerMethodField()
+    requestPayload = serializers.JSONField(source="request_payload")
+    transformedPayload = serializers.JSONField(source="input_data")
+    runAsUserId = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id", "triggerId", "status", "createdAt", "conversationId", "errorMessage",
+            "requestPayload", "transformedPayload", "runAsUserId",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_status(self, execution) -> str:
+        return INVOCATION_STATUS[execution.status]
+
+    def get_conversationId(self, execution) -> str | None:
+        return execution.conversation_id or None
+
+    def get_errorMessage(self, execution) -> str | None:
+        return execution.error_message or None
+
+    def get_runAsUserId(self, execution) -> str | None:
+        run_as = execution.trigger.run_as()
+        return run_as[0] if run_as else None
+
+
+class InvocationFilterSet(django_filters.FilterSet):
+    """``status`` (pending | success | failed) and ``from``/``to`` (ISO 8601 date-times)."""
+
+    status = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in STATUS_TO_EXECUTION], method="filter_status"
+    )
+
+    class Meta:
+        model = Execution
+        fields = ["status"]
+        form = StrictFilterForm
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(status__in=STATUS_TO_EXECUTION[value])
+
+
+# "from" is a Python keyword: the two date filters are added by name.
+InvocationFilterSet.base_filters["from"] = django_filters.IsoDateTimeFilter(
+    field_name="created_at", lookup_expr="gte"
+)
+InvocationFilterSet.base_filters["to"] = django_filters.IsoDateTimeFilter(
+    field_name="created_at", lookup_expr="lte"
+)
+
+
+def _one(data) -> dict:
+    return {"data": data}
+
+
+class ManageSurface(RequestIdMixin, TenantScopedMixin):
+    """What every view of the management API shares: problem+json errors (422 for a rule's
+    refusal), the request id, page/limit paging, and the path's tenant, project and agent."""
+
+    error_format = PROBLEM_ERRORS
+    field_names = MODEL_TO_API
+    domain_error_status = 422
+    pagination_class = PageEnvelopePagination
+
+    def agent(self) -> Agent:
+        """The path's agent; a tenant other than the caller's, a project or agent not in it,
+        and an agent pending deletion are all not found."""
+        if self.kwargs["tenantId"] != self.request.tenant.pk:
+            raise NotFound("Tenant not found")
+        project = Project.objects.filter(
+            tenant=self.request.tenant, public_id=self.kwargs["projectId"]
+        ).first()
+        if project is None:
+            raise NotFound("Project not found")
+        agent = (
+            agent_list(tenant=self.request.tenant)
+            .filter(project=project, public_id=self.kwargs["agentId"])
+            .first()
+        )
+        if agent is None:
+            raise NotFound("Agent not found")
+        return agent
+
+    def webhook_triggers(self, agent: Agent) -> QuerySet[Trigger]:
+        return Trigger.objects.filter(
+            agent=agent, provider_id="builtin", provider_trigger_id="webhook"
+        ).select_related("agent")
+
+    def trigger(self) -> Trigger:
+        trigger = self.webhook_triggers(self.agent()).filter(public_id=self.kwargs["id"]).first()
+        if trigger is None:
+            raise NotFound("Trigger not found")
+        return trigger
+
+
+ONE_RESPONSE = inline_serializer("ManageTriggerResponse", {"data": ManageTriggerSerializer()})
+CREATED_RESPONSE = inline_serializer(
+    "ManageTriggerCreated",
+    {"data": ManageTriggerSerializer(), "warning": serializers.CharField(required=False)},
+)
+RERUN_RESPONSE = inline_serializer(
+    "RerunResponse",
+    {
+        "success": serializers.BooleanField(),
+        "invocationId": serializers.UUIDField(),
+        "conversationId": serializers.CharField(),
+    },
+)
+
+
+class ManageTriggerViewSet(ManageSurface, viewsets.GenericViewSet):
+    queryset = Trigger.objects.all()
+    serializer_class = ManageTriggerSerializer
+
+    @extend_schema(
+        summary="List an agent's webhook triggers, newest first",
+        responses={200: ManageTriggerSerializer(many=True)},  # paged: {data, pagination}
+    )
+    def list(self, request, **kwargs):
+        triggers = self.webhook_triggers(self.agent()).order_by("-created_at", "-id")
+        page = self.paginate_queryset(triggers)
+        return self.get_paginated_response(ManageTriggerSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Create a webhook trigger",
+        request=ManageTriggerInputSerializer,
+        responses={201: CREATED_RESPONSE},
+    )
+    def create(self, request, **kwargs):
+        agent = self.agent()
+        body = ManageTriggerInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        values = dict(body.validated_data)
+        _no_other_place(values, self.kwargs)
+        trigger = services.manage_trigger_create(agent=agent, values=values, user=request.user)
+        answer = _one(ManageTriggerSerializer(trigger).data)
+        if not trigger.authentication and not trigger.signature_verification:
+            answer["warning"] = UNAUTHENTICATED_WARNING
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Get a webhook trigger", responses={200: ONE_RESPONSE})
+    def retrieve(self, request, **kwargs):
+        return Response(_one(ManageTriggerSerializer(self.trigger()).data))
+
+    @extend_schema(
+        summary="Update a webhook trigger (partial)",
+        request=ManageTriggerInputSerializer,
+        responses={200: ONE_RESPONSE},
+    )
+    def partial_update(self, request, **kwargs):
+        trigger = self.trigger()
+        if isinstance(request.data, dict) and not request.data:
+            raise ValidationError("No fields to update")
+        body = ManageTriggerInputSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        values = dict(body.validated_data)
+        if values.get("public_id", trigger.public_id) != trigger.public_id:
+            raise ValidationError({"id": ["Must equal the trigger's id in the path."]})
+        _no_other_place(values, self.kwargs)
+        trigger = services.manage_trigger_update(trigger=trigger, values=values, user=request.user)
+        return Response(_one(ManageTriggerSerializer(trigger).data))
+
+    @extend_schema(summary="Delete a webhook trigger", responses={204: None})
+    def destroy(self, request, **kwargs):
+        trigger_services.trigger_delete(trigger=self.trigger())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Run the trigger now with a message",
+        request=RerunSerializer,
+        responses={202: RERUN_RESPONSE},
+    )
+    def rerun(self, request, **kwargs):
+        trigger = self.trigger()
+        body = RerunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation_id = f"conv_{secrets.token_hex(12)}"
+        try:
+            fired = firing.execution_run_now(
+                trigger=trigger,
+                requested_by=request.user,
+                input_data={"message": body.validated_data["userMessage"],
+                            "messageParts": body.validated_data.get("messageParts")},
+                conversation_id=conversation_id,
+            )  # fmt: skip
+        except firing.FiringRefused as refused:
+            raise _refusal(refused) from None
+        return Response(
+            {
+                "success": True,
+                "invocationId": str(fired.execution.execution_id),
+                "conversationId": conversation_id,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class InvocationViewSet(ManageSurface, viewsets.GenericViewSet):
+    queryset = Execution.objects.all()
+    serializer_class = InvocationSerializer
+    filterset_class = InvocationFilterSet
+
+    def invocations(self) -> QuerySet[Execution]:
+        return (
+            Execution.objects.filter(trigger=self.trigger())
+            .select_related("trigger")
+            .order_by("-created_at", "-id")
+        )
+
+    @extend_schema(
+        summary="List a trigger's invocations, newest first",
+        parameters=[
+            OpenApiParameter("from", str, description="ISO 8601 date-time; createdAt ≥ from"),
+            OpenApiParameter("to", str, description="ISO 8601 date-time; createdAt ≤ to"),
+        ],
+    )
+    def list(self, request, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.invocations()))
+        return self.get_paginated_response(InvocationSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Get an invocation",
+        responses={200: inline_serializer("InvocationResponse", {"data": InvocationSerializer()})},
+    )
+    def retrieve(self, request, **kwargs):
+        invocation = (
+            self.invocations().filter(execution_id=_uuid(self.kwargs["invocationId"])).first()
+        )
+        if invocation is None:
+            raise NotFound("Invocation not found")
+        return Response(_one(InvocationSerializer(invocation).data))
+
+
+def _no_other_place(values: dict, path: dict) -> None:
+    """``tenantId``/``projectId``/``agentId`` in a body may only repeat the path's."""
+    for name in ("tenantId", "projectId", "agentId"):
+        given = values.pop(name, None)
+        if given is not None and given != path[name]:
+            raise ValidationError({name: [f"Must equal the path's {name} ({path[name]})."]})
+
+
+def _refusal(refused: firing.FiringRefused) -> APIException:
+    """A firing rule's refusal: over a limit is 429 with Retry-After, anything else 409."""
+    if refused.retry_after_seconds:
+        return Throttled(wait=refused.retry_after_seconds, detail=refused.reason)
+    return Conflict(refused.reason)
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
