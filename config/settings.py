@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "executions",
     "webhooks",
     "flows",
+    "watcher",
 ]
 
 MIDDLEWARE = [
@@ -290,6 +291,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+
+# -- Watched folders (docs/watcher.md) ---------------------------------------------------
+def _file_watch_roots() -> list[Path]:
+    """The folders a file_system trigger's watch_path must lie in (after symlinks)."""
+    roots = env_list("FILE_WATCH_ROOTS", [])
+    if not roots:
+        return [(VAR_DIR / "watched").absolute()]
+    relative = [root for root in roots if not Path(root).is_absolute()]
+    if relative:
+        raise ImproperlyConfigured(
+            f"FILE_WATCH_ROOTS must be absolute paths, got {', '.join(relative)}"
+        )
+    return [Path(root) for root in roots]
+
+
+FILE_WATCH_ROOTS = _file_watch_roots()
 
 # -- Webhooks (docs/webhooks.md) -------------------------------------------------------
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1)

@@ -137,7 +137,7 @@ def test_it_runs_the_readme_commands_as_written(tmp_path):
     tree = fresh_copy(tmp_path / "clone")
     log = tmp_path / "bin-run.log"
     # SQLite and the filesystem broker: the defaults a fresh machine gets.
-    env = user_environment(SERVICES="web worker beat", BIND=address)
+    env = user_environment(SERVICES="web worker beat watcher", BIND=address)
     assert not env.keys() & {"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
     with log.open("wb") as output:
         server = subprocess.Popen(

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from executions.models import Execution
@@ -235,7 +236,7 @@ def test_it_duplicates_a_trigger(alice_client, acme, make_trigger):
 
 def test_the_list_shows_only_frontend_types(alice_client, acme, make_trigger):
     make_trigger(acme)
-    make_trigger(acme, "file_system")
+    make_trigger(acme, "file_system", config={"watch_path": str(settings.FILE_WATCH_ROOTS[0])})
     body = alice_client.get("/api/triggers").json()
     assert isinstance(body, list) and len(body) == 1
     assert_trigger_shape(body[0])

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class WatcherConfig(AppConfig):
+    name = "watcher"
+    verbose_name = "Watched folders"
+
+    def ready(self) -> None:
+        from watcher import receivers  # noqa: F401  (connects to triggers' signals)
