@@ -129,11 +129,14 @@ class Agent(models.Model):
 
 
 class Credential(models.Model):
-    """A named secret (signing secret, API key); the value is Fernet-encrypted at rest."""
+    """A named secret (signing secret, API key, OAuth token); the value is Fernet-encrypted at
+    rest. One bound to a provider (``provider_id``: ``stripe``, ``github`` …) is what the
+    provider API calls a *connection*."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="credentials")
     name = models.CharField(max_length=200)
+    provider_id = models.CharField(max_length=64, blank=True)
     encrypted_value = models.TextField(editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

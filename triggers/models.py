@@ -136,6 +136,18 @@ class Trigger(models.Model):
         on_delete=models.SET_NULL,
         related_name="signed_triggers",
     )
+    # The provider API's connection: the tenant's credential bound to the trigger's provider
+    # (a provider trigger verified by a signing secret has it as ``signing_secret`` too).
+    connection = models.ForeignKey(
+        "accounts.Credential",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="connected_triggers",
+    )
+    # SHA-256 of the trigger's own key for the provider API's deprecated key endpoints; the
+    # key is shown once, when the trigger is created.
+    key_digest = models.CharField(max_length=64, blank=True, editable=False)
     # A new random value whenever something a webhook delivery relies on changes: the columns
     # in webhooks.delivery._VERSIONED_FIELDS, the signing secret or its value. Kept by
     # PostgreSQL (triggers/migrations/0003), whatever writes the row; NULL on other databases.

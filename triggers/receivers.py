@@ -21,3 +21,7 @@ def _credential_deleting(sender, credential, **kwargs) -> None:
         triggers=Trigger.objects.filter(signing_secret=credential),
         reason=f"Signing secret credential '{credential.name}' was deleted.",
     )
+    triggers_mark_stale(
+        triggers=Trigger.objects.filter(connection=credential),
+        reason=f"Connection '{credential.name}' was deleted.",
+    )

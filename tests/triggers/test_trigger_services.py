@@ -120,3 +120,18 @@ def test_duplicate_copies_settings_but_not_identity_or_counters(acme, alice, mak
     assert copy.max_executions_per_hour == 10
     assert (copy.execution_count, copy.error_count, copy.last_execution_status) == (0, 0, "")
     assert copy.webhook_token and copy.webhook_token != original.webhook_token
+
+
+def test_deleting_a_connection_makes_its_triggers_stale_with_the_reason(acme, make_trigger):
+    from accounts.services import credential_create, credential_delete
+
+    connection = credential_create(tenant=acme, name="stripe-live", value="whsec_x")
+    connection.provider_id = "stripe"
+    connection.save()
+    trigger = make_trigger(acme, "webhook", connection=connection)
+
+    credential_delete(credential=connection)
+
+    trigger.refresh_from_db()
+    assert (trigger.status, trigger.connection) == ("stale", None)
+    assert trigger.error_message == "Connection 'stripe-live' was deleted."
