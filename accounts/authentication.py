@@ -30,8 +30,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """A bearer token, from ``manage.py create_api_token`` or the OAuth2 password flow
+    (``POST /token``), which Swagger UI's *Authorize* uses."""
+
     target_class = "accounts.authentication.BearerTokenAuthentication"
-    name = "bearerAuth"
+    name = ["bearerAuth", "OAuth2PasswordBearer"]
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer"}
+        return [
+            {"type": "http", "scheme": "bearer"},
+            {"type": "oauth2", "flows": {"password": {"tokenUrl": "/token", "scopes": {}}}},
+        ]

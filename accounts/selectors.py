@@ -1,6 +1,7 @@
 """Reads: who is calling, for which tenant, and the tenant's objects."""
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import Agent, ApiToken, Credential, Membership, Project, Tenant
 from accounts.services import api_token_digest
@@ -9,10 +10,12 @@ TENANT_HEADER = "X-Tenant"
 
 
 def api_token_find(*, token: str) -> ApiToken | None:
-    """The live token with this value whose user is still an active member of its tenant."""
+    """The live token with this value — not revoked, not expired — whose user is still an
+    active member of its tenant."""
     return (
         ApiToken.objects.select_related("user", "tenant")
         .filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
             digest=api_token_digest(token),
             revoked_at__isnull=True,
             user__is_active=True,

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -36,15 +37,22 @@ def tenant_member_ensure(
     return membership
 
 
-def api_token_create(*, membership: Membership, name: str = "") -> tuple[ApiToken, str]:
-    """A new token for the member; returns the row and the token, which is never stored."""
+def api_token_create(
+    *, membership: Membership, name: str = "", expires_in_seconds: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for the member, valid for ``expires_in_seconds`` (None: until revoked);
+    returns the row and the token, which is never stored."""
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = None
+    if expires_in_seconds is not None:
+        expires_at = timezone.now() + timedelta(seconds=expires_in_seconds)
     row = ApiToken.objects.create(
         tenant=membership.tenant,
         user=membership.user,
         name=name,
         prefix=token[:12],
         digest=api_token_digest(token),
+        expires_at=expires_at,
     )
     return row, token
 
@@ -105,14 +113,21 @@ def agent_request_deletion(*, agent: Agent) -> Agent:
 
 
 def credential_create(
-    *, tenant: Tenant, name: str, value: str, created_by: AbstractBaseUser | None = None
+    *,
+    tenant: Tenant,
+    name: str,
+    value: str,
+    provider_id: str = "",
+    created_by: AbstractBaseUser | None = None,
 ) -> Credential:
+    """A secret of the tenant; with ``provider_id``, a connection to that provider."""
     return _create_unique(
         Credential,
         taken={"name": "A credential with this name already exists."},
         tenant=tenant,
         name=name,
         encrypted_value=encrypt_secret(value),
+        provider_id=provider_id,
         created_by=created_by,
     )
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "webhooks",
     "flows",
     "watcher",
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +201,14 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# -- Authentication ------------------------------------------------------------------------
+# The OAuth2 password flow's tokens (POST /token) are valid this long.
+OAUTH_TOKEN_TTL_SECONDS = env_int("OAUTH_TOKEN_TTL_SECONDS", 3600, minimum=60)
+# After this many failed logins of one username or from one address within the window,
+# further attempts wait for the window to end (accounts/throttling.py).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+
 # -- Celery: the embedded default is a filesystem broker in var/ (one machine, no Redis) --
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 CELERY_TIMEZONE = "UTC"
@@ -222,6 +231,13 @@ else:
         "interval_max": 0.2,
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "executions")
+# Counters every web process must share (login throttling) live in Redis when the broker is
+# Redis; the embedded setup has one machine and uses each process's memory.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": CELERY_BROKER_URL, "KEY_PREFIX": "triggers"}
+    }  # fmt: skip
 # Ack after the run, so a worker killed mid-run gives its message back.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -21,6 +21,9 @@ os.environ.setdefault("CELERY_QUEUE", f"tests-{os.environ.get('TEST_DATABASE_NAM
 from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Each test process keeps its own cache: parallel runs on one Redis never see each other's
+# login-failure counters (tests that count clear it first).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Tests do not serve static files; WhiteNoise would warn that STATIC_ROOT is not built.
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise")]  # noqa: F405

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api.frontend import AgentViewSet, CredentialViewSet, ProjectViewSet
+from accounts.api.oauth import TokenView
 from api.routers import OptionalSlashRouter
 from executions.api.frontend import ExecutionViewSet, TriggerExecutionsViewSet
 from flows.api.views import (
@@ -16,7 +17,14 @@ from flows.api.views import (
     NodeTypesView,
     NodeViewSet,
 )
-from triggers.api.agents import AgentTriggersViewSet, TriggerInstanceViewSet
+from providers.api import (
+    ProjectTriggersViewSet,
+    ProviderTriggersView,
+    ProviderTriggerView,
+    SharedTriggerViewSet,
+    TestSamplesView,
+)
+from triggers.api.agents import AgentTriggersViewSet
 from triggers.api.frontend import TriggerViewSet
 from webhooks import views as webhooks
 from webhooks.api.manage import InvocationViewSet, ManageTriggerViewSet
@@ -39,17 +47,20 @@ flows.register(
 )
 
 
-# The agent API, at the root as its contract writes it.
+# The agent API and the provider API, at the root as their contracts write them; /triggers
+# is both's (one object carries the fields of both).
 _agent_triggers = AgentTriggersViewSet.as_view
-agent_api = [
+_shared = SharedTriggerViewSet.as_view
+_UUID = r"[^/]+"
+agent_and_provider_apis = [
+    re_path(r"^triggers/?$", _shared({"get": "list"}), name="triggers"),
     re_path(
-        r"^triggers/?$", TriggerInstanceViewSet.as_view({"get": "list"}), name="agent-triggers"
+        rf"^triggers/(?P<id>{_UUID})/?$",
+        _shared({"get": "retrieve", "delete": "destroy"}),
+        name="trigger",
     ),
-    re_path(
-        r"^triggers/(?P<trigger_instance_id>[^/]+)/?$",
-        TriggerInstanceViewSet.as_view({"get": "retrieve"}),
-        name="agent-trigger",
-    ),
+    re_path(rf"^triggers/(?P<id>{_UUID})/enable/?$", _shared({"post": "enable"})),
+    re_path(rf"^triggers/(?P<id>{_UUID})/disable/?$", _shared({"post": "disable"})),
     re_path(
         r"^agents/(?P<agent_id>[^/]+)/triggers/?$",
         _agent_triggers({"get": "retrieve", "put": "update", "delete": "destroy"}),
@@ -64,6 +75,20 @@ agent_api = [
         r"^agents/(?P<agent_id>[^/]+)/triggers/disable/?$",
         _agent_triggers({"post": "disable"}),
         name="agent-triggers-disable",
+    ),
+    re_path(
+        r"^projects/(?P<project_id>[^/]+)/triggers/?$",
+        ProjectTriggersViewSet.as_view({"get": "list", "post": "create"}),
+        name="project-triggers",
+    ),
+    re_path(r"^providers/(?P<provider_id>[^/]+)/triggers/?$", ProviderTriggersView.as_view()),
+    re_path(
+        r"^providers/(?P<provider_id>[^/]+)/triggers/(?P<trigger_id>[^/]+)/?$",
+        ProviderTriggerView.as_view(),
+    ),
+    re_path(
+        rf"^api/v0/project-triggers/(?P<project_trigger_id>{_UUID})/test-samples/?$",
+        TestSamplesView.as_view(),
     ),
 ]
 
@@ -118,6 +143,7 @@ urlpatterns = [
     path("hooks/<str:token>/", webhooks.receive_by_token),
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    re_path(r"^token/?$", TokenView.as_view(), name="oauth2-token"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -129,7 +155,7 @@ urlpatterns = [
     ),
     path("api/", include(frontend.urls)),
     path("api/", include(flows.urls)),
-    *agent_api,
+    *agent_and_provider_apis,
     *management_api,
 ]
 

@@ -249,6 +249,13 @@ class Trigger(models.Model):
             errors["provider_trigger_id"] = (
                 f"Unknown trigger type '{self.provider_id}/{self.provider_trigger_id}'."
             )
+        if entry is not None and self.origin == TriggerOrigin.PROVIDER:
+            # A provider trigger's config is what its catalog entry's JSON Schema allows
+            # (other surfaces keep keys of their own in config: docs/api.md).
+            errors.update(
+                {key.replace("trigger_config", "config", 1): message
+                 for key, message in entry.config_errors(self.effective_config()).items()}
+            )  # fmt: skip
         if entry is not None and entry.delivery == Delivery.SCHEDULE:
             try:
                 self.cron_expression = schedule.validate_cron_expression(self.cron_expression)

@@ -59,8 +59,14 @@ class CredentialSerializer(StrictJSONTypes, serializers.ModelSerializer):
 
     class Meta:
         model = Credential
-        fields = ["id", "name", "value", "created_at", "updated_at"]
+        fields = ["id", "name", "value", "provider_id", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            "provider_id": {
+                "help_text": "The provider it is bound to (a connection of the provider API: "
+                "stripe, github …); blank for a plain secret."
+            }
+        }
 
     def create(self, validated_data):
         request = self.context["request"]
@@ -68,6 +74,7 @@ class CredentialSerializer(StrictJSONTypes, serializers.ModelSerializer):
             tenant=request.tenant,
             name=validated_data["name"],
             value=validated_data["value"],
+            provider_id=validated_data.get("provider_id", ""),
             created_by=request.user,
         )
 

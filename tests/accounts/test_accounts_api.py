@@ -88,7 +88,7 @@ def test_credentials_are_write_only_and_encrypted(alice_client, acme):
     )
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "name", "created_at", "updated_at"}
+    assert set(body) == {"id", "name", "provider_id", "created_at", "updated_at"}
     assert secret not in response.content.decode()
 
     stored = Credential.objects.get(pk=body["id"])

@@ -1,15 +1,12 @@
 """The agent API: an agent platform's declared triggers, per agent.
 
-``GET /triggers``, ``GET /triggers/{trigger_instance_id}``, ``GET|PUT|DELETE
-/agents/{agent_id}/triggers``, ``POST /agents/{agent_id}/triggers/enable|disable``
-(docs/agent-api.md). Errors are DRF's bodies: ``{"detail": "Agent not found"}``, or for a bad
-declared item ``{"triggers[1].config.schedule": ["…"]}``. The replace-all logic is
-triggers/agent_sync.py's; the status table is ``STATUS_TO_AGENT``.
+``GET|PUT|DELETE /agents/{agent_id}/triggers``, ``POST /agents/{agent_id}/triggers/enable|
+disable`` (docs/agent-api.md); ``GET /triggers`` and ``/triggers/{trigger_instance_id}`` are
+shared with the provider API (providers/api.py). Errors are DRF's bodies: ``{"detail":
+"Agent not found"}``, or for a bad declared item ``{"triggers[1].config.schedule": ["…"]}``.
+The replace-all logic is triggers/agent_sync.py's; the status table is ``STATUS_TO_AGENT``.
 """
 
-import uuid
-
-from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -21,7 +18,7 @@ from api.strict import StrictJSONTypes, reject_nul_characters
 from api.views import TenantScopedViewSet
 from triggers import agent_sync, services
 from triggers.catalog import trigger_type_get
-from triggers.choices import TriggerOrigin, TriggerStatus
+from triggers.choices import TriggerStatus
 from triggers.models import Trigger
 
 
@@ -172,33 +169,6 @@ ENABLED_RESPONSE = inline_serializer(
 )
 
 
-def _agent_triggers_queryset() -> QuerySet[Trigger]:
-    return Trigger.objects.filter(origin=TriggerOrigin.AGENT).select_related("agent")
-
-
-class TriggerInstanceViewSet(TenantScopedViewSet):
-    """``GET /triggers`` and ``GET /triggers/{trigger_instance_id}``: every trigger the agent
-    API manages in the caller's tenant, oldest first."""
-
-    queryset = _agent_triggers_queryset().order_by("created_at", "id")
-    serializer_class = TriggerInstanceSerializer
-    lookup_field = "uuid"
-    lookup_url_kwarg = "trigger_instance_id"
-    lookup_value_regex = "[^/]+"
-
-    @extend_schema(summary="List trigger instances across all agents")
-    def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(TriggerInstanceSerializer(page, many=True).data)
-
-    @extend_schema(summary="Get a trigger instance")
-    def retrieve(self, request, trigger_instance_id=None):
-        trigger = self.get_queryset().filter(uuid=_uuid_or_none(trigger_instance_id)).first()
-        if trigger is None:
-            raise NotFound("Trigger not found")
-        return Response(TriggerInstanceSerializer(trigger).data)
-
-
 class AgentTriggersViewSet(TenantScopedViewSet):
     """``/agents/{agent_id}/triggers``: an agent's declared triggers."""
 
@@ -280,10 +250,3 @@ class AgentTriggersViewSet(TenantScopedViewSet):
             triggers=agent_sync.agent_triggers(agent=agent), enabled=enabled, user=self.request.user
         )
         return Response({"agent_id": agent.public_id, "enabled": enabled, "affected": affected})
-
-
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

@@ -1,0 +1,277 @@
+"""The provider API (docs/provider-api.md), and the ``/triggers`` paths it shares with the
+agent API.
+
+``GET|POST /projects/{project_id}/triggers``, ``GET|DELETE /triggers/{project_trigger_id}``,
+``GET /triggers``, ``POST /triggers/{id}/enable|disable``, ``GET /providers/{provider_id}/
+triggers[/{trigger_id}]``, ``GET /api/v0/project-triggers/{id}/test-samples``. A trigger is
+one object with the fields of both surfaces (``SharedTriggerSerializer``). Errors are DRF's
+bodies, as the agent API's.
+"""
+
+import uuid
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Project
+from api.strict import StrictJSONTypes, reject_nul_characters
+from api.views import TenantScopedViewSet
+from executions.models import Execution
+from providers import services
+from triggers import catalog
+from triggers import services as trigger_services
+from triggers.api.agents import TriggerInstanceSerializer
+from triggers.choices import TriggerOrigin
+from triggers.models import Trigger
+
+SHARED_ORIGINS = (TriggerOrigin.AGENT, TriggerOrigin.PROVIDER)
+TEST_SAMPLES = 5
+
+
+class SharedTriggerSerializer(TriggerInstanceSerializer):
+    """A trigger on the paths the agent and provider APIs share: the agent API's
+    ``TriggerInstanceResponse`` and the provider API's project trigger in one object
+    (``trigger_instance_id`` = ``project_trigger_id``, ``config`` = ``trigger_config``)."""
+
+    agent_id = serializers.SerializerMethodField()
+    project_trigger_id = serializers.UUIDField(source="uuid")
+    project_id = serializers.SerializerMethodField()
+    project_name = serializers.SerializerMethodField()
+    connection_id = serializers.UUIDField(allow_null=True)
+    trigger_config = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+    updated_by = serializers.SerializerMethodField()
+
+    class Meta(TriggerInstanceSerializer.Meta):
+        fields = [
+            *TriggerInstanceSerializer.Meta.fields, "project_trigger_id", "project_id",
+            "project_name", "connection_id", "provider_id", "trigger_config", "webhook_data",
+            "cursor_data", "created_by", "updated_by",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_agent_id(self, trigger) -> str | None:
+        return trigger.agent.public_id if trigger.agent_id else None
+
+    def get_project_id(self, trigger) -> str | None:
+        return trigger.project.public_id if trigger.project_id else None
+
+    def get_project_name(self, trigger) -> str | None:
+        return trigger.project.name if trigger.project_id else None
+
+    def get_trigger_config(self, trigger) -> dict:
+        return trigger.effective_config()
+
+    def get_created_by(self, trigger) -> str | None:
+        return str(trigger.created_by_id) if trigger.created_by_id else None
+
+    def get_updated_by(self, trigger) -> str | None:
+        return str(trigger.updated_by_id) if trigger.updated_by_id else None
+
+
+class CreatedTriggerSerializer(SharedTriggerSerializer):
+    """The create answer: the trigger, and once, its key for the deprecated key endpoints."""
+
+    api_key = serializers.SerializerMethodField()
+
+    class Meta(SharedTriggerSerializer.Meta):
+        fields = [*SharedTriggerSerializer.Meta.fields, "api_key"]
+        read_only_fields = fields
+
+    def get_api_key(self, trigger) -> str:
+        return self.context["api_key"]
+
+
+class CreateTriggerSerializer(StrictJSONTypes, serializers.Serializer):
+    provider_id = serializers.CharField()
+    trigger_id = serializers.CharField()
+    connection_id = serializers.CharField(required=False, allow_null=True)
+    trigger_config = serializers.DictField(
+        required=False, allow_null=True, validators=[reject_nul_characters]
+    )
+
+
+class CatalogEntrySerializer(serializers.Serializer):
+    trigger_type = serializers.ChoiceField(choices=catalog.TriggerKind.choices, source="kind")
+    provider_id = serializers.CharField()
+    trigger_id = serializers.CharField()
+    trigger_name = serializers.CharField(source="name")
+    description = serializers.CharField()
+    instructions = serializers.CharField(allow_null=True)
+    icon = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    version = serializers.CharField()
+    webhook_requires_verification = serializers.BooleanField()
+    can_get_test_samples = serializers.BooleanField()
+    trigger_config_schema = serializers.JSONField(
+        source="config_schema", help_text="JSON Schema of trigger_config, for a form."
+    )
+
+
+def _shared_triggers():
+    return Trigger.objects.filter(origin__in=SHARED_ORIGINS).select_related("agent", "project")
+
+
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+class SharedTriggerViewSet(TenantScopedViewSet):
+    """``/triggers``: the agent API's and the provider API's triggers of the caller's tenant
+    (the organisation), oldest first; ``/triggers/{id}`` one of them."""
+
+    queryset = _shared_triggers().order_by("created_at", "id")
+    serializer_class = SharedTriggerSerializer
+
+    def get_object(self) -> Trigger:
+        trigger = self.get_queryset().filter(uuid=_uuid_or_none(self.kwargs["id"])).first()
+        if trigger is None:
+            raise NotFound("Trigger not found")
+        return trigger
+
+    @extend_schema(summary="List the organisation's triggers (agent and provider APIs)")
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(SharedTriggerSerializer(page, many=True).data)
+
+    @extend_schema(summary="Get a trigger")
+    def retrieve(self, request, id=None):
+        return Response(SharedTriggerSerializer(self.get_object()).data)
+
+    @extend_schema(summary="Delete a trigger and its executions", responses={204: None})
+    def destroy(self, request, id=None):
+        trigger_services.trigger_delete(trigger=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Enable a trigger (unfreezes a FAILED one)", request=None)
+    def enable(self, request, id=None):
+        trigger = trigger_services.trigger_enable(
+            trigger=self.get_object(), updated_by=request.user
+        )
+        return Response(SharedTriggerSerializer(trigger).data)
+
+    @extend_schema(summary="Disable a trigger", request=None)
+    def disable(self, request, id=None):
+        trigger = trigger_services.trigger_disable(
+            trigger=self.get_object(), updated_by=request.user
+        )
+        return Response(SharedTriggerSerializer(trigger).data)
+
+
+class ProjectTriggersViewSet(TenantScopedViewSet):
+    """``/projects/{project_id}/triggers``: a project's provider triggers."""
+
+    queryset = Project.objects.all()
+    serializer_class = SharedTriggerSerializer
+    pagination_class = None  # a project's triggers are listed whole
+    field_names = {
+        "cron_expression": "trigger_config.schedule",
+        "timezone": "trigger_config.timezone",
+        "webhook_path": "trigger_config.path",
+        **{f"config.{key}": f"trigger_config.{key}"
+           for key in catalog.FILE_SYSTEM.config_schema["properties"]},
+    }  # fmt: skip
+
+    def project(self) -> Project:
+        project = Project.objects.filter(
+            tenant=self.request.tenant, public_id=self.kwargs["project_id"]
+        ).first()
+        if project is None:
+            raise NotFound("Project not found")
+        return project
+
+    @extend_schema(
+        summary="List a project's triggers", responses={200: SharedTriggerSerializer(many=True)}
+    )
+    def list(self, request, project_id=None):
+        triggers = _shared_triggers().filter(project=self.project(), origin=TriggerOrigin.PROVIDER)
+        return Response(
+            SharedTriggerSerializer(triggers.order_by("created_at", "id"), many=True).data
+        )
+
+    @extend_schema(
+        summary="Create a trigger of a project from the provider catalog (DISABLED until enabled)",
+        request=CreateTriggerSerializer,
+        responses={201: CreatedTriggerSerializer},
+    )
+    def create(self, request, project_id=None):
+        project = self.project()
+        body = CreateTriggerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        trigger, key = services.project_trigger_create(
+            project=project, user=request.user, **body.validated_data
+        )
+        answer = CreatedTriggerSerializer(trigger, context={"api_key": key}).data
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+
+class TestSamplesView(APIView):
+    """A webhook trigger's last five payloads received, newest first, or its catalog entry's
+    sample while it has received none."""
+
+    @extend_schema(
+        summary="Test samples of a trigger",
+        responses={
+            200: inline_serializer(
+                "TestSamples",
+                {
+                    "samples": serializers.ListField(child=serializers.JSONField()),
+                    "source": serializers.ChoiceField(choices=["received", "catalog"]),
+                },
+            )
+        },
+    )
+    def get(self, request, project_trigger_id=None):
+        trigger = (
+            _shared_triggers()
+            .filter(tenant=request.tenant, uuid=_uuid_or_none(project_trigger_id))
+            .first()
+        )
+        if trigger is None:
+            raise NotFound("Trigger not found")
+        received = (
+            Execution.objects.filter(trigger=trigger, request_payload__isnull=False)
+            .order_by("-created_at", "-id")
+            .values_list("request_payload", flat=True)[:TEST_SAMPLES]
+        )
+        samples = [payload.get("body") for payload in received if isinstance(payload, dict)]
+        if samples:
+            return Response({"samples": samples, "source": "received"})
+        entry = trigger.trigger_type
+        sample = entry.sample_payload if entry is not None else None
+        return Response({"samples": [sample] if sample is not None else [], "source": "catalog"})
+
+
+class ProviderTriggersView(APIView):
+    """``/providers/{provider_id}/triggers``: a provider's catalog entries, public like a
+    product page (they hold nothing of any tenant)."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        summary="A provider's triggers", responses={200: CatalogEntrySerializer(many=True)}
+    )
+    def get(self, request, provider_id=None):
+        entries = catalog.provider_entries(provider_id)
+        if not entries:
+            raise NotFound("Provider not found")
+        return Response(CatalogEntrySerializer(entries, many=True).data)
+
+
+class ProviderTriggerView(ProviderTriggersView):
+    """``/providers/{provider_id}/triggers/{trigger_id}``: one catalog entry."""
+
+    @extend_schema(summary="One of a provider's triggers", responses={200: CatalogEntrySerializer})
+    def get(self, request, provider_id=None, trigger_id=None):
+        entries = catalog.provider_entries(provider_id)
+        entry = next((e for e in entries if e.trigger_id == trigger_id), None)
+        if entry is None:
+            raise NotFound("Trigger not found")
+        return Response(CatalogEntrySerializer(entry).data)
