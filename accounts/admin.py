@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from accounts import services
+from accounts.admin_scope import TenantScopedAdmin
 from accounts.models import Agent, ApiToken, Credential, Membership, Project, Tenant
 
 
@@ -12,14 +13,15 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TenantScopedAdmin):
+    tenant_field = "pk"
     list_display = ["id", "name", "created_at"]
     search_fields = ["id", "name"]
     inlines = [MembershipInline]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(TenantScopedAdmin):
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "tenant__id"]
@@ -28,7 +30,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(TenantScopedAdmin):
     """Tokens are created with ``manage.py create_api_token``; here they can be revoked."""
 
     list_display = ["prefix", "name", "user", "tenant", "created_at", "last_used_at", "revoked_at"]
@@ -43,7 +45,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(TenantScopedAdmin):
     list_display = ["public_id", "name", "tenant", "created_at"]
     list_filter = ["tenant"]
     search_fields = ["public_id", "name"]
@@ -51,7 +53,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(TenantScopedAdmin):
     list_display = ["public_id", "name", "project", "tenant", "runner", "deletion_requested_at"]
     list_filter = ["tenant", "runner", ("deletion_requested_at", admin.EmptyFieldListFilter)]
     search_fields = ["public_id", "name"]
@@ -76,7 +78,7 @@ class CredentialForm(forms.ModelForm):
 
     class Meta:
         model = Credential
-        fields = ["tenant", "name"]
+        fields = ["tenant", "name", "provider_id"]
 
     def clean(self):
         cleaned = super().clean()
@@ -86,10 +88,10 @@ class CredentialForm(forms.ModelForm):
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(TenantScopedAdmin):
     form = CredentialForm
-    list_display = ["name", "tenant", "created_at", "updated_at"]
-    list_filter = ["tenant"]
+    list_display = ["name", "tenant", "provider_id", "created_at", "updated_at"]
+    list_filter = ["tenant", "provider_id"]
     search_fields = ["name"]
     list_select_related = ["tenant"]
 
@@ -101,7 +103,11 @@ class CredentialAdmin(admin.ModelAdmin):
                 services.credential_set_value(credential=obj, value=value)
         else:
             created = services.credential_create(
-                tenant=obj.tenant, name=obj.name, value=value, created_by=request.user
+                tenant=obj.tenant,
+                name=obj.name,
+                value=value,
+                provider_id=obj.provider_id,
+                created_by=request.user,
             )
             obj.pk = created.pk
 

@@ -1,12 +1,46 @@
+import math
+
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.selectors import api_token_find
 from accounts.services import api_token_touch
 
 
+class FailedTokenThrottle(SimpleRateThrottle):
+    """Failed bearer-token authentications per client address, at most
+    ``THROTTLE_FAILED_TOKENS`` (``"30/min"``): past it, every bearer token from that address
+    is answered 429 with Retry-After, unchecked, until the window frees — guessing tokens
+    cannot go on at full speed. Counts live in Django's cache (Redis when the broker is)."""
+
+    scope = "failed_token"
+
+    def get_rate(self) -> str:
+        return settings.THROTTLE_FAILED_TOKENS
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def wait_if_blocked(self, request) -> float | None:
+        """Seconds until this address may try again, or None when it may now (not counted)."""
+        self.key = self.get_cache_key(request, None)
+        self.now = self.timer()
+        self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
+        if len(self.history) < self.num_requests:
+            return None
+        # Newest first: the window frees when the num_requests-th newest failure leaves it.
+        return max(1, math.ceil(self.history[self.num_requests - 1] + self.duration - self.now))
+
+    def record_failure(self) -> None:
+        """Count one failure (after wait_if_blocked, on the same request)."""
+        self.throttle_success()
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <token>`` with a token from ``create_api_token``."""
+    """``Authorization: Bearer <token>`` with a token from ``create_api_token``; repeated
+    failures from one address are throttled (FailedTokenThrottle)."""
 
     keyword = "Bearer"
 
@@ -15,11 +49,19 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != self.keyword.lower():
             return None
+        throttle = FailedTokenThrottle()
+        wait = throttle.wait_if_blocked(request)
+        if wait is not None:
+            raise exceptions.Throttled(
+                wait=wait, detail="Too many failed token authentications from this address."
+            )
         token = token.strip()
         if not token or " " in token:
+            throttle.record_failure()
             raise exceptions.AuthenticationFailed("Malformed bearer token.")
         api_token = api_token_find(token=token)
         if api_token is None:
+            throttle.record_failure()
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         api_token_touch(token=api_token)
         return api_token.user, api_token

@@ -27,7 +27,12 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core import signals
-from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    ObjectDoesNotExist,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
@@ -260,6 +265,14 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    """The body is over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's RequestDataTooBig)."""
+
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
 class UnprocessableEntity(exceptions.ValidationError):
     """Input well-formed but refused by a business rule (a surface that tells the two apart
     answers such errors 422 rather than 400: ``domain_error_status``)."""
@@ -286,6 +299,10 @@ def as_api_exception(
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):  # Django's own refusal of a malformed request
+        return exceptions.ParseError("Bad request.")
     return None
 
 

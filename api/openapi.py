@@ -1,10 +1,10 @@
 """drf-spectacular: each operation documents the errors of its own surface.
 
 ``SurfaceAutoSchema`` (``DEFAULT_SCHEMA_CLASS``) adds to every authenticated operation the
-error answers it can give — 400, 401, 403, 404 (paths with an id), 415 (operations with a
-body), 422 and 500 where the surface documents them — with the body and media type of the
-view's ``error_format`` (api/errors.py), so the flows API documents ``{statusCode, message,
-error}`` and the management API ``application/problem+json``.
+error answers it can give — 400, 401, 403, 429 (throttled), 404 (paths with an id), 413 and
+415 (operations with a body), 422 and 500 where the surface documents them — with the body
+and media type of the view's ``error_format`` (api/errors.py), so the flows API documents
+``{statusCode, message, error}`` and the management API ``application/problem+json``.
 """
 
 from drf_spectacular.openapi import AutoSchema
@@ -17,8 +17,11 @@ _ERRORS = {
     "401": "No or invalid credentials.",
     "403": "Not a member of a tenant, or a read-only role.",
     "404": "No such object in the caller's tenant.",
+    "413": "The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE.",
     "415": "The request body is not JSON.",
     "422": "Well-formed, but a business rule refuses it; the body names the field.",
+    "429": "Too many failed token authentications from this address (or runs of this "
+    "trigger); Retry-After says when to try again.",
     "500": "An unexpected error; logged with the request id.",
 }
 
@@ -37,11 +40,11 @@ class SurfaceAutoSchema(AutoSchema):
         )
         registry.register_on_missing(component)
         content = {error_format.media_type: {"schema": component.ref}}
-        wanted = ["400", "401", "403"]
+        wanted = ["400", "401", "403", "429"]
         if "{" in path:
             wanted.append("404")
         if "requestBody" in operation:
-            wanted.append("415")
+            wanted += ["413", "415"]
         if getattr(self.view, "domain_error_status", 400) == 422:
             wanted.append("422")
         if error_format is PROBLEM_ERRORS:  # the problem-speaking surface promises its 500s

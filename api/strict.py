@@ -19,6 +19,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from api import storable
+
 
 class StrictJSONTypes:
     """Serializer mixin: refuse a JSON value of the wrong type for its field (see module)."""
@@ -68,17 +70,14 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def reject_nul_characters(value) -> None:
-    """PostgreSQL cannot store U+0000 in text or jsonb: refuse it with a 400, not a 500."""
-    if "\x00" in _json_text(value):
-        raise serializers.ValidationError("Text may not contain the NUL character (U+0000).")
+def reject_unstorable(value) -> None:
+    """A field validator: a value PostgreSQL cannot store (NUL, a lone surrogate, a number
+    that is not finite, nesting deeper than api.storable.MAX_JSON_DEPTH) is a 400 naming the
+    field and saying where inside it, not a 500 when the row is written."""
+    problem = storable.json_problem(value)
+    if problem is not None:
+        raise serializers.ValidationError(f"Cannot be stored: {problem}.")
 
 
-def _json_text(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return "".join(str(k) + _json_text(v) for k, v in value.items())
-    if isinstance(value, list):
-        return "".join(_json_text(item) for item in value)
-    return ""
+# The name this validator had while it checked NUL only; modules still import it.
+reject_nul_characters = reject_unstorable

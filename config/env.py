@@ -50,6 +50,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+_RATE = re.compile(r"(?P<count>[1-9][0-9]*)/(?P<period>s|sec|m|min|h|hour|d|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate, ``"<count>/<s|min|hour|day>"`` (DRF's form: ``"30/min"``)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 30/min (a count, then s, min, hour or day), got {raw!r}"
+        )
+    return value
+
+
 # NAME=value, optionally after "export "; the value is taken literally (no expansion).
 _ENV_FILE_LINE = re.compile(r"(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)")
 

@@ -5,12 +5,13 @@ Every variable is documented in README.md ("Configuration").
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str, load_env_file
+from config.env import env_bool, env_int, env_list, env_rate, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -80,10 +81,12 @@ INSTALLED_APPS = [
     "flows",
     "watcher",
     "providers",
+    "axes",  # admin login lockout (accounts/admin_login.py)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.UnstorablePathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns an admin login lockout into its page (accounts/admin_login.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -171,9 +176,13 @@ REST_FRAMEWORK = {
     # Errors are mapped once and written in each surface's own format (api/errors.py).
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # The APIs speak JSON only; form encodings are refused with 415.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The APIs speak JSON only; form encodings are refused with 415. The parser refuses
+    # values PostgreSQL cannot store with a 400 naming the field (api/storable.py).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StorableJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles count clients by REMOTE_ADDR, or behind this many trusted proxies by the
+    # address they saw (X-Forwarded-For); never by a header a client can send itself.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
@@ -208,6 +217,44 @@ OAUTH_TOKEN_TTL_SECONDS = env_int("OAUTH_TOKEN_TTL_SECONDS", 3600, minimum=60)
 # further attempts wait for the window to end (accounts/throttling.py).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+# Failed bearer-token authentications per client address: past it, 429 with Retry-After
+# (accounts/authentication.py). "<n>/<s|min|hour|day>".
+THROTTLE_FAILED_TOKENS = env_rate("THROTTLE_FAILED_TOKENS", "30/min")
+# "Run now" (the management API's rerun, the admin's action) per trigger: past it, 429 with
+# Retry-After (executions/services/firing.py). The frontend API's test runs are not counted.
+THROTTLE_RUN_NOW = env_rate("THROTTLE_RUN_NOW", "10/min")
+# Admin logins (django-axes): after this many failures of one username or from one address,
+# logins wait ADMIN_LOGIN_COOLOFF_MINUTES, or until `manage.py axes_reset_username <name>`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "accounts.admin_login.AdminLoginHandler"
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.admin_login.client_address"
+AXES_VERBOSE = False
+
+# -- HTTPS (README, "Production") ------------------------------------------------------------
+# When the public URL is https://, the service sits behind a TLS-terminating proxy: cookies
+# go over HTTPS only, browsers are told to stay on HTTPS (HSTS), plain HTTP is redirected,
+# and the proxy's X-Forwarded-Proto says whether a request came over HTTPS (the proxy must
+# set it, overwriting the client's). Each can be set apart.
+_HTTPS = PUBLIC_BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's plain-HTTP health check
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _HTTPS)
+if env_bool("TRUST_X_FORWARDED_PROTO", _HTTPS):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A failed CSRF check on an API path answers in that surface's JSON (config/views.py).
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 
 # -- Celery: the embedded default is a filesystem broker in var/ (one machine, no Redis) --
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
@@ -274,6 +321,9 @@ EXECUTION_RETRY_BASE_SECONDS = env_int("EXECUTION_RETRY_BASE_SECONDS", 10, minim
 EXECUTION_RETRY_MAX_SECONDS = env_int("EXECUTION_RETRY_MAX_SECONDS", 600, minimum=1)
 # After this many consecutive failed executions a trigger is frozen as failed.
 TRIGGER_FAILURE_THRESHOLD = env_int("TRIGGER_FAILURE_THRESHOLD", 5, minimum=1)
+# The most an agent's answer may store (its output, as JSON; the http runner reads no more of
+# the response): larger fails the execution with the reason.
+EXECUTION_OUTPUT_MAX_BYTES = env_int("EXECUTION_OUTPUT_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 
 # -- Runners: how an execution reaches its agent (docs/runners.md) ---------------------
 AGENT_RUNTIME_URL = env_str("AGENT_RUNTIME_URL", "")
@@ -331,6 +381,26 @@ WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=
 WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = env_int("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300, minimum=1)
 # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; the webhook limit decides instead.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, WEBHOOK_MAX_BODY_BYTES)
+# Request headers never stored on an execution (nor readable by a message template), besides
+# Authorization, Cookie, Proxy-Authorization, X-API-Key and the trigger's own authentication
+# and signature headers (webhooks/pipeline.py).
+WEBHOOK_SECRET_HEADERS = env_list(
+    "WEBHOOK_SECRET_HEADERS",
+    ["X-Auth-Token", "X-Access-Token", "X-Api-Token", "X-Gitlab-Token", "X-Webhook-Secret",
+     "X-Webhook-Token", "X-Shopify-Hmac-Sha256", "X-Hub-Signature", "X-Hub-Signature-256"],
+)  # fmt: skip
+# The most a rendered text may be (a task prompt, a webhook's messageTemplate): a template is
+# refused when saved if it is certainly larger, and a delivery that would make it larger is
+# refused (webhooks) or fails its execution with the reason (task prompts).
+RENDERED_TEXT_MAX_BYTES = env_int("RENDERED_TEXT_MAX_BYTES", 256 * 1024, minimum=1024)
 # Deliveries (/hooks/…) skip MIDDLEWARE, which serves browsers and the API, and run only
 # these (config/handlers.py).
-WEBHOOK_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+WEBHOOK_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.UnstorablePathMiddleware",
+]
+# Signing secrets of the provider apps whose events arrive at /v1/webhooks/<provider> and are
+# routed to the matching triggers (webhooks/app_events.py); unset: that URL answers 404.
+SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")
+GITHUB_WEBHOOK_SECRET = env_str("GITHUB_WEBHOOK_SECRET", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")

@@ -13,6 +13,9 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("SECRETS_ENCRYPTION_KEYS", "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("PUBLIC_BASE_URL", "https://triggers.example.test")
+# An https:// public URL turns the HTTPS settings on (config/settings.py); the test client
+# speaks plain HTTP to the app, which must not redirect it.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 # Real Redis; each test run (see TEST_DATABASE_NAME below) gets a queue of its own, so
 # parallel runs never take each other's messages. Worker subprocesses inherit both.
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")

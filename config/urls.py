@@ -17,6 +17,7 @@ from flows.api.views import (
     NodeTypesView,
     NodeViewSet,
 )
+from providers.admin import catalog_view
 from providers.api import (
     ProjectTriggersViewSet,
     ProviderTriggersView,
@@ -28,6 +29,7 @@ from triggers.api.agents import AgentTriggersViewSet
 from triggers.api.frontend import TriggerViewSet
 from webhooks import views as webhooks
 from webhooks.api.manage import InvocationViewSet, ManageTriggerViewSet
+from webhooks.api.provider_hooks import ProviderWebhookView, TriggerKeyView
 
 # The frontend API.
 frontend = OptionalSlashRouter()
@@ -90,6 +92,16 @@ agent_and_provider_apis = [
         rf"^api/v0/project-triggers/(?P<project_trigger_id>{_UUID})/test-samples/?$",
         TestSamplesView.as_view(),
     ),
+    re_path(r"^v1/webhooks/(?P<webhook_id>[^/]+)/?$", ProviderWebhookView.as_view()),
+    *(
+        re_path(
+            r"^organizations/(?P<org_id>[^/]+)/triggers/(?P<project_trigger_id>[^/]+)"
+            rf"/{kind}/key/(?P<api_key>[^/]+)/?$",
+            TriggerKeyView.as_view(),
+            {"kind": kind},
+        )
+        for kind in ("webhook", "polling", "scheduled")
+    ),
 ]
 
 
@@ -144,6 +156,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     re_path(r"^token/?$", TokenView.as_view(), name="oauth2-token"),
+    path("admin/catalog/", admin.site.admin_view(catalog_view), name="admin-catalog"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -159,5 +172,7 @@ urlpatterns = [
     *management_api,
 ]
 
+handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
 handler404 = "config.views.not_found"
 handler500 = "config.views.server_error"

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from accounts.admin_scope import TenantScopedAdmin
 from executions.models import Execution
 from executions.services import firing, lifecycle
 from triggers.admin import TriggerAdmin
@@ -8,7 +9,7 @@ from triggers.models import Trigger
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(TenantScopedAdmin):
     """Read-only: executions are a record; they change only through the engine's services."""
 
     list_display = [

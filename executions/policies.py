@@ -7,14 +7,18 @@ folders and polls to come — gathers the facts of the moment (``FiringFacts``) 
 
 1. ``status_refusal``: only an active trigger fires;
 2. ``single_execution_refusal``: a single-execution trigger fires once;
-3. ``overlap_refusal``: a cron slot follows the overlap policy while an earlier execution
+3. ``one_time_refusal``: a one-time schedule (``config.date``) fires one slot;
+4. ``overlap_refusal``: a cron slot follows the overlap policy while an earlier execution
    is unfinished (slots only: an event carries its own data and is never dropped for
    another; "run now" is a person asking, not a slot);
-4. ``limit_refusal``: the rolling per-hour and per-day limits.
+5. ``limit_refusal``: the rolling per-hour and per-day limits.
 
-After a run: ``freezes_after_failure`` (a streak of failed executions freezes the trigger)
-and ``completes_trigger`` (a single-execution trigger that has run is completed). The
-cron side: ``plan_due_slots`` (misfires) and ``retry_delay_seconds`` (backoff).
+After a run: ``freezes_after_failure`` with ``failure_threshold`` (a streak of failed
+executions freezes the trigger) and ``completes_trigger`` (a single-execution trigger, or a
+one-time schedule, that has run is completed). The cron side: ``schedule_window`` (a
+schedule's ``date`` and ``expirationDate``), ``plan_due_slots`` (misfires; no slot outside
+the window, and a window that has closed ends the schedule: ``schedule_end_reason``) and
+``retry_delay_seconds`` (backoff).
 
 Changing a rule means changing its function here; ``HISTORY_RULE_FIELDS`` says which
 trigger settings make a firing need the trigger's history (and its row lock), and the
@@ -26,8 +30,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from executions.choices import ExecutionType
-from triggers import schedule
-from triggers.choices import MisfirePolicy, OverlapPolicy, TriggerStatus
+from triggers import config_keys, schedule
+from triggers.choices import Delivery, MisfirePolicy, OverlapPolicy, TriggerStatus
 
 # Catching up never creates more than this many executions for one trigger in one pass.
 MAX_CATCH_UP_SLOTS = 1000
@@ -61,6 +65,8 @@ class FiringFacts:
     oldest_in_hour: datetime | None = None
     day_count: int = 0  # … and in the last day
     oldest_in_day: datetime | None = None
+    # A one-time schedule's slot firing: has a slot of its date fired? None: not one.
+    one_time_fired: bool | None = None
 
     def after_firing(self, now: datetime) -> "FiringFacts":
         """The facts once one more firing, at ``now``, is stored (a pass that fires several
@@ -68,6 +74,7 @@ class FiringFacts:
         return replace(
             self,
             has_fired=True,
+            one_time_fired=None if self.one_time_fired is None else True,
             pending=self.pending + 1,
             hour_count=self.hour_count + 1,
             oldest_in_hour=self.oldest_in_hour or now,
@@ -114,6 +121,7 @@ def firing_refusal(
     return (
         status_refusal(trigger.status)
         or single_execution_refusal(trigger.is_single_execution, facts)
+        or one_time_refusal(facts)
         or overlap_refusal(trigger.overlap_policy, execution_type, facts)
         or limit_refusal(
             trigger.max_executions_per_hour, trigger.max_executions_per_day, facts, now
@@ -132,6 +140,15 @@ def single_execution_refusal(is_single_execution: bool, facts: FiringFacts) -> R
     """A single-execution trigger fires once: a counted execution uses it up."""
     if is_single_execution and facts.has_fired:
         return Refusal("single_execution", "This single-execution trigger has already fired.")
+    return None
+
+
+def one_time_refusal(facts: FiringFacts) -> Refusal | None:
+    """A one-time schedule (``config.date``) fires one slot of its date. Only its slots are
+    asked (``facts.one_time_fired`` is gathered for them): a "run now" is a person asking for
+    an extra run, and does not use the date up."""
+    if facts.one_time_fired:
+        return Refusal("one_time", "This one-time schedule has already run.")
     return None
 
 
@@ -191,6 +208,13 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
 # -- after a run -------------------------------------------------------------------------------
 
 
+def failure_threshold(trigger, *, default: int) -> int:
+    """How many consecutive failed executions freeze ``trigger``: its own
+    ``config.max_failure_count`` when it has one, else ``default``
+    (``TRIGGER_FAILURE_THRESHOLD``)."""
+    return config_keys.failure_threshold(trigger.config) or default
+
+
 def freezes_after_failure(*, consecutive_failures: int, threshold: int) -> bool:
     """An active trigger whose last ``threshold`` counted executions all failed is frozen
     (``failed``) until it is enabled again."""
@@ -201,9 +225,44 @@ def freeze_reason(*, threshold: int, last_error: str) -> str:
     return f"Frozen after {threshold} consecutive failed executions; the last one: {last_error}"
 
 
-def completes_trigger(*, is_single_execution: bool, counted: bool) -> bool:
-    """A single-execution trigger is completed once its counted run has finished."""
-    return is_single_execution and counted
+def completes_trigger(
+    *, is_single_execution: bool, counted: bool, one_time_run: bool = False
+) -> bool:
+    """A single-execution trigger is completed once its counted run has finished; so is a
+    one-time schedule once the run of its date's slot has (``one_time_run``)."""
+    return counted and (is_single_execution or one_time_run)
+
+
+# -- a schedule's dates ------------------------------------------------------------------------
+
+
+def one_time_date(trigger):
+    """The date of a one-time schedule (a schedule trigger's ``config.date``), else None."""
+    if trigger.delivery != Delivery.SCHEDULE:
+        return None
+    return config_keys.one_time_date(trigger.config)
+
+
+def schedule_window(trigger) -> schedule.Window:
+    """Where a schedule trigger's slots may fall: its ``config.date`` and
+    ``config.expirationDate``, read in its time zone (``Window()`` without them)."""
+    if trigger.delivery != Delivery.SCHEDULE:
+        return schedule.Window()
+    return config_keys.schedule_window(trigger.config, trigger.timezone)
+
+
+def is_one_time_run(trigger, execution_type: str) -> bool:
+    """Does this execution use up a one-time schedule (a slot of its date)?"""
+    return execution_type == ExecutionType.SCHEDULED and one_time_date(trigger) is not None
+
+
+def schedule_end_reason(trigger) -> str:
+    """Why a schedule whose window closed is stale (plan_due_slots said ``ended``)."""
+    on = one_time_date(trigger)
+    if on is not None:
+        return f"Its one-time date {on} ({trigger.timezone}) passed without a run."
+    until = config_keys.expiration_date(trigger.config)
+    return f"Expired: its expirationDate {until} ({trigger.timezone}) has passed."
 
 
 # -- cron slots and retries ----------------------------------------------------------------------
@@ -216,6 +275,8 @@ class SlotPlan:
     run: list[datetime]
     skipped: list[datetime] = field(default_factory=list)
     next_fire_at: datetime | None = None
+    # The schedule's window has closed: no slot is left, the trigger fires no more.
+    ended: bool = False
 
 
 def plan_due_slots(
@@ -227,6 +288,7 @@ def plan_due_slots(
     misfire_policy: str,
     misfire_window_seconds: int,
     grace_seconds: int,
+    ends_at: datetime | None = None,
 ) -> SlotPlan:
     """Which of the slots from ``next_fire_at`` up to ``now`` run, and the next slot after.
 
@@ -235,19 +297,34 @@ def plan_due_slots(
     ``skip`` runs none; ``run_once`` runs only the newest missed slot; ``run_all`` runs
     every missed slot within ``misfire_window_seconds`` of now. The skipped slots are
     returned so the caller can record them.
+
+    ``ends_at`` closes the schedule's window (schedule_window): no slot at or after it is
+    due. With no slot left before it, the next wake-up is ``ends_at`` itself, and once that
+    has come the plan is ``ended`` — the trigger then becomes stale, at the end of its
+    expiration day rather than after its last slot, which may be days earlier. A window
+    that has closed catches nothing up: its missed slots are skipped, whatever the policy
+    (an on-time slot, fired within the grace, still runs).
     """
+
+    def inside(moment: datetime) -> bool:
+        return ends_at is None or moment < ends_at
+
     due: list[datetime] = []
     slot = next_fire_at
-    while slot <= now and len(due) < MAX_CATCH_UP_SLOTS:
+    while slot <= now and inside(slot) and len(due) < MAX_CATCH_UP_SLOTS:
         due.append(slot)
         slot = schedule.next_fire_after(cron_expression, timezone_name, slot)
-    while slot <= now:  # more than MAX_CATCH_UP_SLOTS behind: jump ahead
+    while slot <= now and inside(slot):  # more than MAX_CATCH_UP_SLOTS behind: jump ahead
         slot = schedule.next_fire_after(cron_expression, timezone_name, now)
+    ended = False
+    if not inside(slot):
+        ended = ends_at <= now
+        slot = None if ended else ends_at
     on_time_after = now - timedelta(seconds=grace_seconds)
     on_time = [s for s in due if s >= on_time_after]
     missed = [s for s in due if s < on_time_after]
     if not missed:
-        return SlotPlan(run=on_time, next_fire_at=slot)
+        return SlotPlan(run=on_time, next_fire_at=slot, ended=ended)
     if misfire_policy == MisfirePolicy.SKIP:
         run_missed: list[datetime] = []
     elif misfire_policy == MisfirePolicy.RUN_ALL:
@@ -255,8 +332,10 @@ def plan_due_slots(
         run_missed = [s for s in missed if s >= window_start]
     else:  # RUN_ONCE: one catch-up run stands for them all
         run_missed = [] if on_time else missed[-1:]
+    if ended:
+        run_missed = []
     skipped = [s for s in missed if s not in run_missed]
-    return SlotPlan(run=run_missed + on_time, skipped=skipped, next_fire_at=slot)
+    return SlotPlan(run=run_missed + on_time, skipped=skipped, next_fire_at=slot, ended=ended)
 
 
 def retry_delay_seconds(

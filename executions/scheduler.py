@@ -14,6 +14,11 @@ the overlap policy or a limit — are recorded as cancelled executions with the 
 a trigger's history shows every slot. Many skipped slots of one trigger in one pass are
 recorded as one execution whose input lists them (a week offline must not write 10,000
 rows per trigger).
+
+A schedule with a ``date`` (one-time) or an ``expirationDate`` has its slots in a window
+(policies.schedule_window): a one-time schedule is disarmed once its slot fires (its run's
+end completes it), and a schedule whose window has closed with nothing left to fire becomes
+stale, with the reason (policies.schedule_end_reason).
 """
 
 import logging
@@ -26,10 +31,12 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from api.timestamps import iso_z
 from executions import dispatch, policies
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from executions.services.firing import firing_facts, unfinished_counts
+from triggers import services as trigger_services
 from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
 
@@ -39,7 +46,10 @@ logger = logging.getLogger(__name__)
 _CLAIM_FIELDS = (
     "id",
     "tenant_id",
+    "provider_id",
+    "provider_trigger_id",
     "status",
+    "config",
     "cron_expression",
     "timezone",
     "next_fire_at",
@@ -100,14 +110,17 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
         plans: dict[tuple, policies.SlotPlan] = {}
         executions: list[Execution] = []
         next_slots: dict[datetime | None, list[int]] = defaultdict(list)
+        ended: list[Trigger] = []
         to_run: list = []
         for trigger in triggers:
+            window = policies.schedule_window(trigger)
             key = (
                 trigger.cron_expression,
                 trigger.timezone,
                 trigger.next_fire_at,
                 trigger.misfire_policy,
                 trigger.misfire_window_seconds,
+                window.ends_at,
             )
             plan = plans.get(key)
             if plan is None:
@@ -119,18 +132,30 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
                     misfire_policy=trigger.misfire_policy,
                     misfire_window_seconds=trigger.misfire_window_seconds,
                     grace_seconds=settings.SCHEDULER_MISFIRE_GRACE_SECONDS,
+                    ends_at=window.ends_at,
                 )
-            fired, records = _executions_for(trigger, plan, unfinished.get(trigger.pk, (0, 0)), now)
+            fired, records, facts = _executions_for(
+                trigger, plan, unfinished.get(trigger.pk, (0, 0)), now
+            )
             executions.extend(records)
             to_run.extend(e.execution_id for e in fired)
             report.fired += len(fired)
             report.not_run += len(records) - len(fired)
-            done = trigger.is_single_execution and bool(fired)
-            next_slots[None if done else plan.next_fire_at].append(trigger.pk)
+            # Single execution and a one-time date: once fired, the schedule is disarmed.
+            done = (trigger.is_single_execution and bool(fired)) or bool(facts.one_time_fired)
+            if not done and plan.ended:
+                ended.append(trigger)
+            else:
+                next_slots[None if done else plan.next_fire_at].append(trigger.pk)
         Execution.objects.bulk_create(executions, ignore_conflicts=True)
         # Triggers of one schedule share their next slot: one UPDATE per distinct slot.
         for next_fire_at, ids in next_slots.items():
             Trigger.objects.filter(pk__in=ids).update(next_fire_at=next_fire_at)
+        for trigger in ended:  # its window closed: it can no longer fire as configured
+            trigger_services.triggers_mark_stale(
+                triggers=Trigger.objects.filter(pk=trigger.pk),
+                reason=policies.schedule_end_reason(trigger),
+            )
         dispatch.enqueue_on_commit(to_run)
         report.triggers += len(triggers)
         report.execution_ids.extend(to_run)
@@ -139,8 +164,9 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
 
 def _executions_for(
     trigger: Trigger, plan: policies.SlotPlan, unfinished: tuple[int, int], now: datetime
-) -> tuple[list[Execution], list[Execution]]:
-    """(the executions to run, every execution to store) for one trigger's due slots.
+) -> tuple[list[Execution], list[Execution], policies.FiringFacts]:
+    """(the executions to run, every execution to store, the facts after them) for one
+    trigger's due slots.
 
     Each slot is decided by the firing rules against the facts before it, including the
     slots of this pass that fire ahead of it (not in the database yet)."""
@@ -160,7 +186,7 @@ def _executions_for(
         if refusal is None:
             fired.append(execution)
             facts = facts.after_firing(now)
-    return fired, records
+    return fired, records, facts
 
 
 def _scheduled(trigger: Trigger, slot: datetime, refusal: str) -> Execution:
@@ -192,7 +218,7 @@ def _skipped_record(trigger: Trigger, skipped: list[datetime]) -> Execution:
         },
         error_message=(
             f"Missed while the scheduler was not running: {len(skipped)} slot(s) from "
-            f"{first.isoformat()} to {last.isoformat()} skipped "
+            f"{iso_z(first)} to {iso_z(last)} skipped "
             f"(misfire policy {trigger.misfire_policy})."
         ),
         completed_at=timezone.now(),

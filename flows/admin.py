@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from accounts.admin_scope import TenantScopedAdmin
 from flows import services
 from flows.models import Connection, Flow, Node
 
@@ -24,7 +25,7 @@ class ConnectionInline(admin.TabularInline):
 
 
 @admin.register(Flow)
-class FlowAdmin(admin.ModelAdmin):
+class FlowAdmin(TenantScopedAdmin):
     list_display = [
         "name",
         "tool_name",

@@ -1,7 +1,5 @@
 """Project triggers: a catalog entry made a trigger of a project."""
 
-import hashlib
-import secrets
 import uuid
 from typing import Any
 
@@ -14,13 +12,6 @@ from triggers import catalog
 from triggers import services as trigger_services
 from triggers.choices import TriggerOrigin, TriggerStatus
 from triggers.models import Trigger
-
-KEY_PREFIX = "trk_"
-
-
-def key_digest(key: str) -> str:
-    # Keys carry 256 random bits, so a fast hash is enough (as for API tokens).
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @transaction.atomic
@@ -52,7 +43,6 @@ def project_trigger_create(
     if errors:
         raise ValidationError(errors)
     connection = connection_get(project.tenant_id, connection_id)
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
     fields: dict[str, Any] = {}
     if entry.signature_preset:
         # The connection's signing secret verifies the provider's deliveries.
@@ -73,9 +63,7 @@ def project_trigger_create(
         created_by=user,
         **fields,
     )
-    Trigger.objects.filter(pk=trigger.pk).update(key_digest=key_digest(key))
-    trigger.key_digest = key_digest(key)
-    return trigger, key
+    return trigger, trigger_services.trigger_key_set(trigger=trigger)
 
 
 def connection_get(tenant_id: str, connection_id: str | None) -> Credential | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -22,6 +23,13 @@ from accounts.services import (
     tenant_member_ensure,
 )
 from triggers import services as trigger_services
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (each process's own: config/settings_test.py), so
+    throttle counters one test filled never refuse another's requests."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -145,3 +145,20 @@ def test_agent_api_triggers_show_their_origin_status_hash_and_error(
 
     assert "Agent API" in page and "Failed" in page and "Frozen: boom" in page
     assert trigger.config_hash[:12] in page
+
+
+def test_the_provider_catalog_page_lists_every_providers_triggers(admin_client):
+    home = admin_client.get("/admin/").content.decode()
+    page = admin_client.get("/admin/catalog/")
+
+    assert 'href="/admin/catalog/"' in home
+    assert page.status_code == 200
+    text = page.content.decode()
+    for shown in ("on_customer_created", "on_issue_opened", "on_message", "team_id", "cron"):
+        assert shown in text
+
+
+def test_the_catalog_page_is_for_staff_only(client):
+    response = client.get("/admin/catalog/")
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -1,13 +1,14 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from accounts.admin_scope import TenantScopedAdmin
 from triggers import services
 from triggers.choices import TriggerOrigin
 from triggers.models import Trigger
 
 
 @admin.register(Trigger)
-class TriggerAdmin(admin.ModelAdmin):
+class TriggerAdmin(TenantScopedAdmin):
     """Edits go through the same services as the APIs; status changes only via the actions."""
 
     list_display = [
@@ -24,6 +25,7 @@ class TriggerAdmin(admin.ModelAdmin):
         "last_executed_at",
         "execution_count",
         "error_count",
+        "filtered_count",
         "created_at",
     ]
     list_filter = [
@@ -45,6 +47,7 @@ class TriggerAdmin(admin.ModelAdmin):
         "webhook_token",
         "execution_count",
         "error_count",
+        "filtered_count",
         "consecutive_failures",
         "last_executed_at",
         "last_execution_status",
@@ -68,12 +71,20 @@ class TriggerAdmin(admin.ModelAdmin):
         values = {name: getattr(obj, name) for name in editable}
         if change:
             changed = {name: values[name] for name in form.changed_data if name in values}
-            services.trigger_update(trigger=obj, updated_by=request.user, **changed)
+            saved = services.trigger_update(trigger=obj, updated_by=request.user, **changed)
         else:
-            created = services.trigger_create(
+            saved = services.trigger_create(
                 created_by=request.user, origin=TriggerOrigin.ADMIN, **values
             )
-            obj.pk = created.pk
+            obj.pk = saved.pk
+        secret = getattr(saved, "new_webhook_secret", None)
+        if secret:  # config.authentication_required turned on: the secret is shown once
+            self.message_user(
+                request,
+                f"The trigger's webhook secret, shown only now (send it in X-Webhook-Secret): "
+                f"{secret}",
+                messages.WARNING,
+            )
 
     def _run(self, request, queryset, service, verb: str) -> None:
         done = 0

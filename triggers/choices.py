@@ -6,9 +6,10 @@ class TriggerStatus(models.TextChoices):
 
     ACTIVE = "active", "Active"
     INACTIVE = "inactive", "Inactive"
-    # Can no longer fire as configured: its agent or credential is gone, a one-off date passed.
+    # Can no longer fire as configured: its agent or credential is gone, its one-time date
+    # passed without a run, its expirationDate passed.
     STALE = "stale", "Stale"
-    # A single-execution trigger that has run.
+    # A single-execution trigger, or a one-time schedule (config.date), that has run.
     COMPLETED = "completed", "Completed"
     # Frozen after N consecutive failed executions, until enabled again.
     FAILED = "failed", "Failed"
@@ -54,3 +55,14 @@ class OverlapPolicy(models.TextChoices):
     SKIP = "skip", "Skip the slot"
     ALLOW = "allow", "Run alongside"
     BUFFER_ONE = "buffer_one", "Queue one, run it after"
+
+
+class WebhookMethod(models.TextChoices):
+    """The HTTP method a webhook trigger's URL accepts (the frontend API's ``webhook_method``);
+    HEAD and OPTIONS are not deliveries."""
+
+    GET = "GET", "GET"
+    POST = "POST", "POST"
+    PUT = "PUT", "PUT"
+    PATCH = "PATCH", "PATCH"
+    DELETE = "DELETE", "DELETE"

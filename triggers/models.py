@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
-from triggers import catalog, schedule
+from triggers import catalog, config_keys, schedule, templating
 from triggers.choices import (
     Delivery,
     ListenerType,
@@ -20,6 +20,7 @@ from triggers.choices import (
     OverlapPolicy,
     TriggerOrigin,
     TriggerStatus,
+    WebhookMethod,
 )
 from triggers.signals import trigger_validating
 
@@ -63,6 +64,8 @@ class Trigger(models.Model):
     )
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
+    # The frontend API's ``space_id``: the client's label, kept and shown, never interpreted.
+    space_id = models.CharField(max_length=255, blank=True)
     # Which surface made it: the agent API's PUT replaces only its own (TriggerOrigin).
     origin = models.CharField(
         max_length=16, choices=TriggerOrigin.choices, default=TriggerOrigin.FRONTEND
@@ -127,6 +130,13 @@ class Trigger(models.Model):
     webhook_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # The agent API's ``config.path``: a custom, tenant-chosen path; unique service-wide.
     webhook_path = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # The one method the webhook URL accepts (405 with Allow for the others).
+    webhook_method = models.CharField(
+        max_length=8, choices=WebhookMethod.choices, default=WebhookMethod.POST
+    )
+    # SHA-256 of the trigger's own webhook secret (config.authentication_required), which a
+    # sender presents in X-Webhook-Secret; the secret is shown once, when it is made.
+    webhook_secret_digest = models.CharField(max_length=64, blank=True, editable=False)
     authentication = models.JSONField(null=True, blank=True)
     signature_verification = models.JSONField(null=True, blank=True)
     signing_secret = models.ForeignKey(
@@ -163,6 +173,8 @@ class Trigger(models.Model):
     # -- counters and state -----------------------------------------------------------------
     execution_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
+    # Deliveries answered 2xx without an execution: the config's filters did not match.
+    filtered_count = models.PositiveIntegerField(default=0)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_executed_at = models.DateTimeField(null=True, blank=True)
     last_execution_status = models.CharField(max_length=16, blank=True)
@@ -263,6 +275,10 @@ class Trigger(models.Model):
                 errors["cron_expression"] = str(error)
         elif self.cron_expression:
             errors["cron_expression"] = "Only schedule triggers take a cron expression."
+        if self.webhook_method != WebhookMethod.POST and (
+            entry is None or entry.delivery != Delivery.WEBHOOK
+        ):
+            errors["webhook_method"] = "Only webhook triggers take a method other than POST."
         if self.webhook_path is not None:
             if not self.webhook_path.strip():
                 self.webhook_path = None
@@ -271,10 +287,33 @@ class Trigger(models.Model):
                     f"'{self.webhook_path}' is not a webhook path: start with '/' and use "
                     "letters, digits and . _ ~ - / (for example '/webhook/news')."
                 )
+            elif {".", ".."} & set(self.webhook_path.split("/")):
+                # Clients and proxies resolve dot segments before sending: such a path is
+                # unreachable as written, or reaches another one.
+                errors["webhook_path"] = (
+                    f"'{self.webhook_path}' has a '.' or '..' segment; write the path without it."
+                )
+            elif len(self.webhook_path) > 1:
+                self.webhook_path = self.webhook_path.rstrip("/")  # '/a/' and '/a' are one path
         try:
             schedule.validate_timezone(self.timezone)
         except ValueError as error:
             errors["timezone"] = str(error)
+        try:  # a prompt that multiplies its input is refused here, not when it runs out of memory
+            templating.check_template_size(self.task_prompt, settings.RENDERED_TEXT_MAX_BYTES)
+        except ValueError as error:
+            errors["task_prompt"] = f"The task prompt {error}."
+        # The config keys with a meaning (max_failure_count, a schedule's dates, a webhook's
+        # filters); a date is checked against the cron only once both are valid.
+        valid_schedule = not {"cron_expression", "timezone"} & errors.keys()
+        errors.update(
+            config_keys.config_errors(
+                self.config,
+                entry.delivery if entry else None,
+                cron_expression=self.cron_expression if valid_schedule else "",
+                timezone_name=self.timezone,
+            )
+        )
         if self.tenant_id:
             for field in ("project", "agent", "signing_secret"):
                 related = getattr(self, field)

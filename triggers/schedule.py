@@ -5,18 +5,24 @@ UTC: "09:00 every day" must stay 09:00 local across DST changes, which it would 
 it were evaluated in UTC.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+
+# A schedule with no slot within this many years never runs (February 29th comes every 4 to
+# 8 years); it is refused when saved instead of failing the scheduler.
+FIRES_WITHIN_YEARS = 10
 
 
 def validate_cron_expression(expression: str) -> str:
     """The expression with whitespace normalised, or ValueError saying what is wrong.
 
     Five fields (minute hour day-of-month month day-of-week); ``@hourly``-style
-    aliases are accepted. Seconds fields are refused: the scheduler works in minutes.
+    aliases are accepted. Seconds fields are refused: the scheduler works in minutes. An
+    expression that never fires in the next FIRES_WITHIN_YEARS years is refused.
     """
     normalised = " ".join((expression or "").split())
     if not normalised:
@@ -30,6 +36,15 @@ def validate_cron_expression(expression: str) -> str:
         croniter(normalised)
     except (CroniterBadCronError, ValueError, KeyError) as error:
         raise ValueError(f"'{normalised}' is not a valid cron expression: {error}") from None
+    try:
+        croniter(
+            normalised, datetime.now(UTC), max_years_between_matches=FIRES_WITHIN_YEARS
+        ).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(
+            f"'{normalised}' never fires in the next {FIRES_WITHIN_YEARS} years (a date that "
+            "does not exist, such as February 30th or April 31st)."
+        ) from None
     return normalised
 
 
@@ -61,6 +76,46 @@ def next_fire_after(expression: str, timezone_name: str, after: datetime) -> dat
         if once_per_wall_time and _is_second_occurrence(local_next, zone):
             continue
         return local_next.astimezone(UTC)
+
+
+class Window(NamedTuple):
+    """Where a schedule's slots may fall: from ``starts_at`` (inclusive) to ``ends_at``
+    (exclusive), in UTC; None is unbounded. A schedule without dates has ``Window()``."""
+
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+def day_start(day: date, timezone_name: str) -> datetime:
+    """The first instant of ``day`` in the zone, in UTC: local midnight (on a day whose
+    midnight a DST change skips, the first instant that exists)."""
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(timezone_name)).astimezone(UTC)
+
+
+def date_window(timezone_name: str, *, on: date | None, until: date | None) -> Window:
+    """The window of a schedule that runs only ``on`` one date and ``until`` a last date
+    (either may be None), both read in the zone: from the start of ``on`` to the end of the
+    earlier of the two days."""
+    ends = [day_start(day + timedelta(days=1), timezone_name) for day in (on, until) if day]
+    return Window(
+        starts_at=day_start(on, timezone_name) if on else None,
+        ends_at=min(ends) if ends else None,
+    )
+
+
+def first_slot_in(
+    expression: str, timezone_name: str, window: Window, *, after: datetime | None = None
+) -> datetime | None:
+    """The first slot strictly after ``after`` (default: the window's start, which may itself
+    be a slot) inside ``window``, in UTC; None if there is none."""
+    if window.starts_at is not None and (after is None or window.starts_at > after):
+        after = window.starts_at - timedelta(microseconds=1)  # the start itself may be a slot
+    if after is None:
+        raise ValueError("A window without a start needs ``after``.")
+    slot = next_fire_after(expression, timezone_name, after)
+    if window.ends_at is not None and slot >= window.ends_at:
+        return None
+    return slot
 
 
 def _has_wildcard_time(expression: str) -> bool:

@@ -1,5 +1,7 @@
 """Every change to a trigger, in one place; views, admin actions and tasks call these."""
 
+import hashlib
+import hmac
 import secrets
 from datetime import datetime
 
@@ -10,7 +12,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import Tenant
-from triggers import schedule
+from triggers import config_keys, schedule
 from triggers.choices import Delivery, TriggerStatus
 from triggers.models import Trigger
 
@@ -19,6 +21,7 @@ _SETTINGS_FIELDS = (
     "project",
     "agent",
     "description",
+    "space_id",
     "provider_id",
     "provider_trigger_id",
     "config",
@@ -42,23 +45,81 @@ _SETTINGS_FIELDS = (
     "authentication",
     "signature_verification",
     "signing_secret",
+    "webhook_method",
     "poll_interval_seconds",
 )
 _SCHEDULE_FIELDS = frozenset({"cron_expression", "timezone"})
+_WEBHOOK_DELIVERIES = (Delivery.WEBHOOK, Delivery.EVENT)
 
 
 def _new_webhook_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+TRIGGER_KEY_PREFIX = "trk_"
+
+
+def trigger_key_set(*, trigger: Trigger) -> str:
+    """Give the trigger a new key of its own (the provider API's deprecated key endpoints);
+    only its SHA-256 is stored, so the key is returned to be shown once."""
+    key = TRIGGER_KEY_PREFIX + secrets.token_urlsafe(32)
+    trigger.key_digest = _key_digest(key)
+    Trigger.objects.filter(pk=trigger.pk).update(key_digest=trigger.key_digest)
+    return key
+
+
+def trigger_key_matches(*, trigger: Trigger, key: str) -> bool:
+    """Constant-time: is ``key`` the trigger's key?"""
+    return bool(trigger.key_digest) and hmac.compare_digest(trigger.key_digest, _key_digest(key))
+
+
+def _key_digest(key: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough (as for API tokens).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def _arm(trigger: Trigger, *, now: datetime) -> None:
-    """Set ``next_fire_at``: the next slot for an active schedule trigger, else nothing."""
-    if trigger.status == TriggerStatus.ACTIVE and trigger.delivery == Delivery.SCHEDULE:
-        trigger.next_fire_at = schedule.next_fire_after(
-            trigger.cron_expression, trigger.timezone, now
-        )
-    else:
-        trigger.next_fire_at = None
+    """Set ``next_fire_at``: the next slot for an active schedule trigger, else nothing.
+
+    A schedule with a ``date`` or an ``expirationDate`` (config_keys) has its slots in a
+    window. When none is left in it, a one-time schedule has nothing to wait for (its run
+    is done or under way), and an expiring one waits for the window's end, when the
+    scheduler makes it stale (executions.policies.plan_due_slots).
+    """
+    trigger.next_fire_at = None
+    if trigger.status != TriggerStatus.ACTIVE or trigger.delivery != Delivery.SCHEDULE:
+        return
+    window = config_keys.schedule_window(trigger.config, trigger.timezone)
+    slot = schedule.first_slot_in(trigger.cron_expression, trigger.timezone, window, after=now)
+    if slot is None and config_keys.one_time_date(trigger.config) is None:
+        slot = window.ends_at
+    trigger.next_fire_at = slot
+
+
+def _refuse_passed_dates(trigger: Trigger, *, now: datetime) -> None:
+    """An active schedule is not given, or enabled with, a ``date`` whose run is over or an
+    ``expirationDate`` that has passed (a 400 naming the key). Checked only when one of them,
+    the cron, the time zone or the status changes: a trigger that ran on its date keeps it."""
+    if trigger.status != TriggerStatus.ACTIVE or trigger.delivery != Delivery.SCHEDULE:
+        return
+    errors = config_keys.date_passed(
+        trigger.config, trigger.cron_expression, trigger.timezone, now=now
+    )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _sync_webhook_secret(trigger: Trigger) -> None:
+    """``config.authentication_required`` on a webhook (or Slack) trigger: it has a secret of
+    its own, made here and shown once (``trigger.new_webhook_secret``, for the response);
+    turned off, the secret is forgotten (turned on again, a new one is made)."""
+    wanted = trigger.delivery in _WEBHOOK_DELIVERIES and config_keys.authentication_required(
+        trigger.config
+    )
+    if wanted and not trigger.webhook_secret_digest:
+        trigger.new_webhook_secret, trigger.webhook_secret_digest = config_keys.new_webhook_secret()
+    elif not wanted:
+        trigger.webhook_secret_digest = ""
 
 
 def _reconcile_config(trigger: Trigger, changed: set[str], *, whole: bool) -> None:
@@ -87,10 +148,23 @@ def _reconcile_config(trigger: Trigger, changed: set[str], *, whole: bool) -> No
     trigger.config = config
 
 
-def _validate_and_save(trigger: Trigger, *, rearm: bool) -> Trigger:
+def _schedule_state(trigger: Trigger) -> tuple:
+    """What decides whether a schedule's dates are still to come (see _refuse_passed_dates)."""
+    config = trigger.config if isinstance(trigger.config, dict) else {}
+    dates = tuple(config.get(key) for key in config_keys.SCHEDULE_KEYS)
+    return (trigger.status, trigger.cron_expression, trigger.timezone, dates)
+
+
+def _validate_and_save(trigger: Trigger, *, rearm: bool, check_dates: bool) -> Trigger:
+    """Validate; check the schedule's dates against now when they, the cron, the time zone
+    or the status changed; (re)arm when the schedule may have changed; save."""
     trigger.full_clean()
+    _sync_webhook_secret(trigger)
+    now = timezone.now()
+    if check_dates:
+        _refuse_passed_dates(trigger, now=now)
     if rearm:
-        _arm(trigger, now=timezone.now())
+        _arm(trigger, now=now)
     trigger.config_hash = trigger.compute_config_hash()
     trigger.save()
     return trigger
@@ -126,7 +200,7 @@ def trigger_create(
     if trigger.delivery in (Delivery.WEBHOOK, Delivery.EVENT):
         trigger.webhook_token = _new_webhook_token()
     _reconcile_config(trigger, set(fields), whole=config_is_whole)
-    return _validate_and_save(trigger, rearm=True)
+    return _validate_and_save(trigger, rearm=True, check_dates=True)
 
 
 @transaction.atomic
@@ -145,6 +219,7 @@ def trigger_update(
     (an agent deleted, a single run done, repeated failures).
     """
     locked = Trigger.objects.select_for_update().get(pk=trigger.pk)
+    before = _schedule_state(locked)
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.updated_by = updated_by or locked.updated_by
@@ -153,7 +228,8 @@ def trigger_update(
     if status is not None and status != locked.status:
         _apply_requested_status(locked, status)
         rearm = True
-    return _validate_and_save(locked, rearm=rearm)
+    check_dates = _schedule_state(locked) != before
+    return _validate_and_save(locked, rearm=rearm, check_dates=check_dates)
 
 
 def _apply_requested_status(trigger: Trigger, status: str) -> None:
@@ -220,6 +296,12 @@ def triggers_mark_stale(*, triggers: QuerySet[Trigger], reason: str) -> int:
         error_at=timezone.now(),
         updated_at=timezone.now(),
     )
+
+
+def trigger_count_filtered(*, trigger_id: int) -> None:
+    """Count a delivery the trigger's filters turned away (config.body_contains,
+    required_headers), atomically; it made no execution."""
+    Trigger.objects.filter(pk=trigger_id).update(filtered_count=F("filtered_count") + 1)
 
 
 def trigger_record_outcome(*, trigger_id: int, succeeded: bool, finished_at: datetime) -> int:

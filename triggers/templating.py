@@ -15,6 +15,12 @@ compact JSON. Names under `headers` match case-insensitively, like HTTP header n
 Only `{{` is special: single braces and a lone `}}` are literal text, so JSON-shaped templates
 such as `{"text": "{{ body.text }}"}` need no escaping. This is a regex and a path walker on
 purpose: there is no expression language and nothing in a template can execute code.
+
+Bounded: a template is an amplifier (300 copies of `{{ input }}` turn a 1 MiB delivery into
+300 MiB), so a template holds at most MAX_PLACEHOLDERS placeholders (refused when saved,
+check_template_size), and rendering stops with TemplateTooLarge as soon as the text would
+pass `max_bytes` (UTF-8): the oversized text is never built, and each distinct placeholder
+is serialised once.
 """
 
 from __future__ import annotations
@@ -25,6 +31,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
+# More placeholders than this in one template is certainly an amplifier, not a prompt.
+MAX_PLACEHOLDERS = 100
+# What a rendered template may be at most when the caller names no limit (settings:
+# RENDERED_TEXT_MAX_BYTES).
+DEFAULT_MAX_RENDERED_BYTES = 256 * 1024
+
+
+class TemplateTooLarge(ValueError):
+    """Rendering would produce more than the allowed bytes; nothing was produced."""
+
+
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
 _FIRST = re.compile(rf"\s*({_NAME})")
 _NEXT = re.compile(rf"\.({_NAME})|\[(-?\d+)\]|\[\"([^\"]*)\"\]")
@@ -76,9 +93,27 @@ def _literal(template: str, start: int, end: int) -> str:
     return text
 
 
-def validate_message_template(template: Any) -> None:
-    """Raise ValueError for an unclosed `{{` or a placeholder whose path is not valid syntax."""
+def validate_message_template(template: Any, max_bytes: int = DEFAULT_MAX_RENDERED_BYTES) -> None:
+    """Raise ValueError for an unclosed `{{`, a placeholder whose path is not valid syntax, or
+    a template certainly too large (check_template_size)."""
     _parse(template)
+    check_template_size(template, max_bytes)
+
+
+def check_template_size(template: str, max_bytes: int = DEFAULT_MAX_RENDERED_BYTES) -> None:
+    """ValueError when ``template`` would certainly render too large: more than
+    MAX_PLACEHOLDERS placeholders, or literal text alone over ``max_bytes``. (Whether a
+    delivery makes it too large is known only when rendering: TemplateTooLarge.)"""
+    if not isinstance(template, str):
+        return
+    count = sum(1 for _ in _PLACEHOLDER.finditer(template))
+    if count > MAX_PLACEHOLDERS:
+        raise ValueError(
+            f"has {count} placeholders; at most {MAX_PLACEHOLDERS} are allowed "
+            "(each may hold a whole delivery)"
+        )
+    if len(template) > max_bytes or len(template.encode("utf-8", "replace")) > max_bytes:
+        raise ValueError(f"is longer than {max_bytes} bytes, the most a rendered text may be")
 
 
 def _step(value: Any, segment: str | int, case_insensitive: bool) -> Any:
@@ -126,21 +161,50 @@ def _as_text(value: Any) -> str:
 def compile_message_template(template: str) -> tuple[str | Path, ...]:
     """`template` parsed once (literal strings and paths), for render_message_template.
 
-    Raises ValueError for a malformed template.
+    Raises ValueError for a malformed template or one with more than MAX_PLACEHOLDERS
+    placeholders.
     """
-    return tuple(_parse(template))
+    pieces = tuple(_parse(template))
+    count = sum(1 for piece in pieces if not isinstance(piece, str))
+    if count > MAX_PLACEHOLDERS:
+        raise ValueError(
+            f"messageTemplate: has {count} placeholders; at most {MAX_PLACEHOLDERS} are allowed"
+        )
+    return pieces
 
 
 def render_message_template(
-    template: str | tuple[str | Path, ...], context: Mapping[str, Any]
+    template: str | tuple[str | Path, ...],
+    context: Mapping[str, Any],
+    *,
+    max_bytes: int | None = DEFAULT_MAX_RENDERED_BYTES,
 ) -> str:
     """`template` (text, or compiled by compile_message_template) with every placeholder
     replaced by its value in `context` (rules above).
 
-    Raises ValueError for a malformed template (validate_message_template at save time).
+    Raises TemplateTooLarge as soon as the text would pass ``max_bytes`` (UTF-8; None: no
+    limit), before it is built; ValueError for a malformed template
+    (validate_message_template at save time).
     """
     pieces = _parse(template) if isinstance(template, str) else template
-    return "".join(
-        piece if isinstance(piece, str) else _as_text(resolve_path(context, piece))
-        for piece in pieces
-    )
+    texts: list[str] = []
+    rendered: dict[tuple, tuple[str, int]] = {}  # each distinct path is serialised once
+    size = 0
+    for piece in pieces:
+        if isinstance(piece, str):
+            text, length = piece, _utf8_length(piece)
+        else:
+            key = tuple(piece)
+            if key not in rendered:
+                value = _as_text(resolve_path(context, piece))
+                rendered[key] = (value, _utf8_length(value))
+            text, length = rendered[key]
+        size += length
+        if max_bytes is not None and size > max_bytes:
+            raise TemplateTooLarge(f"the rendered text would be larger than {max_bytes} bytes")
+        texts.append(text)
+    return "".join(texts)
+
+
+def _utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))

@@ -4,11 +4,14 @@ Both URL forms (``/hooks/<token>``, ``/hooks/p/<custom path>``) end here (webhoo
 docs/webhooks.md has the whole pipeline. This module does what needs the database, around
 the pure steps of webhooks/pipeline.py:
 
-1. the trigger: unknown → 404; not active (inactive, failed, stale, completed) → 409;
+1. the trigger: unknown → 404; another method than its ``webhook_method`` → 405 with
+   Allow; not active (inactive, failed, stale, completed) → 409;
 2. (the view) Content-Length over WEBHOOK_MAX_BODY_BYTES → 413 before the body is read;
 3. the pure steps, with the trigger's settings compiled once per content (see ``_pipeline``)
    and credentials read from the tenant's store: size, authentication, signature, parsing,
-   Slack url_verification, inputSchema, idempotency key, template and transform;
+   Slack url_verification, the config's filters (a filtered delivery is answered 200,
+   stores nothing and is counted on the trigger), inputSchema, idempotency key, template
+   and transform;
 4. the firing (executions.services.firing.execution_fire), decided by the firing rules
    (executions/policies.py): over a limit → 429 with Retry-After, any other refusal (a
    single-execution trigger that has fired) → 409; the row is committed before this module
@@ -24,8 +27,9 @@ statement that the trigger is still active, without rules that read its history
 URL, settings and signing secret, through ``Trigger.delivery_version``, which PostgreSQL
 changes whenever one of them does (``_unchanged_condition``).
 That saves a query per delivery (a third of what the database does for one). Whatever
-that path cannot settle — any rejection, a Slack challenge, a trigger that changed or that
-has limits — goes the full way above, so every answer is decided on what is stored now.
+that path cannot settle — any rejection, a Slack challenge, a filtered delivery, another
+method, a trigger that changed or that has limits — goes the full way above, so every
+answer is decided on what is stored now.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from accounts.models import Credential
 from executions import policies
 from executions.choices import ExecutionType
 from executions.services import firing
+from triggers import services as trigger_services
 from triggers.choices import Delivery
 from triggers.models import Trigger
 from webhooks import payloads
@@ -58,7 +63,15 @@ from webhooks.errors import (
     TriggerMisconfigured,
     WebhookRejected,
 )
-from webhooks.pipeline import Accepted, Challenge, Pipeline, WebhookRequest, compile_pipeline
+from webhooks.pipeline import (
+    Accepted,
+    Challenge,
+    Filtered,
+    Pipeline,
+    WebhookRequest,
+    check_method,
+    compile_pipeline,
+)
 
 
 @dataclass
@@ -70,14 +83,14 @@ class Ingested:
 
 # What the firing reads of a trigger; loaded into a deferred Trigger with ``from_db``.
 _FIRING_FIELDS = (
-    "id", "tenant_id", "provider_id", "provider_trigger_id", "max_retries",
+    "id", "tenant_id", "provider_id", "provider_trigger_id", "max_retries", "webhook_method",
     *policies.RULE_FIELDS,
 )  # fmt: skip
 # The webhook settings, read as stored (JSON text): with the signing secret's ciphertext they
 # are the key of the compiled-pipeline cache, so nothing is parsed or compiled per request.
 _SETTINGS_COLUMNS = (
     "authentication", "signature_verification", "input_schema", "message_template",
-    "output_transform", "config",
+    "output_transform", "config", "webhook_secret_digest",
 )  # fmt: skip
 
 
@@ -98,6 +111,7 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
     return positions, {
         "token": select + "webhook_token = %s",
         "path": select + "webhook_path = %s",
+        "uuid": select + "uuid = %s",
     }
 
 
@@ -105,27 +119,31 @@ def receive(
     *,
     token: str | None = None,
     path: str | None = None,
+    trigger_uuid: uuid.UUID | None = None,
     content_length: str | None,
     transfer_encoding: str | None,
     read: Callable[[], WebhookRequest],
+    method: str = "POST",
 ) -> Ingested:
-    """One delivery to the webhook URL ``token`` (or the custom ``path``), start to end.
+    """One delivery to the webhook URL ``token`` (or the custom ``path``, or the provider
+    API's ``/v1/webhooks/<trigger uuid>``), start to end.
 
     ``read`` builds the request, reading its body; it is called only after the declared
     size passed. Raises WebhookRejected (the view renders it as problem+json).
     """
-    key = ("token", token) if token else ("path", path)
+    key = ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
     remembered = _remembered.get(key)
-    if remembered is not None:
+    if remembered is not None and remembered.webhook_method == method:
         answer = _receive_remembered(remembered, content_length, transfer_encoding, read)
         if answer is not None:
             return answer
     try:
-        trigger = find_trigger(token=token, path=path)
+        trigger = find_trigger(token=token, path=path, trigger_uuid=trigger_uuid)
     except NotFound:
         _remembered.pop(key, None)
         raise
     _remember(key, trigger)
+    check_method(trigger.webhook_method, method)
     check_accepting(trigger)
     check_declared_size(content_length, transfer_encoding)
     return ingest(trigger, read())
@@ -159,11 +177,16 @@ def _receive_remembered(trigger, content_length, transfer_encoding, read) -> Ing
     """The delivery on a remembered trigger, or None to go the full way."""
     try:
         check_declared_size(content_length, transfer_encoding)
-        outcome = _run_pipeline(trigger, read())
+        request = read()
+        outcome = _run_pipeline(trigger, request)
     except WebhookRejected:
         return None  # decided again on the stored settings, which may have changed
     if not isinstance(outcome, Accepted):
-        return None  # a Slack challenge: answered only for a trigger that is active now
+        # A Slack challenge, a filtered delivery: answered (and counted) only for a trigger
+        # that is active now.
+        return None
+    if not is_event_of(trigger, request, outcome):
+        return None  # answered on the trigger as stored now
     fired = firing.execution_fire_if(
         trigger=trigger,
         condition=(_unchanged_condition(), _unchanged_params(trigger)),
@@ -197,7 +220,7 @@ def _unchanged_condition() -> str:
 # test_delivery_version.py), so the INSERT compares that one column.
 _VERSIONED_FIELDS = (
     "tenant_id", "max_retries", "webhook_token", "webhook_path", "provider_id",
-    "provider_trigger_id", *_SETTINGS_COLUMNS, "signing_secret_id",
+    "provider_trigger_id", *_SETTINGS_COLUMNS, "signing_secret_id", "webhook_method",
 )  # fmt: skip
 
 
@@ -205,15 +228,18 @@ def _unchanged_params(trigger: Trigger) -> list:
     return [trigger.pk, policies.FIRING_STATUS.value, trigger.delivery_version]
 
 
-def find_trigger(*, token: str | None = None, path: str | None = None) -> Trigger:
+def find_trigger(
+    *, token: str | None = None, path: str | None = None, trigger_uuid: uuid.UUID | None = None
+) -> Trigger:
     """The webhook (or Slack event) trigger at this URL, with one query; 404 otherwise.
 
     A deferred Trigger holding what the firing reads, plus ``webhook_settings``: the stored
     webhook settings and signing-secret ciphertext, the key of the compiled pipeline.
     """
     positions, queries = _lookup()
+    by, value = ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
     with connection.cursor() as cursor:
-        cursor.execute(queries["token" if token else "path"], [token or path])
+        cursor.execute(queries[by], [value])
         row = cursor.fetchone()
     if row is None:
         raise NotFound("No webhook trigger at this URL.")
@@ -260,6 +286,12 @@ def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
     outcome = _run_pipeline(trigger, request)
     if isinstance(outcome, Challenge):
         return Ingested(200, {"challenge": outcome.challenge})
+    if isinstance(outcome, Filtered):
+        # Not an error: the sender did nothing wrong, this trigger does not want it.
+        trigger_services.trigger_count_filtered(trigger_id=trigger.pk)
+        return Ingested(200, {"status": "filtered", "detail": outcome.reason})
+    if not is_event_of(trigger, request, outcome):
+        return Ingested(200, {"status": "ignored", "detail": NOT_AN_EVENT})
     try:
         fired = firing.execution_fire(
             trigger=trigger,
@@ -278,13 +310,42 @@ def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
 
 
 def _run_pipeline(trigger: Trigger, request: WebhookRequest):
-    """The trigger's compiled pipeline on ``request``: Accepted or Challenge, else raises."""
+    """The trigger's compiled pipeline on ``request``: Accepted, Challenge or Filtered, else
+    raises."""
     return _pipeline(trigger.webhook_settings).run(
         request,
         credential_value=partial(_credential_value, trigger.tenant_id),
         max_body_bytes=settings.WEBHOOK_MAX_BODY_BYTES,
         tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
+        secret_headers=_secret_headers(tuple(settings.WEBHOOK_SECRET_HEADERS)),
+        max_message_bytes=settings.RENDERED_TEXT_MAX_BYTES,
     )
+
+
+@lru_cache(maxsize=4)
+def _secret_headers(names: tuple[str, ...]) -> frozenset[str]:
+    """WEBHOOK_SECRET_HEADERS lower-cased, as the pipeline compares them."""
+    return frozenset(name.lower() for name in names)
+
+
+NOT_AN_EVENT = "Not one of this trigger's events (its provider's event type or config); not stored."
+
+
+def is_event_of(trigger: Trigger, request: WebhookRequest, outcome: Accepted) -> bool:
+    """Is this accepted delivery one of the trigger's events? A provider trigger (Stripe's
+    customer.created, GitHub's issue opened …) takes only its own; other triggers take all.
+    A delivery that is not is answered 200 and stores nothing (the sender did nothing wrong)."""
+    entry = trigger.trigger_type
+    if entry is None or not entry.event:
+        return True
+    body = outcome.request_payload.get("body")
+    return entry.matches(_stored_config(trigger.webhook_settings[6]), request.headers, body)
+
+
+@lru_cache(maxsize=1024)
+def _stored_config(text: str | None) -> dict:
+    value = _loads(text)
+    return value if isinstance(value, dict) else {}
 
 
 def _execution_type(trigger: Trigger) -> str:
@@ -310,7 +371,8 @@ def _pipeline(webhook_settings: tuple) -> Pipeline:
     A changed setting or a rotated secret is a new key, so an edited trigger never runs an old
     pipeline. The decrypted signing secret stays in this process's memory with its pipeline.
     """
-    provider_id, auth, signature, schema, template, transform, config, ciphertext = webhook_settings
+    (provider_id, auth, signature, schema, template, transform, config, own_secret_digest,
+     ciphertext) = webhook_settings  # fmt: skip
     try:
         secret = decrypt_secret(ciphertext) if ciphertext else None
     except InvalidToken:
@@ -327,6 +389,8 @@ def _pipeline(webhook_settings: tuple) -> Pipeline:
         output_transform=_loads(transform),
         idempotency_key=config.get("idempotencyKey") if isinstance(config, dict) else None,
         default_preset="slack" if provider_id == "slack" else None,
+        own_secret_digest=own_secret_digest or "",
+        config=config,
     )
 
 

@@ -16,7 +16,6 @@ With no spec, the first present header of Idempotency-Key, webhook-id, X-GitHub-
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.validators import validator_for
 
+from api import storable
 from webhooks.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -66,16 +66,25 @@ def check_body_size(length: int, limit: int = MAX_BODY_BYTES) -> None:
         raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {limit} bytes.")
 
 
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are accepted by Python's json module but are not JSON.
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _loads_json(text: str | bytes, what: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+        return storable.loads(text)
+    except storable.UnstorableJSON as unstorable:
+        raise unstorable_rejection(what, unstorable.problem) from None
+    except ValueError as exc:
         raise BadRequest(f"{what} is not valid JSON: {exc}", code="invalid_json") from exc
+
+
+def unstorable_rejection(what: str, problem: storable.JSONProblem) -> BadRequest:
+    """The 400 for a part of the request PostgreSQL could not store (api/storable.py)."""
+    return BadRequest(f"{what} cannot be stored: {problem}.", code="unstorable_value")
+
+
+def check_storable(value: Any, what: str) -> None:
+    """BadRequest (400 ``unstorable_value``) when ``value`` cannot be stored, naming where."""
+    problem = storable.json_problem(value)
+    if problem is not None:
+        raise unstorable_rejection(what, problem)
 
 
 def _media_type(content_type: str | None) -> str:
@@ -85,11 +94,14 @@ def _media_type(content_type: str | None) -> str:
 def parse_body(body: bytes, content_type: str | None) -> Any:
     """Decode a request body by its Content-Type.
 
-    JSON (application/json, */*+json) → the decoded value. application/x-www-form-urlencoded →
-    a dict of str (a repeated field becomes a list of str); a `payload` field is decoded as JSON,
-    because Slack interactivity and GitHub form deliveries send `payload=<json>`. text/* → str.
-    An empty body → None. Raises BadRequest (400) when the body does not parse and
-    UnsupportedMediaType (415) for any other content type.
+    JSON (application/json, */*+json) → the decoded value, when it can be stored (no NUL,
+    lone surrogate, number out of range or nesting over api.storable.MAX_JSON_DEPTH: 400
+    ``unstorable_value`` naming the problem and where, api/storable.py).
+    application/x-www-form-urlencoded → a dict of str (a repeated field becomes a list of
+    str); a `payload` field is decoded as JSON, because Slack interactivity and GitHub form
+    deliveries send `payload=<json>`. text/* → str. An empty body → None. Raises BadRequest
+    (400) when the body does not parse or cannot be stored and UnsupportedMediaType (415)
+    for any other content type.
     """
     if not body:
         return None
@@ -97,12 +109,16 @@ def parse_body(body: bytes, content_type: str | None) -> Any:
     if media_type in JSON_MEDIA_TYPES or media_type.endswith("+json"):
         return _loads_json(body, "Request body")
     if media_type == FORM_MEDIA_TYPE:
-        return _parse_form(body)
+        data = _parse_form(body)
+        check_storable(data, "Request body")
+        return data
     if media_type.startswith("text/"):
         try:
-            return body.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadRequest("Request body is not valid UTF-8.", code="invalid_body") from exc
+        check_storable(text, "Request body")
+        return text
     raise UnsupportedMediaType(
         f"Content-Type {media_type or '(none)'!r} is not supported; send JSON or a form."
     )
@@ -437,3 +453,15 @@ def apply_output_transform(transform: Any, data: Any) -> Any:
     if not isinstance(transform, OutputTransform):
         transform = compile_output_transform(transform)
     return data if transform is None else transform.search(data)
+
+
+def check_transformed(payload: Any, *, max_bytes: int) -> None:
+    """UnprocessableEntity (422 ``output_transform_failed``) when the transformed payload
+    cannot be stored or is larger than ``max_bytes`` as JSON: a transform may reshape a
+    delivery, not multiply it (``{"a": "@", "b": "@", …}``) or make numbers it cannot hold."""
+    problem = storable.json_problem(payload, max_bytes=max_bytes)
+    if problem is not None:
+        raise UnprocessableEntity(
+            f"Output transform result cannot be stored: {problem}.",
+            code="output_transform_failed",
+        )

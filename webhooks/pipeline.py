@@ -7,18 +7,27 @@ the JMESPath transform compiled); each request then runs these steps, in this or
 
 1. body size (the bytes read; the view checked Content-Length before reading) → 413;
 2. ``authentication``: the headers shape (each listed header with its value: missing → 401,
-   wrong → 403) or a credential (api_key / bearer / basic → 401);
+   wrong → 403) or a credential (api_key / bearer / basic → 401); then the trigger's own
+   secret in ``X-Webhook-Secret`` when its config requires one (missing → 401, wrong → 403);
 3. ``signatureVerification`` → 401 (a timestamp outside the window is a replay), or 400 for an
    empty signed string the config forbids (``allowEmptyBody: false``);
 4. body parsing (JSON, form-encoded) → 400 / 415;
-5. Slack's ``url_verification`` → a Challenge to echo back, nothing to store;
+5. Slack's ``url_verification`` → a Challenge to echo back, nothing to store; then the
+   config's filters (``body_contains``, ``required_headers``) → Filtered, nothing to store;
 6. ``inputSchema`` → 422 listing each failing path;
 7. the idempotency key → 400 when over 255 characters;
 8. ``messageTemplate`` and ``outputTransform`` → the execution's input (422 when the transform
-   fails on this payload).
+   fails on this payload, or when the message or the transformed payload would be larger
+   than the limits the caller passes: a template or a transform must not multiply a
+   delivery); the config's ``include_…`` keys add the headers, the query and the request's
+   metadata to it.
 
-The request kept on the execution leaves out the headers that carry credentials: a fixed list
-(SECRET_HEADERS) and the trigger's own authentication headers.
+Whatever would be stored must be storable (api/storable.py): a body, query or header that
+PostgreSQL cannot hold is a 400 ``unstorable_value`` naming the problem, and nothing is
+stored. The request kept on the execution, and what a message template can read of it,
+leave out what carries a secret: the headers of a fixed list (SECRET_HEADERS), of the
+caller's configured list, of the trigger's own authentication, and its signature's header or
+query parameter.
 """
 
 from __future__ import annotations
@@ -29,15 +38,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from triggers import templating
-from webhooks import authentication, payloads, presets, signatures
-from webhooks.errors import TriggerMisconfigured, Unauthorized
+from api.storable import storable_text
+from triggers import config_keys, templating
+from webhooks import authentication, filters, payloads, presets, signatures
+from webhooks.errors import (
+    MethodNotAllowed,
+    TriggerMisconfigured,
+    Unauthorized,
+    UnprocessableEntity,
+)
 
 logger = logging.getLogger(__name__)
 
 # Request headers never kept on the execution: they carry the sender's credentials. The
 # headers a trigger's own `authentication` names are left out as well (Pipeline.secret_headers).
-SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "cookie", "proxy-authorization", "x-api-key", filters.SECRET_HEADER.lower()}
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,23 @@ class Challenge:
 
 
 @dataclass(frozen=True)
+class Filtered:
+    """The trigger's filters (``config.body_contains``, ``required_headers``) turn this
+    delivery away: answered 2xx, nothing stored, counted on the trigger."""
+
+    reason: str
+
+
+def check_method(allowed: str, method: str) -> None:
+    """A webhook URL takes one method, the trigger's ``webhook_method`` (POST unless the
+    frontend API chose another): any other is 405 with ``Allow``."""
+    if method != allowed:
+        raise MethodNotAllowed(
+            f"This webhook is delivered with {allowed}.", headers={"Allow": allowed}
+        )
+
+
+@dataclass(frozen=True)
 class Accepted:
     """What to store: the execution's input, the request as received, its idempotency key."""
 
@@ -70,13 +104,19 @@ class Pipeline:
     """A trigger's webhook settings, validated and compiled; ``run`` takes one request."""
 
     authentication: dict[str, Any]
-    secret_headers: frozenset[str]
+    secret_headers: frozenset[str]  # lower-case
+    secret_query: frozenset[str]
     signature: dict[str, Any] | None
     secrets: tuple[bytes, ...]
     input_validator: Any
     template: tuple | None
     transform: Any
     idempotency: dict[str, str] | None
+    # The trigger's own secret (config.authentication_required): its digest, and whether
+    # one is required (a trigger that requires one without a digest takes nothing).
+    own_secret_digest: str = ""
+    own_secret_required: bool = False
+    options: config_keys.WebhookOptions = config_keys.NO_WEBHOOK_OPTIONS
 
     def run(
         self,
@@ -85,15 +125,21 @@ class Pipeline:
         credential_value: Callable[[str], str | None],
         max_body_bytes: int,
         tolerance_seconds: float,
-    ) -> Accepted | Challenge:
+        secret_headers: frozenset[str] = frozenset(),
+        max_message_bytes: int = templating.DEFAULT_MAX_RENDERED_BYTES,
+    ) -> Accepted | Challenge | Filtered:
         """Steps 1-8 of the module docstring; raises WebhookRejected at the first failure.
 
         ``credential_value(reference)`` is the secret of the tenant's credential named by
         ``authentication.credentialReferenceId``, or None when there is no such credential
-        (the headers shape needs none).
+        (the headers shape needs none). ``secret_headers``: more header names (lower-case)
+        never stored. The rendered message may be ``max_message_bytes`` at most, the
+        transformed payload ``max_body_bytes`` (as JSON).
         """
         payloads.check_body_size(len(request.body), max_body_bytes)
         self._authenticate(request, credential_value)
+        if self.own_secret_required:
+            filters.check_own_secret(self.own_secret_digest, headers=request.headers)
         if self.signature is not None:
             if not self.secrets:  # fail closed: a signed trigger without a secret takes nothing
                 raise Unauthorized("The trigger has no signing secret.", code="credential_missing")
@@ -109,19 +155,41 @@ class Pipeline:
         challenge = payloads.slack_url_verification_challenge(data)
         if challenge is not None:
             return Challenge(challenge)
+        reason = filters.filtered_reason(self.options, body=request.body, headers=request.headers)
+        if reason is not None:
+            return Filtered(reason)
         payloads.validate_input(self.input_validator, data)
         key = payloads.extract_idempotency_key(self.idempotency, request.headers, data)
-        query = flat_query(request.query)
+        hidden = self.secret_headers | secret_headers
+        kept = stored_request(request, data, secret_headers=hidden, secret_query=self.secret_query)
+        payloads.check_storable(kept["headers"], "A request header")
+        payloads.check_storable(kept["query"], "The query string")
         message = None
         if self.template is not None:
-            context = {"body": data, "headers": dict(request.headers), "query": query}
-            message = templating.render_message_template(self.template, context)
+            context = {"body": data, "headers": kept["headers"], "query": kept["query"]}
+            try:
+                message = templating.render_message_template(
+                    self.template, context, max_bytes=max_message_bytes
+                )
+            except templating.TemplateTooLarge as too_large:
+                raise UnprocessableEntity(
+                    f"The trigger's messageTemplate on this payload: {too_large}.",
+                    code="message_too_large",
+                ) from None
         payload = data
         if self.transform is not None:
             payload = payloads.apply_output_transform(self.transform, data)
+            payloads.check_transformed(payload, max_bytes=max_body_bytes)
+        included = filters.included_input(
+            self.options,
+            kept=kept,
+            method=request.method,
+            content_type=request.content_type,
+            body_size=len(request.body),
+        )
         return Accepted(
-            input_data={"message": message, "payload": payload},
-            request_payload=stored_request(request, data, query, self.secret_headers),
+            input_data={"message": message, "payload": payload, **included},
+            request_payload=kept,
             idempotency_key=key,
         )
 
@@ -149,6 +217,8 @@ def compile_pipeline(
     output_transform: Any = None,
     idempotency_key: Any = None,
     default_preset: str | None = None,
+    own_secret_digest: str = "",
+    config: Any = None,
 ) -> Pipeline:
     """The Pipeline for these settings (the trigger's columns and ``config.idempotencyKey``).
 
@@ -157,7 +227,9 @@ def compile_pipeline(
     ``{"preset": "github" | "stripe" | "slack" | "standard_webhooks"}``; ``default_preset``
     applies when it is empty but a signing secret is set (a Slack event trigger). The
     idempotency spec defaults to the preset's (presets.preset_idempotency_spec), else to the
-    Idempotency-Key / webhook-id / X-GitHub-Delivery headers.
+    Idempotency-Key / webhook-id / X-GitHub-Delivery headers. ``config`` is the trigger's
+    config, whose webhook keys (triggers/config_keys.py) filter deliveries and say what the
+    input carries; ``own_secret_digest`` is its own secret's digest (authentication_required).
 
     Raises TriggerMisconfigured (500) naming the setting that does not compile.
     """
@@ -187,15 +259,25 @@ def compile_pipeline(
         )
     with _setting("config.idempotencyKey"):
         idempotency = payloads.validate_idempotency_spec(idempotency_key)
+    with _setting("config"):
+        options = config_keys.webhook_options(config)
     return Pipeline(
         authentication=auth,
-        secret_headers=SECRET_HEADERS | authentication.authentication_header_names(auth),
+        secret_headers=(
+            SECRET_HEADERS
+            | authentication.authentication_header_names(auth)
+            | signatures.signature_header_names(signature)
+        ),
+        secret_query=signatures.signature_query_names(signature),
         signature=signature,
         secrets=secrets,
         input_validator=validator,
         template=template,
         transform=transform,
         idempotency=idempotency or presets.preset_idempotency_spec(preset),
+        own_secret_digest=own_secret_digest or "",
+        own_secret_required=bool(own_secret_digest) or config_keys.authentication_required(config),
+        options=options,
     )
 
 
@@ -239,9 +321,12 @@ def stored_request(
     data: Any,
     query: dict | None = None,
     secret_headers: frozenset[str] = SECRET_HEADERS,
+    secret_query: frozenset[str] = frozenset(),
 ) -> dict:
     """The request as received, kept on the execution, without the headers named (lower-case)
-    in ``secret_headers``: SECRET_HEADERS and the trigger's own authentication headers."""
+    in ``secret_headers`` (SECRET_HEADERS, the configured list, the trigger's own
+    authentication and signature headers) and the query parameters in ``secret_query``."""
+    query = flat_query(request.query) if query is None else query
     return {
         "method": request.method,
         "headers": {
@@ -249,7 +334,9 @@ def stored_request(
             for key, value in request.headers.items()
             if key.lower() not in secret_headers
         },
-        "query": flat_query(request.query) if query is None else query,
+        "query": {key: value for key, value in query.items() if key not in secret_query},
         "body": data,
-        "raw_body": request.body.decode("utf-8", errors="replace"),
+        # As text, kept for people: bytes that are not UTF-8, and NULs (which PostgreSQL
+        # cannot store; a UTF-16 body is full of them), become U+FFFD.
+        "raw_body": storable_text(request.body.decode("utf-8", errors="replace")),
     }

@@ -450,3 +450,16 @@ def verify_signature(
                 f"Timestamp is outside the tolerance window of {tolerance_seconds:g} seconds.",
                 code="stale_timestamp",
             )
+
+
+def signature_header_names(config: dict[str, Any] | None) -> frozenset[str]:
+    """The lower-cased header a normalised config reads the signature from (none when it is
+    in the query or body): never kept on a stored request."""
+    spec = (config or {}).get("signature") or {}
+    return frozenset({spec["key"].lower()}) if spec.get("source") == "header" else frozenset()
+
+
+def signature_query_names(config: dict[str, Any] | None) -> frozenset[str]:
+    """The query parameter a normalised config reads the signature from: never stored."""
+    spec = (config or {}).get("signature") or {}
+    return frozenset({spec["key"]}) if spec.get("source") == "query" else frozenset()

@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from api.errors import PROBLEM_ERRORS
 from webhooks import delivery
-from webhooks.errors import BadRequest, InternalError, MethodNotAllowed, WebhookRejected
+from webhooks.errors import BadRequest, InternalError, WebhookRejected
 from webhooks.pipeline import WebhookRequest
 
 logger = logging.getLogger(__name__)
@@ -40,21 +40,28 @@ def _check_host(request) -> None:
         raise BadRequest(detail, code="bad_host") from None
 
 
+def webhook_request(request) -> WebhookRequest:
+    """The delivery as the pipeline reads it; reads the body (Django keeps it for a second
+    call)."""
+    return WebhookRequest(
+        body=request.body,
+        headers=request.headers,
+        query=dict(request.GET.lists()),
+        content_type=request.content_type and request.META.get("CONTENT_TYPE"),
+        method=request.method,
+    )
+
+
 def _receive(request, **lookup) -> HttpResponse:
     try:
-        if request.method != "POST":
-            raise MethodNotAllowed("Webhooks are delivered with POST.", headers={"Allow": "POST"})
         _check_host(request)
+        # The method is the trigger's (webhook_method): checked once it is found, 405 + Allow.
         result = delivery.receive(
             **lookup,
+            method=request.method,
             content_length=request.META.get("CONTENT_LENGTH"),
             transfer_encoding=request.META.get("HTTP_TRANSFER_ENCODING"),
-            read=lambda: WebhookRequest(
-                body=request.body,  # read once; Django keeps it for a second call
-                headers=request.headers,
-                query=dict(request.GET.lists()),
-                content_type=request.content_type and request.META.get("CONTENT_TYPE"),
-            ),
+            read=lambda: webhook_request(request),
         )
     except WebhookRejected as rejected:
         return PROBLEM_ERRORS.http_response(rejected.api_error(), request, rejected.headers)

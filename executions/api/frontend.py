@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api.timestamps import UtcJSONField
 from api.views import TenantScopedViewSet
 from executions import selectors
 from executions.api.frontend_enums import STATUS_TO_FRONTEND, FrontendExecutionStatus
@@ -19,7 +20,8 @@ from triggers.models import Trigger
 
 
 class TriggerExecutionSerializer(serializers.ModelSerializer):
-    """``TriggerExecution`` as the frontend API shows it."""
+    """``TriggerExecution`` as the frontend API shows it: every timestamp in UTC ending in
+    ``Z``, inside the JSON values too (api/timestamps.py; the client appends ``Z`` itself)."""
 
     trigger_id = serializers.IntegerField()
     execution_id = serializers.UUIDField()
@@ -29,6 +31,9 @@ class TriggerExecutionSerializer(serializers.ModelSerializer):
     error_message = serializers.SerializerMethodField()
     tokens_used = serializers.IntegerField(allow_null=True)
     worker_id = serializers.SerializerMethodField()
+    input_data = UtcJSONField(allow_null=True)
+    output_data = UtcJSONField(allow_null=True)
+    tools_executed = UtcJSONField(allow_null=True)
 
     class Meta:
         model = Execution

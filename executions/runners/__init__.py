@@ -1,12 +1,19 @@
 """Runners: how an execution reaches its agent (docs/runners.md).
 
 ``run_agent(execution)`` builds the request the agent gets and hands it to the runner
-chosen for the execution; it returns an ``AgentResult`` or raises ``RunnerError`` (the
-attempt failed; the engine retries or fails the execution with the message) or
+chosen for the execution; it returns an ``AgentResult`` (checked storable and within
+``EXECUTION_OUTPUT_MAX_BYTES``) or raises ``RunnerError`` (the attempt failed; the engine
+retries or fails the execution with the message; an ``UnrunnableError`` fails it at once) or
 ``AttemptAbandoned`` (the execution was cancelled meanwhile: the request was interrupted).
 """
 
-from executions.runners.base import AgentRequest, AgentResult, RunnerError, build_agent_request
+from executions.runners.base import (
+    AgentRequest,
+    AgentResult,
+    RunnerError,
+    UnrunnableError,
+    build_agent_request,
+)
 from executions.runners.interruptible import AttemptAbandoned
 from executions.runners.registry import run_agent, runner_name_for
 
@@ -15,6 +22,7 @@ __all__ = [
     "AgentResult",
     "AttemptAbandoned",
     "RunnerError",
+    "UnrunnableError",
     "build_agent_request",
     "run_agent",
     "runner_name_for",

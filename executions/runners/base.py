@@ -1,13 +1,39 @@
-"""What every runner shares: the request an agent gets and the result it gives back."""
+"""What every runner shares: the request an agent gets and the result it gives back.
 
-from dataclasses import asdict, dataclass, field
+Both are bounded: the task prompt is rendered to at most ``RENDERED_TEXT_MAX_BYTES`` (a
+template can multiply its input), and a result is stored only when it can be
+(``checked_result``: storable JSON of at most ``EXECUTION_OUTPUT_MAX_BYTES``). Either
+failing is an ``UnrunnableError``: the execution fails at once with the reason, since
+another attempt would fail the same way.
+"""
+
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from triggers.templating import render_message_template
+from django.conf import settings
+
+from api import storable
+from triggers.templating import TemplateTooLarge, render_message_template
+
+# tokens_used is a PositiveIntegerField: a larger count is not one (PostgreSQL's integer).
+_MAX_TOKENS = 2**31 - 1
 
 
 class RunnerError(Exception):
-    """One attempt failed; the message says why (it becomes the execution's error)."""
+    """One attempt failed; the message says why (it becomes the execution's error).
+
+    ``retryable``: whether another attempt may go otherwise (the engine retries with
+    backoff while retries remain)."""
+
+    retryable = True
+
+
+class UnrunnableError(RunnerError):
+    """This execution cannot run or its result cannot be kept, whatever the attempt (its
+    input makes the prompt too large, the agent's answer is too large or not storable): it
+    fails at once, without retries."""
+
+    retryable = False
 
 
 @dataclass(frozen=True)
@@ -63,7 +89,14 @@ def build_agent_request(execution) -> AgentRequest:
         "trigger": trigger_data,
     }
     try:
-        task_prompt = render_message_template(trigger.task_prompt or "", context)
+        task_prompt = render_message_template(
+            trigger.task_prompt or "", context, max_bytes=settings.RENDERED_TEXT_MAX_BYTES
+        )
+    except TemplateTooLarge as too_large:
+        raise UnrunnableError(
+            f"The task prompt cannot be rendered for this input: {too_large} "
+            "(RENDERED_TEXT_MAX_BYTES); the trigger's placeholders multiply the input."
+        ) from None
     except ValueError:
         task_prompt = trigger.task_prompt  # saved before templates were checked: send as is
     return AgentRequest(
@@ -79,4 +112,25 @@ def build_agent_request(execution) -> AgentRequest:
         scheduled_for=scheduled_for,
         attempt=execution.retry_count + 1,
         run_as_user_ids=trigger.run_as(),
+    )
+
+
+def checked_result(result: AgentResult, *, max_bytes: int) -> AgentResult:
+    """``result`` as it can be stored: output and tools storable JSON of at most
+    ``max_bytes`` together (UnrunnableError otherwise, naming the problem), the conversation
+    id as storable text, a token count PostgreSQL's integer holds (else unknown)."""
+    for what, value in (("output", result.output_data), ("tools_executed", result.tools_executed)):
+        problem = storable.json_problem(value, max_bytes=max_bytes)
+        if problem is not None:
+            raise UnrunnableError(
+                f"The agent's answer cannot be stored: its {what}: {problem} "
+                "(EXECUTION_OUTPUT_MAX_BYTES)."
+            )
+    tokens = result.tokens_used
+    if not isinstance(tokens, int) or isinstance(tokens, bool) or not 0 <= tokens <= _MAX_TOKENS:
+        tokens = None
+    return replace(
+        result,
+        tokens_used=tokens,
+        conversation_id=storable.storable_text(result.conversation_id or ""),
     )

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from executions.runners.base import AgentRequest, AgentResult, RunnerError
-from executions.runners.interruptible import send_interruptible
+from executions.runners.base import AgentRequest, AgentResult, RunnerError, UnrunnableError
+from executions.runners.interruptible import ResponseTooLarge, send_interruptible
 from executions.runners.outbound import OutboundURLRefused, resolve_public_address
 
 _BODY_SHOWN = 300
@@ -35,6 +35,7 @@ def run(
     guarded: bool,
     abandoned: Callable[[], bool] | None = None,
     poll_seconds: float = 1.0,
+    max_response_bytes: int | None = None,
 ) -> AgentResult:
     if not secret:
         raise RunnerError(
@@ -70,7 +71,13 @@ def run(
             timeout=timeout,
             abandoned=abandoned,
             poll_seconds=poll_seconds,
+            max_response_bytes=max_response_bytes,
         )
+    except ResponseTooLarge as too_large:
+        raise UnrunnableError(
+            f"The agent runtime's answer is larger than {too_large.limit} bytes "
+            "(EXECUTION_OUTPUT_MAX_BYTES)."
+        ) from None
     except httpx.TimeoutException:
         raise RunnerError(f"The agent runtime did not answer within {timeout:g} s.") from None
     except httpx.HTTPError as error:

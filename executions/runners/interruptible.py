@@ -25,20 +25,40 @@ class AttemptAbandoned(Exception):
     """The execution stopped wanting this attempt's result while the request was in flight."""
 
 
+class ResponseTooLarge(Exception):
+    """The answer's body is longer than the caller allows; the rest was not read."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"The answer is larger than {limit} bytes.")
+        self.limit = limit
+
+
 def send_interruptible(
     build: Callable[[httpx.AsyncClient], httpx.Request],
     *,
     timeout: float,
     abandoned: Callable[[], bool] | None = None,
     poll_seconds: float = 1.0,
+    max_response_bytes: int | None = None,
 ) -> httpx.Response:
-    """Send ``build(client)`` and return the response (read in full); httpx's exceptions
-    as they are. With ``abandoned``, AttemptAbandoned once it returns true (see module)."""
+    """Send ``build(client)`` and return the response (read in full, up to
+    ``max_response_bytes`` once decoded: ResponseTooLarge beyond); httpx's exceptions as
+    they are. With ``abandoned``, AttemptAbandoned once it returns true (see module)."""
 
     async def exchange() -> httpx.Response:
         async with httpx.AsyncClient(timeout=timeout) as client:
-            response = await client.send(build(client))
-            await response.aread()
+            response = await client.send(build(client), stream=True)
+            try:
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if max_response_bytes is not None and size > max_response_bytes:
+                        raise ResponseTooLarge(max_response_bytes)
+                    chunks.append(chunk)
+                # What Response.aread() does, with the bound above; .json() and .text read it.
+                response._content = b"".join(chunks)
+            finally:
+                await response.aclose()
             return response
 
     if abandoned is None:

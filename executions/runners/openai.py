@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import httpx
 
-from executions.runners.base import AgentRequest, AgentResult, RunnerError
-from executions.runners.interruptible import send_interruptible
+from executions.runners.base import AgentRequest, AgentResult, RunnerError, UnrunnableError
+from executions.runners.interruptible import ResponseTooLarge, send_interruptible
 
 
 def chat_messages(request: AgentRequest) -> list[dict[str, str]]:
@@ -37,6 +37,7 @@ def run(
     timeout: float,
     abandoned: Callable[[], bool] | None = None,
     poll_seconds: float = 1.0,
+    max_response_bytes: int | None = None,
 ) -> AgentResult:
     model = request.agent_model or default_model
     if not model:
@@ -53,7 +54,13 @@ def run(
             timeout=timeout,
             abandoned=abandoned,
             poll_seconds=poll_seconds,
+            max_response_bytes=max_response_bytes,
         )
+    except ResponseTooLarge as too_large:
+        raise UnrunnableError(
+            f"The model provider's answer is larger than {too_large.limit} bytes "
+            "(EXECUTION_OUTPUT_MAX_BYTES)."
+        ) from None
     except httpx.TimeoutException:
         raise RunnerError(f"The model provider did not answer within {timeout:g} s.") from None
     except httpx.HTTPError as error:

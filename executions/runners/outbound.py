@@ -20,6 +20,40 @@ class OutboundURLRefused(Exception):
     pass
 
 
+# NAT64's local-use prefix (RFC 8215): translated by a gateway of the local network, and not
+# marked private by every Python the service runs on.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+# IPv6 forms whose low 32 bits are an IPv4 address that a gateway or the host's own stack
+# reaches: NAT64's well-known prefix (RFC 6052), IPv4-compatible (deprecated, RFC 4291) and
+# IPv4-translated (SIIT, RFC 2765).
+_LOW_32_BITS_IPV4 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries and leads to: IPv4-mapped, 6to4, Teredo
+    (server and client), NAT64, IPv4-compatible and IPv4-translated."""
+    found = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if any(ip in network for network in _LOW_32_BITS_IPV4):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in found if address is not None]
+
+
+def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a tenant-given URL may reach ``ip``: a global unicast address, and for an IPv6
+    form that embeds an IPv4 address (embedded_ipv4), that address is one too."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        return all(is_public_address(v4) for v4 in embedded_ipv4(ip))
+    return True
+
+
 def check_url_syntax(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -37,8 +71,7 @@ def resolve_public_address(url: str) -> str:
     addresses = [info[4][0] for info in infos]
     if not settings.ALLOW_PRIVATE_OUTBOUND:
         for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global or ip.is_multicast:
+            if not is_public_address(ipaddress.ip_address(address.split("%")[0])):
                 raise OutboundURLRefused(
                     f"'{parts.hostname}' resolves to {address}, a private or reserved address; "
                     "set ALLOW_PRIVATE_OUTBOUND=true to allow it."

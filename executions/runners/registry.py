@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from executions.runners import dry_run, http, openai
-from executions.runners.base import AgentResult, build_agent_request
+from executions.runners.base import AgentResult, build_agent_request, checked_result
 
 RUNNER_NAMES = ("dry_run", "http", "openai")
 
@@ -21,9 +21,16 @@ def run_agent(execution, *, abandoned: Callable[[], bool] | None = None) -> Agen
     """Run ``execution`` through its runner. ``abandoned``: asked while a runner waits for its
     answer; when it returns true the request is interrupted (AttemptAbandoned)."""
     request = build_agent_request(execution)
+    max_bytes = settings.EXECUTION_OUTPUT_MAX_BYTES
+    result = _run(execution, request, abandoned, max_bytes)
+    return checked_result(result, max_bytes=max_bytes)
+
+
+def _run(execution, request, abandoned, max_bytes: int) -> AgentResult:
     interrupt = {
         "abandoned": abandoned,
         "poll_seconds": settings.EXECUTION_CANCEL_CHECK_SECONDS,
+        "max_response_bytes": max_bytes,
     }
     name = runner_name_for(execution)
     if name == "http":

@@ -10,12 +10,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from executions import dispatch, policies
+from executions import dispatch, policies, throttles
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_execution
 from executions.models import Execution
@@ -81,11 +82,23 @@ def firing_facts(
     unfinished: tuple[int, int] | None = None,
 ) -> policies.FiringFacts:
     """The facts of ``trigger``'s history its settings make the rules read (nothing for a
-    trigger without limits, single execution or a slot's overlap policy). ``unfinished``:
-    (pending, running) when the caller counted them already (the scheduler, in bulk)."""
+    trigger without limits, single execution, a one-time date or a slot's overlap policy).
+    ``unfinished``: (pending, running) when the caller counted them already (the scheduler,
+    in bulk)."""
     facts: dict = {}
     if trigger.is_single_execution:
         facts["has_fired"] = counted_executions(trigger.pk).exists()
+    if policies.is_one_time_run(trigger, execution_type):
+        window = policies.schedule_window(trigger)
+        facts["one_time_fired"] = (
+            counted_executions(trigger.pk)
+            .filter(
+                execution_type=ExecutionType.SCHEDULED,
+                scheduled_for__gte=window.starts_at,
+                scheduled_for__lt=window.ends_at,
+            )
+            .exists()
+        )
     if execution_type == ExecutionType.SCHEDULED and trigger.overlap_policy != OverlapPolicy.ALLOW:
         if unfinished is None:
             unfinished = unfinished_counts([trigger.pk]).get(trigger.pk, (0, 0))
@@ -180,7 +193,21 @@ def execution_run_now(
     conversation_id: str = "",
 ) -> Firing:
     """A person's "run now": a manual firing under the same rules as every other (status,
-    single execution, limits) and counted by them. Raises FiringRefused."""
+    single execution, limits) and counted by them, and at most ``THROTTLE_RUN_NOW`` per
+    trigger (executions/throttles.py). Raises FiringRefused (with ``retry_after_seconds``
+    when throttled)."""
+    wait = throttles.run_now_wait(trigger.pk)
+    if wait is not None:
+        raise FiringRefused(
+            policies.Refusal(
+                rule="run_now_throttle",
+                reason=(
+                    f"Run now is limited to {settings.THROTTLE_RUN_NOW} per trigger; "
+                    f"try again in {wait} s."
+                ),
+                retry_after_seconds=wait,
+            )
+        )
     who = getattr(requested_by, "username", None)
     return execution_fire(
         trigger=trigger,

@@ -10,16 +10,18 @@ execution is counted on its trigger, which the firing rules may then freeze or c
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, DataError, close_old_connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from api.storable import storable_text
 from executions import dispatch, policies
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
@@ -85,19 +87,54 @@ def execution_run(
         logger.info("Execution %s: attempt interrupted, no longer wanted", execution.execution_id)
         return Execution.objects.get(pk=execution.pk)
     except RunnerError as error:
-        return execution_attempt_failed(execution=execution, error_message=str(error))
+        return execution_attempt_failed(
+            execution=execution, error_message=str(error), retry=error.retryable
+        )
     except Exception as error:  # a bug or an unexpected reply must still end the attempt
         logger.exception("Runner crashed on execution %s", execution.execution_id)
         return execution_attempt_failed(
             execution=execution, error_message=f"{type(error).__name__}: {error}"
         )
-    return execution_complete(
-        execution=execution,
-        output_data=result.output_data,
-        tokens_used=result.tokens_used,
-        tools_executed=result.tools_executed,
-        conversation_id=result.conversation_id,
-    )
+    return _store_result(execution, result)
+
+
+# Storing a result that failed for a reason other than the value itself (the connection
+# dropped) is tried this often, this long apart, before the execution fails with the reason.
+STORE_RESULT_TRIES = 3
+STORE_RESULT_PAUSE_SECONDS = 0.5
+
+
+def _store_result(execution: Execution, result) -> Execution | None:
+    """``execution_complete`` with the runner's result, or — when the database will not take
+    it — the execution failed with the reason, at once for a value it refuses (DataError:
+    the same value would be refused again) and after STORE_RESULT_TRIES otherwise; never
+    left running for the sweeper to retry into the same error."""
+    for attempt in range(1, STORE_RESULT_TRIES + 1):
+        try:
+            return execution_complete(
+                execution=execution,
+                output_data=result.output_data,
+                tokens_used=result.tokens_used,
+                tools_executed=result.tools_executed,
+                conversation_id=result.conversation_id,
+            )
+        except DatabaseError as error:
+            logger.warning(
+                "Execution %s: storing the result failed (try %d of %d): %s",
+                execution.execution_id, attempt, STORE_RESULT_TRIES, error,
+            )  # fmt: skip
+            reason = f"The agent's result could not be stored: {type(error).__name__}: {error}"
+            if isinstance(error, DataError):
+                break  # the value, not the connection: its transaction rolled back cleanly
+            close_old_connections()  # a broken connection is replaced on the next query
+            if attempt == STORE_RESULT_TRIES:
+                break
+            time.sleep(STORE_RESULT_PAUSE_SECONDS * attempt)
+    try:
+        return execution_attempt_failed(execution=execution, error_message=reason, retry=False)
+    except DatabaseError:  # the database is gone: the sweeper's timeout ends the attempt
+        logger.exception("Execution %s: the failure could not be stored", execution.execution_id)
+        return None
 
 
 def _attempt_abandoned(execution: Execution) -> bool:
@@ -149,14 +186,18 @@ def execution_complete(
     return Execution.objects.get(pk=execution.pk)
 
 
-def execution_attempt_failed(*, execution: Execution, error_message: str) -> Execution | None:
-    """An attempt failed: back to pending after a backoff while retries remain, else failed."""
+def execution_attempt_failed(
+    *, execution: Execution, error_message: str, retry: bool = True
+) -> Execution | None:
+    """An attempt failed: back to pending after a backoff while retries remain, else failed.
+    ``retry=False``: failed at once (another attempt would fail the same way)."""
     now = timezone.now()
+    error_message = storable_text(error_message)  # it may quote an agent's answer
     with transaction.atomic():
         current = _running_attempt(execution).select_for_update().first()
         if current is None:
             return None
-        if current.retry_count < current.max_retries:
+        if retry and current.retry_count < current.max_retries:
             delay = policies.retry_delay_seconds(
                 current.retry_count,
                 base=settings.EXECUTION_RETRY_BASE_SECONDS,
@@ -219,10 +260,14 @@ def _after_finish(
         trigger_id=trigger.pk, succeeded=succeeded, finished_at=finished_at
     )
     counted = not execution.is_test
-    if policies.completes_trigger(is_single_execution=trigger.is_single_execution, counted=counted):
+    if policies.completes_trigger(
+        is_single_execution=trigger.is_single_execution,
+        counted=counted,
+        one_time_run=policies.is_one_time_run(trigger, execution.execution_type),
+    ):
         trigger_services.trigger_complete(trigger_id=trigger.pk, at=finished_at)
     elif not succeeded:
-        threshold = settings.TRIGGER_FAILURE_THRESHOLD
+        threshold = policies.failure_threshold(trigger, default=settings.TRIGGER_FAILURE_THRESHOLD)
         if policies.freezes_after_failure(consecutive_failures=streak, threshold=threshold):
             reason = policies.freeze_reason(threshold=threshold, last_error=error_message)
             trigger_services.trigger_freeze(trigger_id=trigger.pk, reason=reason, at=finished_at)

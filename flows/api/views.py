@@ -202,20 +202,23 @@ class NodeTypesView(FlowsSurface, APIView):
         return Response(node_types.catalog())
 
 
-class IsStaff(permissions.BasePermission):
-    message = "Only staff may run the migration."
+class IsSuperuser(permissions.BasePermission):
+    """Platform operators only: an operation across every tenant is no tenant's staff's."""
+
+    message = "Only platform operators (superusers) may run an operation across tenants."
 
     def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+        return bool(request.user and request.user.is_authenticated and request.user.is_superuser)
 
 
 class MigrateUserIntentsView(FlowsSurface, APIView):
-    """Staff only; runs over every tenant's flows, like `manage.py migrate_user_intents`."""
+    """Superusers only; runs over every tenant's flows, like `manage.py migrate_user_intents`
+    (a staff user of one tenant must not change another's flows)."""
 
-    permission_classes = [IsStaff]
+    permission_classes = [IsSuperuser]
 
     @extend_schema(
-        summary="Move flow-level user intents into UserIntent nodes (staff only)",
+        summary="Move flow-level user intents into UserIntent nodes (superusers only)",
         request=None,
         responses={
             200: inline_serializer(

@@ -6,7 +6,7 @@ on a trigger and the trigger is fired the three ways a trigger fires today — i
 verdict (fired, or refused with the rule's reason) must be the same each time.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -190,3 +190,46 @@ def test_freezing_failures_of_any_kind_freeze_the_trigger(fire, kind, settings):
     trigger.refresh_from_db()
     assert trigger.status == TriggerStatus.FAILED
     assert trigger.error_message.startswith("Frozen after 2 consecutive failed executions")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_freezing_a_trigger_s_own_max_failure_count_wins(fire, kind, settings, monkeypatch):
+    settings.TRIGGER_FAILURE_THRESHOLD = 5
+
+    def failing_runner(execution, abandoned):
+        raise lifecycle.RunnerError("The agent is down.")
+
+    monkeypatch.setattr(lifecycle, "run_agent", failing_runner)
+
+    def one_earlier_failure(trigger):
+        Trigger.objects.filter(pk=trigger.pk).update(consecutive_failures=1)
+
+    outcome = fire(kind, prepare=one_earlier_failure, max_retries=0,
+                   config={"max_failure_count": 2})  # fmt: skip
+    assert outcome == ("fired", None)
+    execution = Execution.objects.get(status=ExecutionStatus.PENDING)
+    lifecycle.execution_run(execution_id=execution.execution_id)
+
+    trigger = execution.trigger
+    trigger.refresh_from_db()
+    assert trigger.status == TriggerStatus.FAILED
+    assert trigger.error_message.startswith("Frozen after 2 consecutive failed executions")
+
+
+def test_one_time_a_schedule_s_date_is_used_up_by_its_slot_not_by_a_run_now(acme, make_trigger):
+    """The one-time rule decides slots only: a person's "run now" is an extra run."""
+    trigger = make_trigger(acme, "cron", cron_expression="* * * * *", overlap_policy="allow",
+                           config={"date": "2030-01-02"})  # fmt: skip
+    assert _run_now(None, trigger) == ("fired", None)
+
+    slot = datetime(2030, 1, 2, 0, 0, tzinfo=UTC)
+    fire_due_triggers(now=slot + timedelta(seconds=1))
+    Trigger.objects.filter(pk=trigger.pk).update(next_fire_at=slot + timedelta(minutes=1))
+    fire_due_triggers(now=slot + timedelta(minutes=1, seconds=1))
+
+    assert [(e.execution_type, e.status, e.error_message) for e in
+            Execution.objects.order_by("created_at", "id")] == [
+        ("manual", "pending", ""),
+        ("scheduled", "pending", ""),
+        ("scheduled", "cancelled", "Not run: This one-time schedule has already run."),
+    ]  # fmt: skip

@@ -115,3 +115,74 @@ def test_a_buffered_slot_waits_for_the_running_one_and_nothing_else_does():
     assert policies.start_waits_for_running("buffer_one", ExecutionType.SCHEDULED)
     assert not policies.start_waits_for_running("buffer_one", ExecutionType.WEBHOOK)
     assert not policies.start_waits_for_running("skip", ExecutionType.SCHEDULED)
+
+
+# -- issue 20: a schedule's dates and a trigger's own freezing threshold ------------------------
+
+
+def test_a_one_time_schedule_fires_one_slot_between_single_execution_and_overlap():
+    fired = FiringFacts(one_time_fired=True, pending=1)
+    slot = ExecutionType.SCHEDULED
+
+    assert refusal(slot, FiringFacts(one_time_fired=False)) is None
+    assert refusal(slot, fired) == "one_time"
+    assert refusal(slot, FiringFacts(has_fired=True, one_time_fired=True),
+                   is_single_execution=True) == "single_execution"  # fmt: skip
+    # Not a one-time schedule (None): a firing never marks it as one.
+    assert FiringFacts().after_firing(NOW).one_time_fired is None
+    assert FiringFacts(one_time_fired=False).after_firing(NOW).one_time_fired is True
+
+
+def test_the_failure_threshold_is_the_trigger_s_own_when_it_has_one():
+    assert policies.failure_threshold(trigger(config={"max_failure_count": 2}), default=5) == 2
+    assert policies.failure_threshold(trigger(config={}), default=5) == 5
+    # A value stored unchecked (raw SQL) never breaks the engine: the default applies.
+    assert policies.failure_threshold(trigger(config={"max_failure_count": "2"}), default=5) == 5
+
+
+def test_a_one_time_run_completes_its_trigger():
+    assert policies.completes_trigger(is_single_execution=False, counted=True, one_time_run=True)
+    assert not policies.completes_trigger(
+        is_single_execution=False, counted=False, one_time_run=True
+    )
+
+
+def plan(next_fire_at, now, ends_at=None, policy="run_once"):
+    return policies.plan_due_slots(
+        cron_expression="30 14 * * *", timezone_name="UTC", next_fire_at=next_fire_at,
+        now=now, misfire_policy=policy, misfire_window_seconds=3600 * 72, grace_seconds=60,
+        ends_at=ends_at,
+    )  # fmt: skip
+
+
+DAY = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
+END = datetime(2026, 12, 4, tzinfo=UTC)  # the end of 2026-12-03
+
+
+def test_no_slot_at_or_after_the_window_s_end_is_due():
+    last = plan(DAY, DAY + timedelta(seconds=1), ends_at=END)
+    assert (last.run, last.next_fire_at, last.ended) == ([DAY], END, False)  # wake at the end
+
+    closing = plan(END, END + timedelta(seconds=1), ends_at=END)
+    assert (closing.run, closing.next_fire_at, closing.ended) == ([], None, True)
+
+    assert plan(END, END - timedelta(seconds=1), ends_at=END).run == []  # not due yet
+
+
+@pytest.mark.parametrize("policy", ["run_once", "run_all", "skip"])
+def test_a_closed_window_catches_nothing_up(policy):
+    late = plan(DAY - timedelta(days=1), DAY + timedelta(days=2), ends_at=END, policy=policy)
+
+    assert late.run == [] and late.ended
+    assert late.skipped == [DAY - timedelta(days=1), DAY]
+
+
+def test_a_window_s_on_time_last_slot_still_runs_just_after_it_closes():
+    tight = plan(DAY, DAY + timedelta(seconds=30), ends_at=DAY + timedelta(seconds=10))
+    assert (tight.run, tight.ended) == ([DAY], True)
+
+
+def test_without_a_window_nothing_changes():
+    assert plan(DAY, DAY + timedelta(seconds=1)) == policies.SlotPlan(
+        run=[DAY], next_fire_at=DAY + timedelta(days=1)
+    )

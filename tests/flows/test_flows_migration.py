@@ -7,7 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from rest_framework.test import APIClient
 
+from accounts.services import api_token_create
 from flows.models import Connection, Flow, Node
 from flows.services import flow_create, node_create, user_intents_migrate
 
@@ -87,7 +89,24 @@ def test_the_command_dry_run_changes_nothing_and_the_real_run_reports_json(legac
     assert Node.objects.filter(type="UserIntent").count() == 2
 
 
-def test_the_endpoint_is_staff_only_and_idempotent(legacy, alice_client, admin_client):
+def test_a_tenants_staff_user_cannot_migrate_another_tenants_flows(legacy, charlie_membership):
+    # Issue 19, finding 4: a staff user of globex (not a superuser) changed acme's flows.
+    charlie = charlie_membership.user
+    charlie.is_staff = True
+    charlie.save()
+    _, token = api_token_create(membership=charlie_membership)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    refused = client.post("/api/admin/migrate-user-intents")
+
+    assert refused.status_code == 403
+    assert "superusers" in refused.json()["message"]
+    assert not Node.objects.filter(type="UserIntent").exists()
+    assert Flow.objects.get(pk=legacy["empty"].pk).legacy_when_to_use == "When user says hello"
+
+
+def test_the_endpoint_is_superuser_only_and_idempotent(legacy, alice_client, admin_client):
     refused = alice_client.post("/api/admin/migrate-user-intents")
     assert refused.status_code == 403
     assert refused.json()["error"] == "Forbidden"

@@ -132,15 +132,25 @@ def test_bad_input_gets_400_naming_the_field_and_stores_nothing(alice_client, pa
     assert not Trigger.objects.exists()
 
 
-def test_a_webhook_trigger_takes_no_cron(alice_client):
+@pytest.mark.parametrize("trigger_type", ["webhook", "slack_trigger"])
+def test_a_webhook_or_slack_trigger_ignores_a_cron(alice_client, trigger_type):
+    # Issue 20: the client's dialog sends its schedule tab's cron with every trigger type.
     response = alice_client.post(
         "/api/triggers",
-        {"name": "x", "trigger_type": "webhook", "custom_cron_expression": "* * * * *"},
+        {"name": "x", "trigger_type": trigger_type, "custom_cron_expression": "* * * * *"},
         format="json",
     )
-    assert response.status_code == 400
-    assert "custom_cron_expression" in response.json()
-    assert not Trigger.objects.exists()
+    assert response.status_code == 201
+    assert response.json()["custom_cron_expression"] is None
+    stored = Trigger.objects.get()
+    assert stored.cron_expression == "" and stored.next_fire_at is None
+
+    update = alice_client.patch(
+        f"/api/triggers/{stored.id}", {"custom_cron_expression": "0 0 * * *"}, format="json"
+    )
+    assert update.status_code == 200 and update.json()["custom_cron_expression"] is None
+    stored.refresh_from_db()
+    assert stored.cron_expression == ""
 
 
 def test_it_gets_a_trigger(alice_client, acme, make_trigger):

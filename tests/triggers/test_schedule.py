@@ -1,10 +1,17 @@
 """Cron maths, without the database."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from triggers.schedule import next_fire_after, validate_cron_expression, validate_timezone
+from triggers.schedule import (
+    Window,
+    date_window,
+    first_slot_in,
+    next_fire_after,
+    validate_cron_expression,
+    validate_timezone,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +61,29 @@ def test_next_fire_is_strictly_after():
     assert next_fire_after("*/5 * * * *", "UTC", at_slot) == datetime(
         2026, 3, 1, 10, 10, tzinfo=UTC
     )
+
+
+# -- a schedule's window (issue 20: config.date, config.expirationDate) -------------------------
+
+
+def test_a_date_window_is_read_in_the_time_zone():
+    assert date_window("UTC", on=None, until=None) == Window()
+    assert date_window("Europe/Berlin", on=date(2026, 12, 24), until=None) == Window(
+        datetime(2026, 12, 23, 23, 0, tzinfo=UTC), datetime(2026, 12, 24, 23, 0, tzinfo=UTC)
+    )
+    # The earlier end wins; the one-time date starts it.
+    assert date_window("UTC", on=date(2026, 12, 24), until=date(2026, 12, 24)).ends_at == (
+        datetime(2026, 12, 25, tzinfo=UTC)
+    )
+    assert date_window("UTC", on=None, until=date(2027, 1, 31)) == Window(
+        None, datetime(2027, 2, 1, tzinfo=UTC)
+    )
+
+
+def test_the_first_slot_in_a_window():
+    day = date_window("UTC", on=date(2026, 12, 24), until=None)
+    assert first_slot_in("0 0 * * *", "UTC", day) == datetime(2026, 12, 24, tzinfo=UTC)
+    assert first_slot_in("30 14 * * *", "UTC", day) == datetime(2026, 12, 24, 14, 30, tzinfo=UTC)
+    after = datetime(2026, 12, 24, 15, tzinfo=UTC)
+    assert first_slot_in("30 14 * * *", "UTC", day, after=after) is None
+    assert first_slot_in("0 9 * * 1", "UTC", day) is None  # a Thursday: no Monday slot

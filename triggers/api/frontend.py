@@ -4,14 +4,30 @@ Integer ids and integer status enums; the status and type tables are in frontend
 Decisions where the contract is silent (docs/api.md):
 - a new trigger is Active; ``status`` accepts 0 (Inactive) and 1 (Active) only;
 - ``webhook_url`` is generated, never taken from the request;
-- only schedule / webhook / slack_trigger triggers are listed (the contract's enum).
+- only schedule / webhook / slack_trigger triggers are listed (the contract's enum);
+- what the real client sends beyond the contract (issue 20): ``custom_cron_expression`` on a
+  webhook or Slack trigger is ignored (shown as null), as is ``webhook_method`` on other types
+  than webhook; ``space_id`` is an opaque label; ``project_id`` names a project of the
+  caller's tenant; ``config`` is stored whole and returned as given, its keys with a meaning
+  checked by the model (triggers/config_keys.py);
+- ``webhook_secret`` (read-only) is the trigger's own webhook secret in the one response
+  that made it (``config.authentication_required`` turned on), null in every other.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from typing import Any
+
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.api.fields import TenantPublicIdRelatedField
+from accounts.models import Project
 from api.strict import StrictJSONTypes, reject_nul_characters
 from api.views import TenantScopedViewSet
 from triggers import schedule, services
@@ -24,7 +40,7 @@ from triggers.api.frontend_enums import (
     frontend_types_q,
 )
 from triggers.api.frontend_filters import FrontendTriggerFilterSet
-from triggers.choices import ListenerType, TriggerStatus
+from triggers.choices import Delivery, ListenerType, TriggerStatus, WebhookMethod
 from triggers.models import Trigger
 
 # Model field -> this surface's field, for errors raised by the services.
@@ -45,6 +61,11 @@ class TriggerSerializer(serializers.ModelSerializer):
     custom_cron_expression = serializers.SerializerMethodField()
     listener_type = serializers.SerializerMethodField()
     last_execution_status = serializers.SerializerMethodField()
+    project_id = serializers.SerializerMethodField()
+    space_id = serializers.SerializerMethodField()
+    webhook_method = serializers.SerializerMethodField()
+    config = serializers.SerializerMethodField()
+    webhook_secret = serializers.SerializerMethodField()
 
     class Meta:
         model = Trigger
@@ -74,6 +95,13 @@ class TriggerSerializer(serializers.ModelSerializer):
             "error_message",
             "created_at",
             "updated_at",
+            # Beyond the contract: what the real client sends (docs/api.md).
+            "project_id",
+            "space_id",
+            "webhook_method",
+            "config",
+            "filtered_count",
+            "webhook_secret",
         ]
         read_only_fields = fields
 
@@ -98,6 +126,33 @@ class TriggerSerializer(serializers.ModelSerializer):
     def get_last_execution_status(self, trigger) -> str | None:
         return trigger.last_execution_status or None
 
+    def get_project_id(self, trigger) -> str | None:
+        return trigger.project.public_id if trigger.project_id else None
+
+    def get_space_id(self, trigger) -> str | None:
+        return trigger.space_id or None
+
+    def get_webhook_method(self, trigger) -> WebhookMethod | None:
+        return trigger.webhook_method if trigger.delivery == Delivery.WEBHOOK else None
+
+    def get_config(self, trigger) -> dict[str, Any]:
+        return trigger.config if isinstance(trigger.config, dict) else {}
+
+    def get_webhook_secret(self, trigger) -> str | None:
+        """Set only on the trigger a service just gave a new secret (shown once)."""
+        return getattr(trigger, "new_webhook_secret", None)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "description": 'The id of a project of the caller\'s tenant; null or "" for none.',
+    }
+)
+class ProjectIdField(TenantPublicIdRelatedField):
+    """``project_id``: a project of the caller's tenant by its id (``""`` is none, as null)."""
+
 
 class _TriggerSettingsSerializer(StrictJSONTypes, serializers.Serializer):
     """Fields shared by ``TriggerInput`` and ``TriggerUpdate``."""
@@ -121,6 +176,17 @@ class _TriggerSettingsSerializer(StrictJSONTypes, serializers.Serializer):
     max_executions_per_hour = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     max_executions_per_day = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     is_single_execution = serializers.BooleanField(required=False)
+    # What the real client sends beyond the contract (docs/api.md).
+    space_id = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=255
+    )
+    project_id = ProjectIdField(
+        queryset=Project.objects.all(), source="project", required=False, allow_null=True
+    )
+    webhook_method = serializers.ChoiceField(choices=WebhookMethod.choices, required=False)
+    config = serializers.DictField(
+        required=False, allow_null=True, validators=[reject_nul_characters]
+    )
 
     _BLANK_WHEN_NULL = (
         "cron_expression",
@@ -128,15 +194,8 @@ class _TriggerSettingsSerializer(StrictJSONTypes, serializers.Serializer):
         "system_message",
         "agent_model",
         "task_prompt",
+        "space_id",
     )
-
-    def validate_custom_cron_expression(self, value):
-        if value in (None, ""):
-            return ""
-        try:
-            return schedule.validate_cron_expression(value)
-        except ValueError as error:
-            raise serializers.ValidationError(str(error)) from None
 
     def validate_timezone(self, value):
         try:
@@ -149,6 +208,23 @@ class _TriggerSettingsSerializer(StrictJSONTypes, serializers.Serializer):
         for name in self._BLANK_WHEN_NULL:
             if name in attrs and attrs[name] is None:
                 attrs[name] = ""
+        if "config" in attrs and attrs["config"] is None:
+            attrs["config"] = {}
+        trigger_type = attrs.get("trigger_type") or self.context.get("trigger_type")
+        if trigger_type != FrontendTriggerType.SCHEDULE:
+            # The client's dialog sends its schedule tab's cron with every type: ignored.
+            attrs.pop("cron_expression", None)
+        elif attrs.get("cron_expression"):
+            try:
+                attrs["cron_expression"] = schedule.validate_cron_expression(
+                    attrs["cron_expression"]
+                )
+            except ValueError as error:
+                raise serializers.ValidationError(
+                    {"custom_cron_expression": [str(error)]}
+                ) from None
+        if trigger_type != FrontendTriggerType.WEBHOOK:
+            attrs.pop("webhook_method", None)  # only a webhook URL takes another method
         return attrs
 
 
@@ -210,7 +286,7 @@ class TriggerViewSet(
     mixins.DestroyModelMixin,
     TenantScopedViewSet,
 ):
-    queryset = Trigger.objects.filter(frontend_types_q())
+    queryset = Trigger.objects.filter(frontend_types_q()).select_related("project")
     lookup_value_regex = r"\d+"
     serializer_class = TriggerSerializer
     field_names = FIELD_NAMES
@@ -223,7 +299,7 @@ class TriggerViewSet(
         responses={201: TriggerSerializer},
     )
     def create(self, request):
-        body = TriggerInputSerializer(data=request.data)
+        body = TriggerInputSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
         entry = TYPE_TO_CATALOG[fields.pop("trigger_type")]
@@ -243,7 +319,12 @@ class TriggerViewSet(
     )
     def partial_update(self, request, pk=None):
         trigger = self.get_object()
-        body = TriggerUpdateSerializer(data=request.data, partial=True)
+        trigger_type = CATALOG_TO_TYPE[(trigger.provider_id, trigger.provider_trigger_id)]
+        body = TriggerUpdateSerializer(
+            data=request.data,
+            partial=True,
+            context={"request": request, "trigger_type": trigger_type},
+        )
         body.is_valid(raise_exception=True)
         trigger = services.trigger_update(
             trigger=trigger, updated_by=request.user, **body.validated_data

@@ -25,7 +25,7 @@ from accounts.selectors import agent_list
 from api.errors import PROBLEM_ERRORS, Conflict
 from api.filtering import StrictFilterForm
 from api.pagination import PageEnvelopePagination
-from api.strict import StrictJSONTypes, reject_nul_characters
+from api.strict import StrictJSONTypes, reject_unstorable
 from api.views import RequestIdMixin, TenantScopedMixin
 from executions.choices import ExecutionStatus
 from executions.models import Execution
@@ -151,7 +151,7 @@ class ManageTriggerInputSerializer(StrictJSONTypes, serializers.Serializer):
     def validate(self, attrs):
         for name in ("inputSchema", "outputTransform", "authentication", "signatureVerification"):
             if name in self.initial_data:
-                reject_nul_characters(self.initial_data[name])
+                reject_unstorable(self.initial_data[name])
         for name in ("createdAt", "updatedAt"):
             attrs.pop(name, None)
         return attrs

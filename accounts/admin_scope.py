@@ -1,0 +1,62 @@
+"""The admin, scoped by tenant: staff act on their own tenants only.
+
+A superuser (a platform operator) sees and changes every tenant's rows. A staff user who is
+not one sees, opens, changes and runs actions on only the rows of the tenants they are a
+member of: every tenant-owned model's admin is a ``TenantScopedAdmin``, which filters its
+queryset (lists, detail pages, actions, raw-id pop-ups), limits the choices of its foreign
+keys to those tenants' rows, and lists in its "tenant" filter only the tenants it shows.
+What the Django permissions allow still applies on top (a staff user needs "view trigger" to
+see triggers at all).
+"""
+
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+
+from accounts.models import Tenant
+
+
+def member_tenants(user) -> QuerySet[Tenant]:
+    """The tenants ``user`` is a member of."""
+    return Tenant.objects.filter(memberships__user=user)
+
+
+def sees_every_tenant(user) -> bool:
+    return bool(user.is_active and user.is_superuser)
+
+
+def _tenant_lookup(model: type[Model]) -> str | None:
+    """The field path from ``model`` to its tenant (``tenant``, or ``pk`` for Tenant)."""
+    if model is Tenant:
+        return "pk"
+    if any(field.name == "tenant" for field in model._meta.get_fields()):
+        return "tenant"
+    return None
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose rows belong to a tenant through ``tenant_field`` (see module)."""
+
+    tenant_field = "tenant"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if sees_every_tenant(request.user):
+            return queryset
+        return queryset.filter(**{f"{self.tenant_field}__in": member_tenants(request.user)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not sees_every_tenant(request.user):
+            related = db_field.related_model
+            lookup = _tenant_lookup(related)
+            if lookup is not None:
+                kwargs["queryset"] = related._default_manager.filter(
+                    **{f"{lookup}__in": member_tenants(request.user)}
+                )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_list_filter(self, request):
+        # The plain filter lists every tenant's name; this one only those it shows rows of.
+        return [
+            (name, admin.RelatedOnlyFieldListFilter) if name == "tenant" else name
+            for name in super().get_list_filter(request)
+        ]

@@ -1,0 +1,112 @@
+"""App webhooks: one URL per provider app (``/v1/webhooks/slack``, ``…/github``,
+``…/stripe``), each delivery routed to every trigger it is an event of.
+
+A provider's app (the Slack app, a GitHub App, a Stripe account's endpoint) sends every event
+to one URL. The delivery is verified with the app's signing secret (``SLACK_SIGNING_SECRET``,
+``GITHUB_WEBHOOK_SECRET``, ``STRIPE_WEBHOOK_SECRET``) by the pipeline of that provider's
+preset, Slack's ``url_verification`` is answered, and then every active provider trigger of
+that provider whose catalog entry and ``trigger_config`` match the event (Slack: event type,
+team, channel) gets one execution — stored before the answer, idempotent per trigger on the
+provider's event id. The execution's input is the event as received (``{"message": null,
+"payload": <body>}``); a trigger's own message template does not apply here. A provider with
+no secret set is not served (404).
+"""
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.db.models import Q
+
+from executions import policies
+from executions.choices import ExecutionType
+from executions.services import firing
+from triggers import catalog
+from triggers.choices import Delivery, TriggerOrigin
+from triggers.models import Trigger
+from webhooks.delivery import Ingested
+from webhooks.errors import NotFound
+from webhooks.pipeline import Challenge, Pipeline, WebhookRequest, compile_pipeline
+
+APP_SECRET_SETTINGS = {
+    "slack": "SLACK_SIGNING_SECRET",
+    "github": "GITHUB_WEBHOOK_SECRET",
+    "stripe": "STRIPE_WEBHOOK_SECRET",
+}
+
+
+@lru_cache(maxsize=8)
+def _app_pipeline(provider_id: str, secret: str) -> Pipeline:
+    return compile_pipeline(signature_verification={"preset": provider_id}, signing_secret=secret)
+
+
+def receive_app_event(provider_id: str, request: WebhookRequest) -> Ingested:
+    """One delivery to ``/v1/webhooks/<provider_id>`` (module docstring); raises
+    WebhookRejected for a refused one."""
+    secret = getattr(settings, APP_SECRET_SETTINGS.get(provider_id, ""), "")
+    if not secret:
+        raise NotFound("No webhook here.")
+    outcome = _app_pipeline(provider_id, secret).run(
+        request,
+        credential_value=lambda reference: None,
+        max_body_bytes=settings.WEBHOOK_MAX_BODY_BYTES,
+        tolerance_seconds=settings.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS,
+    )
+    if isinstance(outcome, Challenge):
+        return Ingested(200, {"challenge": outcome.challenge})
+    body = outcome.request_payload.get("body")
+    stored = duplicates = refused = 0
+    for trigger in _candidates(provider_id, request.headers, body):
+        entry = trigger.trigger_type
+        if not entry.matches(trigger.config, request.headers, body):
+            continue
+        slack = entry.delivery == Delivery.EVENT
+        try:
+            fired = firing.execution_fire(
+                trigger=trigger,
+                execution_type=ExecutionType.SLACK if slack else ExecutionType.WEBHOOK,
+                input_data=outcome.input_data,
+                request_payload=outcome.request_payload,
+                idempotency_key=outcome.idempotency_key,
+            )
+        except firing.FiringRefused:
+            refused += 1  # over its limit, say; the others still get theirs
+            continue
+        stored += fired.created
+        duplicates += not fired.created
+    matched = stored + duplicates + refused
+    return Ingested(
+        200, {"matched": matched, "stored": stored, "duplicates": duplicates, "refused": refused}
+    )
+
+
+def _candidates(provider_id: str, headers, body):
+    """The active provider triggers of the entries whose fixed conditions this event meets,
+    narrowed in SQL by the config conditions (a trigger that leaves one out takes any)."""
+    for entry in catalog.provider_entries(provider_id):
+        if not entry.event or not entry.matches({}, headers, body):
+            continue
+        narrowed = Q()
+        for condition in entry.event:
+            if condition.config_key is None:
+                continue
+            key = condition.config_key
+            value = _at(body, condition.path) if condition.source == "body" else None
+            narrowed &= (
+                Q(**{f"config__{key}": value})
+                | ~Q(config__has_key=key)
+                | Q(**{f"config__{key}": ""})
+                | Q(**{f"config__{key}__isnull": True})
+            )
+        yield from Trigger.objects.filter(
+            narrowed,
+            provider_id=provider_id,
+            provider_trigger_id=entry.trigger_id,
+            origin=TriggerOrigin.PROVIDER,
+            status=policies.FIRING_STATUS,
+        ).order_by("id")
+
+
+def _at(body, path: str):
+    for part in path.split("."):
+        body = body.get(part) if isinstance(body, dict) else None
+    return body
