@@ -19,6 +19,8 @@ _ERRORS = {
     "404": "No such object in the caller's tenant.",
     "413": "The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE.",
     "415": "The request body is not JSON.",
+    "409": "The trigger's state refuses it (not active, a single run spent).",
+    "411": "A chunked body: send it with a Content-Length.",
     "422": "Well-formed, but a business rule refuses it; the body names the field.",
     "429": "Too many failed token authentications from this address (or runs of this "
     "trigger); Retry-After says when to try again.",
@@ -27,9 +29,14 @@ _ERRORS = {
 
 
 class SurfaceAutoSchema(AutoSchema):
+    """A view may list its error statuses itself (``documented_errors``): the public ones
+    (the catalog, ``/token``, deliveries), which the defaults below do not cover."""
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
-        if not operation or not operation.get("security") or operation["security"] == [{}]:
+        documented = getattr(self.view, "documented_errors", None)
+        public = not operation or not operation.get("security") or operation["security"] == [{}]
+        if not operation or (public and documented is None):
             return operation
         error_format = getattr(self.view, "error_format", DRF_ERRORS)
         component = ResolvedComponent(
@@ -40,15 +47,16 @@ class SurfaceAutoSchema(AutoSchema):
         )
         registry.register_on_missing(component)
         content = {error_format.media_type: {"schema": component.ref}}
-        wanted = ["400", "401", "403", "429"]
-        if "{" in path:
-            wanted.append("404")
-        if "requestBody" in operation:
-            wanted += ["413", "415"]
-        if getattr(self.view, "domain_error_status", 400) == 422:
-            wanted.append("422")
-        if error_format is PROBLEM_ERRORS:  # the problem-speaking surface promises its 500s
-            wanted.append("500")
+        wanted = list(documented or ["400", "401", "403", "429"])
+        if documented is None:
+            if "{" in path:
+                wanted.append("404")
+            if "requestBody" in operation:
+                wanted += ["413", "415"]
+            if getattr(self.view, "domain_error_status", 400) == 422:
+                wanted.append("422")
+            if error_format is PROBLEM_ERRORS:  # the problem-speaking surface promises 500s
+                wanted.append("500")
         for code in wanted:
             operation["responses"].setdefault(
                 code, {"description": _ERRORS[code], "content": content}

@@ -19,9 +19,12 @@ def read_int_parameter(
     request, name: str, *, default: int, minimum: int, maximum: int | None = None
 ) -> int:
     """The integer query parameter ``name``; a 400 naming it when malformed or out of range."""
-    raw = request.query_params.get(name)
-    if raw is None:
+    given = request.query_params.getlist(name)
+    if not given:
         return default
+    if len(given) > 1:
+        raise serializers.ValidationError({name: ["Give this parameter once."]})
+    raw = given[0]
     try:
         value = int(raw)
     except ValueError:

@@ -254,6 +254,7 @@ class ProviderTriggersView(APIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes = []
+    documented_errors = ("404",)
 
     @extend_schema(
         summary="A provider's triggers", responses={200: CatalogEntrySerializer(many=True)}

@@ -37,6 +37,7 @@ class TokenView(APIView):
     authentication_classes = [BearerTokenAuthentication]  # a 401 says how to authenticate
     permission_classes = [permissions.AllowAny]
     parser_classes = [parsers.FormParser, parsers.MultiPartParser]
+    documented_errors = ("400", "401", "415", "429")
 
     @extend_schema(
         summary="Get an access token (OAuth2 password flow)",

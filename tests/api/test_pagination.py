@@ -42,7 +42,13 @@ def test_page_envelope_last_and_past_the_last_page(projects):
 
 @pytest.mark.parametrize(
     ("query", "named"),
-    [("page=0", "page"), ("page=x", "page"), ("limit=101", "limit"), ("limit=0", "limit")],
+    [
+        ("page=0", "page"),
+        ("page=x", "page"),
+        ("limit=101", "limit"),
+        ("limit=0", "limit"),
+        ("limit=1&limit=2", "limit"),
+    ],
 )
 def test_page_envelope_refuses_bad_parameters_naming_them(projects, query, named):
     with pytest.raises(serializers.ValidationError) as refused:

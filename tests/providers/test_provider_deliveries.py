@@ -173,6 +173,19 @@ def test_a_slack_event_reaches_exactly_the_triggers_whose_channel_matches(
     assert other_team.pk not in fired
 
 
+def test_a_slack_event_reaches_the_2_of_3_triggers_whose_channel_matches(
+    client, make, slack_app
+):
+    first, _ = make("slack", "on_message", channel_id="C1")
+    second, _ = make("slack", "on_message", channel_id="C1")
+    make("slack", "on_message", channel_id="C2")
+
+    response = deliver(client, "/v1/webhooks/slack", slack_event("C1"), sign=slack_signed)
+
+    assert response.json()["stored"] == 2
+    assert set(Execution.objects.values_list("trigger_id", flat=True)) == {first.pk, second.pk}
+
+
 def test_a_repeated_slack_event_is_stored_once(client, make, slack_app):
     make("slack", "on_message", channel_id="C1")
 

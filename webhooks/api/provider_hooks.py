@@ -37,6 +37,10 @@ class _Delivery(RequestIdMixin, APIView):
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
     error_format = PROBLEM_ERRORS
+    # Every refusal a delivery can meet (webhooks/errors.py).
+    documented_errors = (
+        "400", "401", "403", "404", "409", "411", "413", "415", "422", "429", "500",
+    )  # fmt: skip
 
     def answer(self, call) -> Response:
         """``call()``'s Ingested answer, or its refusal in problem+json."""
