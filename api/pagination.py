@@ -5,7 +5,8 @@
 - ``PageEnvelopePagination`` (management API): ``page``/``limit``, the body
   ``{"data": [...], "pagination": {"page", "limit", "total", "pages"}}``.
 
-A malformed or out-of-range parameter is a 400 naming it, never silently replaced.
+A malformed or out-of-range parameter is a 400 naming it, never silently replaced. A total
+above LIST_EXACT_COUNT_LIMIT rows is an estimate (api/counting.py).
 """
 
 import math
@@ -13,6 +14,8 @@ import math
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination, LimitOffsetPagination
 from rest_framework.response import Response
+
+from api.counting import bounded_count
 
 
 def read_int_parameter(
@@ -66,8 +69,20 @@ class ArrayLimitOffsetPagination(LimitOffsetPagination):
                 parameter["schema"].update(_integer_schema(0, None, 0))
         return parameters
 
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        self.count, self.estimated = bounded_count(queryset)
+        if not self.estimated and self.offset >= self.count:
+            return []
+        return list(queryset[self.offset : self.offset + self.limit])
+
     def get_paginated_response(self, data):
-        return Response(data, headers={"X-Total-Count": str(self.count)})
+        headers = {"X-Total-Count": str(self.count)}
+        if self.estimated:
+            headers["X-Total-Count-Estimated"] = "true"
+        return Response(data, headers=headers)
 
     def get_paginated_response_schema(self, schema):
         return schema
@@ -85,9 +100,11 @@ class PageEnvelopePagination(BasePagination):
         self.limit = read_int_parameter(
             request, "limit", default=self.default_limit, minimum=1, maximum=self.max_limit
         )
-        self.total = queryset.count()
+        self.total, estimated = bounded_count(queryset)
         start = (self.page - 1) * self.limit
-        return list(queryset[start : start + self.limit]) if start < self.total else []
+        if not estimated and start >= self.total:
+            return []
+        return list(queryset[start : start + self.limit])
 
     def get_paginated_response(self, data):
         return Response(

@@ -189,6 +189,10 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 
+# Lists count their rows exactly up to this many; above, the total is PostgreSQL's estimate
+# and the answer says so (api/counting.py).
+LIST_EXACT_COUNT_LIMIT = env_int("LIST_EXACT_COUNT_LIMIT", 10_000, minimum=1)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agent trigger service API",
     "DESCRIPTION": "Triggers decide when an AI agent runs; executions record every run.",

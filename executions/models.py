@@ -81,6 +81,13 @@ class Execution(models.Model):
                 name="execution_running",
                 condition=Q(status="running"),
             ),
+            # A trigger's failed (and cancelled) ones, newest first: the management UI polls
+            # "status=failed" every few seconds, and failures are few among many successes.
+            models.Index(
+                fields=["trigger", "-created_at"],
+                name="execution_trigger_failures",
+                condition=Q(status__in=["failed", "cancelled"]),
+            ),
             # Overlap checks: does this trigger have an unfinished execution?
             models.Index(
                 fields=["trigger", "status"],

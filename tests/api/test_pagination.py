@@ -68,3 +68,25 @@ def test_an_empty_tenant_has_zero_pages(acme):
     response = page(PageEnvelopePagination(), Project.objects.filter(tenant=acme), "")
 
     assert response.data["pagination"] == {"page": 1, "limit": 10, "total": 0, "pages": 0}
+
+
+def test_a_total_above_the_exact_limit_is_an_estimate_that_says_so(projects, settings):
+    settings.LIST_EXACT_COUNT_LIMIT = 5
+
+    first = page(ArrayLimitOffsetPagination(), projects, "limit=3")
+    past_the_estimate = page(ArrayLimitOffsetPagination(), projects, "limit=3&offset=20")
+    envelope = page(PageEnvelopePagination(), projects, "limit=3&page=8")
+
+    assert first["X-Total-Count-Estimated"] == "true"
+    assert int(first["X-Total-Count"]) >= 6
+    assert first.data == ["p00", "p01", "p02"]
+    assert past_the_estimate.data == ["p20", "p21", "p22"]  # an estimate never hides rows
+    assert envelope.data["data"] == ["p21", "p22"] and envelope.data["pagination"]["total"] >= 6
+
+
+def test_an_exact_total_says_nothing_more(projects, settings):
+    settings.LIST_EXACT_COUNT_LIMIT = 23
+
+    response = page(ArrayLimitOffsetPagination(), projects, "limit=3")
+
+    assert response["X-Total-Count"] == "23" and "X-Total-Count-Estimated" not in response

@@ -173,9 +173,7 @@ def test_a_slack_event_reaches_exactly_the_triggers_whose_channel_matches(
     assert other_team.pk not in fired
 
 
-def test_a_slack_event_reaches_the_2_of_3_triggers_whose_channel_matches(
-    client, make, slack_app
-):
+def test_a_slack_event_reaches_the_2_of_3_triggers_whose_channel_matches(client, make, slack_app):
     first, _ = make("slack", "on_message", channel_id="C1")
     second, _ = make("slack", "on_message", channel_id="C1")
     make("slack", "on_message", channel_id="C2")
