@@ -20,9 +20,14 @@ class OutboundURLRefused(Exception):
     pass
 
 
-# NAT64's local-use prefix (RFC 8215): translated by a gateway of the local network, and not
-# marked private by every Python the service runs on.
-_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+# Prefixes refused whatever they carry, because Pythons disagree on them: NAT64's local-use
+# prefix (RFC 8215), translated by a gateway of the local network, and 6to4 (2002::/16),
+# deprecated by RFC 7526 and reached through whatever relay a network runs; Python 3.13 marks
+# 6to4 not global, 3.11 judged it by the IPv4 address it carries.
+_ALWAYS_REFUSED = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("2002::/16"),
+)
 # IPv6 forms whose low 32 bits are an IPv4 address that a gateway or the host's own stack
 # reaches: NAT64's well-known prefix (RFC 6052), IPv4-compatible (deprecated, RFC 4291) and
 # IPv4-translated (SIIT, RFC 2765).
@@ -48,7 +53,7 @@ def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool
     if not ip.is_global or ip.is_multicast:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip in _LOCAL_NAT64:
+        if any(ip in network for network in _ALWAYS_REFUSED):
             return False
         return all(is_public_address(v4) for v4 in embedded_ipv4(ip))
     return True

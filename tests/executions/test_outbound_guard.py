@@ -53,8 +53,11 @@ def test_every_embedding_is_judged_by_the_ipv4_it_carries(address):
         assert v4 in embedded_ipv4(v6), form
         if not reachable(v4):
             assert not is_public_address(v6), f"{form} {v6} embeds {v4}"
-        elif form in ("NAT64 64:ff9b::/96", "6to4 2002::/16"):
+        elif form == "NAT64 64:ff9b::/96":
             assert is_public_address(v6), f"{form} {v6}: a public IPv4 behind a public prefix"
+        elif form == "6to4 2002::/16":
+            # Deprecated and judged differently by Python 3.11 and 3.13: refused on all.
+            assert not is_public_address(v6), f"{form} {v6}"
 
 
 @pytest.mark.parametrize(
