@@ -25,6 +25,7 @@ _ERRORS = {
     "429": "Too many failed token authentications from this address (or runs of this "
     "trigger); Retry-After says when to try again.",
     "500": "An unexpected error; logged with the request id.",
+    "502": "A polled source could not be fetched or read; the body says why.",
 }
 
 

@@ -7,6 +7,11 @@
 
 A malformed or out-of-range parameter is a 400 naming it, never silently replaced. A total
 above LIST_EXACT_COUNT_LIMIT rows is an estimate (api/counting.py).
+
+A deep page (from row DEFERRED_JOIN_OFFSET on) is read in two steps: the page's primary keys
+first, which an index on the list's filter and order answers without touching the table,
+then those rows alone. One query would fetch and discard every skipped row from the table:
+at offset 10,000 that is 10,000 random reads (docs/benchmarks.md, "Lists at scale").
 """
 
 import math
@@ -16,6 +21,16 @@ from rest_framework.pagination import BasePagination, LimitOffsetPagination
 from rest_framework.response import Response
 
 from api.counting import bounded_count
+
+DEFERRED_JOIN_OFFSET = 1000
+
+
+def page_rows(queryset, offset: int, limit: int) -> list:
+    """The rows ``offset`` to ``offset + limit`` of ``queryset``, in its order."""
+    if offset < DEFERRED_JOIN_OFFSET:
+        return list(queryset[offset : offset + limit])
+    keys = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
+    return list(queryset.filter(pk__in=keys)) if keys else []
 
 
 def read_int_parameter(
@@ -76,7 +91,7 @@ class ArrayLimitOffsetPagination(LimitOffsetPagination):
         self.count, self.estimated = bounded_count(queryset)
         if not self.estimated and self.offset >= self.count:
             return []
-        return list(queryset[self.offset : self.offset + self.limit])
+        return page_rows(queryset, self.offset, self.limit)
 
     def get_paginated_response(self, data):
         headers = {"X-Total-Count": str(self.count)}
@@ -104,7 +119,7 @@ class PageEnvelopePagination(BasePagination):
         start = (self.page - 1) * self.limit
         if not estimated and start >= self.total:
             return []
-        return list(queryset[start : start + self.limit])
+        return page_rows(queryset, start, self.limit)
 
     def get_paginated_response(self, data):
         return Response(

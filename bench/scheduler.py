@@ -12,10 +12,20 @@ the stored row (``created_at``), duplicates, missed slots and the schedulers' CP
 
 Then the same N as django-celery-beat PeriodicTasks (crontab ``M * * * *``), run by two Beats
 with django-celery-beat's own DatabaseScheduler, measured the same way (slot to message).
+
+    .venv/bin/python bench/scheduler.py --n 1000000 --herd 100000
+
+The herd: of N triggers, H share one slot (a minute boundary 40-100 s after the triggers
+are ready; the others are daily, due hours later). Prints the lag from that slot to
+each stored-and-enqueued execution, duplicates and misses, each Beat's peak resident memory
+and how long each took from its start to its first pass (its first heartbeat). Baseline in
+the same run: the floor of that work, the H rows stored with ``bulk_create`` in batches of
+SCHEDULER_BATCH_SIZE and their run messages pushed, by one process that decides nothing.
 """
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import statistics
@@ -94,6 +104,34 @@ def create_triggers(n: int) -> None:
             Trigger.objects.bulk_create(batch)
             batch = []
     Trigger.objects.bulk_create(batch)
+
+
+def create_herd(n: int, herd: int, slot: datetime) -> None:
+    """``herd`` triggers due at ``slot`` (cron ``M * * * *``), the other n - herd daily 12
+    hours later, as bulk rows (see create_triggers)."""
+    from accounts.services import tenant_member_ensure
+    from triggers.models import Trigger
+    from triggers.schedule import next_fire_after
+
+    tenant = tenant_member_ensure(username="bench", tenant_id="bench", role="owner").tenant
+    later = (slot + timedelta(hours=12)).hour
+    calm = {m: next_fire_after(f"{m} {later} * * *", "UTC", slot) for m in range(60)}
+    batch = []
+    for i in range(n):
+        in_herd = i < herd
+        trigger = Trigger(
+            tenant=tenant, name=f"bench {i}", provider_id="builtin", provider_trigger_id="cron",
+            cron_expression=f"{slot.minute} * * * *" if in_herd else f"{i % 60} {later} * * *",
+            timezone="UTC", overlap_policy="allow",
+            next_fire_at=slot if in_herd else calm[i % 60],
+        )  # fmt: skip
+        trigger.public_id = str(trigger.uuid)
+        batch.append(trigger)
+        if len(batch) == 10_000:
+            Trigger.objects.bulk_create(batch)
+            batch = []
+    Trigger.objects.bulk_create(batch)
+    subprocess.run(["psql", f"{PG}/{DATABASE}", "-qc", "VACUUM ANALYZE"], check=True)
 
 
 def create_periodic_tasks(n: int) -> None:
@@ -300,16 +338,137 @@ def bench_celery_beat(n: int, minutes: int, log_dir: Path) -> None:
     })  # fmt: skip
 
 
+def herd_floor(herd: int) -> float:
+    """Seconds for one process to store ``herd`` pending executions and push their run
+    messages, batch by batch, deciding nothing (the herd's baseline); the rows are removed."""
+    from django.conf import settings
+    from django.db import transaction
+
+    from executions import broker
+    from executions.models import Execution
+    from triggers.models import Trigger
+
+    ids = list(Trigger.objects.order_by("pk").values_list("pk", "tenant_id")[:herd])
+    size = settings.SCHEDULER_BATCH_SIZE
+    client = redis.Redis.from_url(BROKER)
+    client.delete(QUEUE)
+    started = time.perf_counter()
+    for offset in range(0, len(ids), size):
+        with transaction.atomic():
+            rows = [
+                Execution(tenant_id=tenant, trigger_id=pk, execution_type="scheduled",
+                          input_data={"floor": True}, max_retries=3)
+                for pk, tenant in ids[offset : offset + size]
+            ]  # fmt: skip
+            Execution.objects.bulk_create(rows)
+        broker.publish_run_messages([str(row.execution_id) for row in rows])
+    elapsed = time.perf_counter() - started
+    client.delete(QUEUE)
+    Execution.objects.filter(input_data__floor=True).delete()
+    return elapsed
+
+
+class Sampler(threading.Thread):
+    """Peak resident memory of each process, sampled every 0.2 s."""
+
+    def __init__(self, processes: list[subprocess.Popen]):
+        super().__init__(daemon=True)
+        self.processes = [psutil.Process(p.pid) for p in processes]
+        self.peak = [0] * len(processes)
+        self.running = True
+
+    def run(self):
+        while self.running:
+            for index, process in enumerate(self.processes):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    self.peak[index] = max(self.peak[index], process.memory_info().rss)
+            time.sleep(0.2)
+
+
+def bench_herd(n: int, herd: int, log_dir: Path) -> None:
+    from executions.models import Execution, ServiceHeartbeat
+    from triggers.models import Trigger
+
+    started = time.perf_counter()
+    parked = datetime(2099, 1, 1, tzinfo=UTC)  # the herd's slot until the run starts
+    create_herd(n, herd, parked)
+    print(f"created {n:,} triggers in {time.perf_counter() - started:.0f} s")
+    floor = herd_floor(herd)
+    slot = (datetime.now(tz=UTC) + timedelta(seconds=100)).replace(second=0, microsecond=0)
+    Trigger.objects.filter(next_fire_at=parked).update(
+        cron_expression=f"{slot.minute} * * * *", next_fire_at=slot
+    )
+    subprocess.run(["psql", f"{PG}/{DATABASE}", "-qc", "VACUUM ANALYZE"], check=True)
+    if (slot - datetime.now(tz=UTC)).total_seconds() < 20:
+        sys.exit("preparing the slot took too long: no time left to start the Beats")
+    collector = Collector()
+    collector.start()
+    ServiceHeartbeat.objects.all().delete()
+    spawned = time.time()
+    processes = start_schedulers(2, "executions.beat:TriggerBeatScheduler", log_dir)
+    sampler = Sampler(processes)
+    sampler.start()
+    ready = []
+    while len(ready) < len(processes) and time.time() - spawned < 60:
+        beats = ServiceHeartbeat.objects.filter(service="scheduler")
+        ready = [b.created_at.timestamp() - spawned for b in beats]
+        time.sleep(0.05)
+    deadline = slot.timestamp() + 60
+    while time.time() < deadline and len(collector.arrivals) < herd:
+        time.sleep(0.2)
+    time.sleep(1)
+    cpu = [cpu_seconds(p) for p in processes]
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=60)
+    sampler.running = collector.running = False
+    collector.join()
+    arrival: dict[str, float] = {}
+    messages = Counter()
+    for execution_id, arrived in collector.arrivals:
+        messages[execution_id] += 1
+        arrival.setdefault(execution_id, arrived)
+    rows = list(
+        Execution.objects.filter(scheduled_for=slot).values_list(
+            "execution_id", "trigger_id", "created_at"
+        )
+    )
+    per_trigger = Counter(trigger_id for _, trigger_id, _ in rows)
+    lags = [arrival[str(e)] - slot.timestamp() for e, _, _ in rows if str(e) in arrival]
+    stored = [(created - slot).total_seconds() for _, _, created in rows]
+    report(f"ours, the herd: TriggerBeatScheduler x2, N={n:,}, H={herd:,} at {slot:%H:%M} UTC",
+           lags, {
+        "lag to the stored row (created_at)": (
+            f"p50 {statistics.median(stored):.3f} s, p99 {percentile(stored, 0.99):.3f} s, "
+            f"max {max(stored):.3f} s" if stored else "-"),
+        "duplicates": sum(c - 1 for c in per_trigger.values() if c > 1)
+        + sum(c - 1 for c in messages.values() if c > 1),
+        "missed": herd - len(per_trigger),
+        "stored but never enqueued": sum(1 for e, *_ in rows if str(e) not in arrival),
+        "peak resident memory per Beat": ", ".join(f"{b / 2**20:.0f} MB" for b in sampler.peak),
+        "start to first pass per Beat": ", ".join(f"{r:.2f} s" for r in sorted(ready)) or "-",
+        "scheduler CPU seconds": " + ".join(f"{c:.1f}" for c in cpu) + f" = {sum(cpu):.1f}",
+        "baseline (floor): one process storing and enqueuing the H rows, deciding nothing":
+            f"{floor:.2f} s ({herd / floor:,.0f} rows/s)",
+        "ratio, p99 lag / floor": f"{percentile(lags, 0.99) / floor:.2f}" if lags else "-",
+    })  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--minutes", type=int, default=3)
     parser.add_argument("--only", choices=["ours", "celery-beat"])
+    parser.add_argument("--herd", type=int, help="H of the N triggers share one slot")
     args = parser.parse_args()
     log_dir = ROOT / "var" / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
     prepare_database()
     django_setup()
+    if args.herd:
+        bench_herd(args.n, args.herd, log_dir)
+        return
     print(f"{args.n:,} cron triggers, {args.n // 60:,} due at the top of every minute; "
           f"{args.minutes} measured minutes; logs in {log_dir}")  # fmt: skip
     if args.only != "celery-beat":

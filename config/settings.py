@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "accounts",
     "triggers",
     "executions",
+    "polling",  # after executions: its admin extends the trigger admin registered there
     "webhooks",
     "flows",
     "watcher",
@@ -145,6 +146,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Indexes with INCLUDE columns (executions' list indexes) are PostgreSQL's covering indexes;
+# SQLite, the embedded default, builds them without the extra columns, which is correct,
+# only less fast, so its warning on every command is noise.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -354,6 +359,19 @@ if EXECUTION_RUNNER == "openai" and not OPENAI_BASE_URL:
     raise ImproperlyConfigured("The openai runner needs OPENAI_BASE_URL")
 # Requests to tenant-given URLs may reach private/loopback addresses only when this is on.
 ALLOW_PRIVATE_OUTBOUND = env_bool("ALLOW_PRIVATE_OUTBOUND", False)
+
+# -- Polling triggers (docs/polling.md) --------------------------------------------------
+# No trigger polls more often than this, whatever its polling_frequency says.
+POLLING_MIN_INTERVAL_SECONDS = env_int("POLLING_MIN_INTERVAL_SECONDS", 60, minimum=1)
+# One poll's request, redirects and reading the answer included.
+POLLING_TIMEOUT_SECONDS = env_int("POLLING_TIMEOUT_SECONDS", 10, minimum=1)
+# The largest answer a poll reads (after decompression); larger fails the poll.
+POLLING_MAX_RESPONSE_BYTES = env_int("POLLING_MAX_RESPONSE_BYTES", 5 * 1024 * 1024, minimum=1024)
+# The queue poll tasks go to (default: CELERY_QUEUE's); workers started with
+# `-Q <POLLING_QUEUE>` then poll without waiting behind agent runs.
+POLLING_QUEUE = env_str("POLLING_QUEUE", "") or CELERY_TASK_DEFAULT_QUEUE
+# Polls handed to a worker in one task; it fetches their sources at the same time.
+POLLING_POLLS_PER_TASK = env_int("POLLING_POLLS_PER_TASK", 10, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from accounts.admin_scope import TenantScopedAdmin
+from executions.choices import ExecutionType
 from executions.models import Execution
 from executions.services import firing, lifecycle
 from triggers.admin import TriggerAdmin
@@ -19,6 +20,7 @@ class ExecutionAdmin(TenantScopedAdmin):
         "execution_type",
         "status",
         "scheduled_for",
+        "item",
         "retry_count",
         "created_at",
         "duration_seconds",
@@ -45,6 +47,17 @@ class ExecutionAdmin(TenantScopedAdmin):
             self.message_user(
                 request, f"{skipped} had already finished and were left alone.", messages.WARNING
             )
+
+    @admin.display(description="item")
+    def item(self, execution) -> str:
+        """What fired a poll's execution: the item's id (and title, when it has one)."""
+        data = execution.input_data
+        if execution.execution_type != ExecutionType.POLLING or not isinstance(data, dict):
+            return "-"
+        item = data.get("item")
+        title = item.get("title") if isinstance(item, dict) else None
+        shown = str(data.get("item_id") or execution.idempotency_key or "-")
+        return (f"{shown} — {title}" if title else shown)[:120]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + ["duration_seconds"]

@@ -13,6 +13,12 @@ one statement, so a check and the write need one round trip and see the same sta
 (the webhook path uses it to check its trigger, webhooks/delivery.py). Each value is
 cast to its column's type there, because PostgreSQL types a bare parameter in a SELECT as
 text, not as the column it goes into.
+
+``insert_executions`` stores many rows in one statement for the scheduler: on PostgreSQL an
+``INSERT … SELECT … FROM unnest(<one array per column that varies>)``, the other columns one
+value each (their defaults, computed once), so neither a model instance per row nor Django's
+per-value compilation is paid — 100,000 rows of a 09:00 herd cost the scheduler a third of
+what ``bulk_create`` does (docs/scheduling.md). Elsewhere (SQLite) it is ``bulk_create``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import connections, router
+from django.utils import timezone
 
 from executions.models import Execution
 
@@ -48,6 +55,64 @@ def insert_execution(
     execution._state.adding = False
     execution._state.db = alias
     return execution
+
+
+def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
+    """Store one execution per dict of attnames (``trigger_id``…); a column no row names
+    gets its field's default. ``ignore_conflicts``: a row that breaks a unique constraint
+    (a slot fired already) is skipped, as with ``bulk_create(ignore_conflicts=True)``."""
+    if not rows:
+        return
+    alias = router.db_for_write(Execution)
+    connection = connections[alias]
+    named = set().union(*(row.keys() for row in rows))
+    unknown = named - _attnames()
+    if unknown:
+        raise TypeError(f"Not Execution attnames: {', '.join(sorted(unknown))}")
+    if connection.vendor != "postgresql":
+        Execution.objects.using(alias).bulk_create(
+            [_new_execution(row) for row in rows], ignore_conflicts=ignore_conflicts
+        )
+        return
+    fields = [f for f in Execution._meta.concrete_fields if not f.primary_key]
+    batch = Execution()  # the values shared by the batch: plain defaults, auto_now, "now"
+    selected, shared, arrays = [], [], []
+    for field in fields:
+        cast = field.db_type(connection)
+        if field.attname in named or _differs_per_row(field):
+            arrays.append(
+                [
+                    field.get_db_prep_save(
+                        row[field.attname] if field.attname in row else field.get_default(),
+                        connection,
+                    )
+                    for row in rows
+                ]
+            )
+            selected.append((f"v{len(arrays)}", f"CAST(%s AS {cast}[])"))
+        else:
+            shared.append(field.get_db_prep_save(field.pre_save(batch, True), connection))
+            selected.append((f"CAST(%s AS {cast})", None))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    values = ", ".join(value for value, _ in selected)
+    unnest = ", ".join(array for _, array in selected if array)
+    names = ", ".join(f"v{n}" for n in range(1, len(arrays) + 1))
+    sql = (
+        f"INSERT INTO {quote(Execution._meta.db_table)} ({columns}) "
+        f"SELECT {values} FROM unnest({unnest}) AS given ({names})"
+    )
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    with connection.cursor() as cursor:
+        # The SELECT list's shared values come before the FROM's arrays in the text.
+        cursor.execute(sql, [*shared, *arrays])
+
+
+def _differs_per_row(field) -> bool:
+    """A default computed per row (execution_id's uuid4); ``timezone.now`` is one moment
+    for the whole batch, as a single INSERT is."""
+    return field.has_default() and callable(field.default) and field.default is not timezone.now
 
 
 def _new_execution(fields: dict[str, Any]) -> Execution:

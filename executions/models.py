@@ -13,7 +13,7 @@ from executions.choices import ExecutionStatus, ExecutionType
 class Execution(models.Model):
     execution_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # Denormalised from the trigger so every query can be scoped without a join.
-    # No single-column indexes: execution_tenant_recent and execution_trigger_history lead
+    # No single-column indexes: execution_tenant_newest and execution_trigger_newest lead
     # with these columns and serve every lookup by them, and each index more is work on
     # every INSERT, the hottest write of the service (docs/benchmarks.md).
     tenant = models.ForeignKey(
@@ -68,8 +68,15 @@ class Execution(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["trigger", "-created_at"], name="execution_trigger_history"),
-            models.Index(fields=["tenant", "-created_at"], name="execution_tenant_recent"),
+            # The lists, newest first: the order by (created_at, id) in full, and the tenant
+            # the lists are scoped by, so a deep page's keys come from the index alone
+            # (api/pagination.py's page_rows).
+            models.Index(
+                fields=["trigger", "-created_at", "-id"],
+                include=["tenant"],
+                name="execution_trigger_newest",
+            ),
+            models.Index(fields=["tenant", "-created_at", "-id"], name="execution_tenant_newest"),
             # Work the sweeper looks for: pending ones nobody took, running ones past timeout.
             models.Index(
                 fields=["available_at"],
@@ -84,8 +91,9 @@ class Execution(models.Model):
             # A trigger's failed (and cancelled) ones, newest first: the management UI polls
             # "status=failed" every few seconds, and failures are few among many successes.
             models.Index(
-                fields=["trigger", "-created_at"],
-                name="execution_trigger_failures",
+                fields=["trigger", "-created_at", "-id"],
+                include=["tenant"],
+                name="execution_trigger_failed",
                 condition=Q(status__in=["failed", "cancelled"]),
             ),
             # Overlap checks: does this trigger have an unfinished execution?
@@ -104,3 +112,24 @@ class Execution(models.Model):
         if self.started_at is None or self.completed_at is None:
             return None
         return (self.completed_at - self.started_at).total_seconds()
+
+
+class ServiceHeartbeat(models.Model):
+    """The latest sign of life of one process of a background service — the scheduler (each
+    Beat), the watcher, the poller: whether it is alive, since when, and what its last pass
+    saw (``details``). Written by executions/heartbeats.py, read by ops and health checks."""
+
+    service = models.CharField(max_length=32)
+    instance = models.CharField(max_length=255)  # host:pid
+    started_at = models.DateTimeField()  # the process's start
+    created_at = models.DateTimeField(auto_now_add=True)  # its first beat: ready since
+    beat_at = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "instance"], name="heartbeat_per_process")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.instance}"

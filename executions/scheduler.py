@@ -22,6 +22,7 @@ stale, with the reason (policies.schedule_end_reason).
 """
 
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,7 +35,7 @@ from django.utils import timezone
 from api.timestamps import iso_z
 from executions import dispatch, policies
 from executions.choices import ExecutionStatus, ExecutionType
-from executions.models import Execution
+from executions.inserts import insert_executions
 from executions.services.firing import firing_facts, unfinished_counts
 from triggers import services as trigger_services
 from triggers.choices import OverlapPolicy
@@ -70,6 +71,8 @@ class FiringReport:
     fired: int = 0
     not_run: int = 0
     execution_ids: list = field(default_factory=list)
+    # The longest wait of this pass from a claimed trigger's slot to its stored executions.
+    slot_lag_seconds: float | None = None
 
 
 def fire_due_triggers(
@@ -108,7 +111,7 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
             [t.pk for t in triggers if t.overlap_policy != OverlapPolicy.ALLOW]
         )
         plans: dict[tuple, policies.SlotPlan] = {}
-        executions: list[Execution] = []
+        executions: list[dict] = []
         next_slots: dict[datetime | None, list[int]] = defaultdict(list)
         ended: list[Trigger] = []
         to_run: list = []
@@ -138,7 +141,7 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
                 trigger, plan, unfinished.get(trigger.pk, (0, 0)), now
             )
             executions.extend(records)
-            to_run.extend(e.execution_id for e in fired)
+            to_run.extend(e["execution_id"] for e in fired)
             report.fired += len(fired)
             report.not_run += len(records) - len(fired)
             # Single execution and a one-time date: once fired, the schedule is disarmed.
@@ -147,7 +150,10 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
                 ended.append(trigger)
             else:
                 next_slots[None if done else plan.next_fire_at].append(trigger.pk)
-        Execution.objects.bulk_create(executions, ignore_conflicts=True)
+        _stamp(executions, timezone.now())
+        insert_executions(executions, ignore_conflicts=True)
+        lag = (timezone.now() - min(t.next_fire_at for t in triggers)).total_seconds()
+        report.slot_lag_seconds = max(lag, report.slot_lag_seconds or lag)
         # Triggers of one schedule share their next slot: one UPDATE per distinct slot.
         for next_fire_at, ids in next_slots.items():
             Trigger.objects.filter(pk__in=ids).update(next_fire_at=next_fire_at)
@@ -163,15 +169,18 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
 
 
 def _executions_for(
-    trigger: Trigger, plan: policies.SlotPlan, unfinished: tuple[int, int], now: datetime
-) -> tuple[list[Execution], list[Execution], policies.FiringFacts]:
+    trigger: Trigger,
+    plan: policies.SlotPlan,
+    unfinished: tuple[int, int],
+    now: datetime,
+) -> tuple[list[dict], list[dict], policies.FiringFacts]:
     """(the executions to run, every execution to store, the facts after them) for one
-    trigger's due slots.
+    trigger's due slots, as rows for insert_executions.
 
     Each slot is decided by the firing rules against the facts before it, including the
     slots of this pass that fire ahead of it (not in the database yet)."""
-    records: list[Execution] = []
-    fired: list[Execution] = []
+    records: list[dict] = []
+    fired: list[dict] = []
     if plan.skipped:
         records.append(_skipped_record(trigger, plan.skipped))
     facts = firing_facts(
@@ -181,7 +190,8 @@ def _executions_for(
         refusal = policies.firing_refusal(
             trigger, execution_type=ExecutionType.SCHEDULED, facts=facts, now=now
         )
-        execution = _scheduled(trigger, slot, f"Not run: {refusal.reason}" if refusal else "")
+        refused = f"Not run: {refusal.reason}" if refusal else ""
+        execution = _scheduled(trigger, slot, refused)
         records.append(execution)
         if refusal is None:
             fired.append(execution)
@@ -189,38 +199,47 @@ def _executions_for(
     return fired, records, facts
 
 
-def _scheduled(trigger: Trigger, slot: datetime, refusal: str) -> Execution:
-    return Execution(
-        tenant_id=trigger.tenant_id,
-        trigger_id=trigger.pk,
-        execution_type=ExecutionType.SCHEDULED,
-        status=ExecutionStatus.CANCELLED if refusal else ExecutionStatus.PENDING,
-        scheduled_for=slot,
-        input_data={"scheduled_for": slot.isoformat()},
-        error_message=refusal,
-        completed_at=timezone.now() if refusal else None,
-        max_retries=trigger.max_retries,
-    )
+def _scheduled(trigger: Trigger, slot: datetime, refusal: str) -> dict:
+    return {
+        "execution_id": uuid.uuid4(),
+        "tenant_id": trigger.tenant_id,
+        "trigger_id": trigger.pk,
+        "execution_type": ExecutionType.SCHEDULED,
+        "status": ExecutionStatus.CANCELLED if refusal else ExecutionStatus.PENDING,
+        "scheduled_for": slot,
+        "input_data": {"scheduled_for": slot.isoformat()},
+        "error_message": refusal,
+        "max_retries": trigger.max_retries,
+    }
 
 
-def _skipped_record(trigger: Trigger, skipped: list[datetime]) -> Execution:
+def _skipped_record(trigger: Trigger, skipped: list[datetime]) -> dict:
     """One cancelled execution standing for the missed slots the misfire policy skipped."""
     first, last = skipped[0], skipped[-1]
-    return Execution(
-        tenant_id=trigger.tenant_id,
-        trigger_id=trigger.pk,
-        execution_type=ExecutionType.SCHEDULED,
-        status=ExecutionStatus.CANCELLED,
-        scheduled_for=last,
-        input_data={
+    return {
+        "execution_id": uuid.uuid4(),
+        "tenant_id": trigger.tenant_id,
+        "trigger_id": trigger.pk,
+        "execution_type": ExecutionType.SCHEDULED,
+        "status": ExecutionStatus.CANCELLED,
+        "scheduled_for": last,
+        "input_data": {
             "skipped_slots": [s.isoformat() for s in skipped[:_SKIPPED_SLOTS_LISTED]],
             "skipped_count": len(skipped),
         },
-        error_message=(
+        "error_message": (
             f"Missed while the scheduler was not running: {len(skipped)} slot(s) from "
             f"{iso_z(first)} to {iso_z(last)} skipped "
             f"(misfire policy {trigger.misfire_policy})."
         ),
-        completed_at=timezone.now(),
-        max_retries=trigger.max_retries,
-    )
+        "max_retries": trigger.max_retries,
+    }
+
+
+def _stamp(rows: list[dict], moment: datetime) -> None:
+    """The batch's rows are created at one moment; the ones not run end at that moment
+    too, never before they begin."""
+    for row in rows:
+        row["created_at"] = moment
+        if row["status"] == ExecutionStatus.CANCELLED:
+            row["completed_at"] = moment

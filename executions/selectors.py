@@ -1,6 +1,9 @@
-from django.db.models import QuerySet
+from collections.abc import Iterable
+
+from django.db.models import F, Lookup, QuerySet
 
 from accounts.models import Tenant
+from executions.choices import ExecutionStatus
 from executions.models import Execution
 from triggers.models import Trigger
 
@@ -10,5 +13,30 @@ def execution_list(*, tenant: Tenant) -> QuerySet[Execution]:
 
 
 def execution_history(*, trigger: Trigger) -> QuerySet[Execution]:
-    """A trigger's executions, newest first (served by the trigger-history index)."""
+    """A trigger's executions, newest first (served by the execution_trigger_newest index)."""
     return Execution.objects.filter(trigger=trigger).order_by("-created_at", "-id")
+
+
+def executions_with_status(
+    queryset: QuerySet[Execution], statuses: Iterable[str]
+) -> QuerySet[Execution]:
+    """``queryset`` narrowed to ``statuses``, written into the SQL as literals.
+
+    Statements are prepared on PostgreSQL (config/settings.py), and after five runs
+    PostgreSQL may plan one for any parameters: such a generic plan cannot prove that
+    ``status IN ($1, $2)`` matches the partial index execution_trigger_failed, and reads the
+    trigger's whole history instead (130 ms instead of 3 at 333,000 executions). With
+    literals, every plan can."""
+    return queryset.filter(_StatusIn(F("status"), list(statuses)))
+
+
+class _StatusIn(Lookup):
+    lookup_name = "status_in"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        if not self.rhs or not set(self.rhs) <= set(ExecutionStatus.values):
+            raise ValueError(f"not execution statuses: {self.rhs!r}")  # never user text
+        column, params = self.process_lhs(compiler, connection)
+        literals = ", ".join(f"'{status}'" for status in self.rhs)
+        return f"{column} IN ({literals})", params

@@ -10,9 +10,9 @@ bodies, as the agent API's.
 
 import uuid
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,11 +20,13 @@ from accounts.models import Project
 from api.strict import StrictJSONTypes, reject_nul_characters
 from api.views import TenantScopedViewSet
 from executions.models import Execution
+from polling.errors import PollFailed
+from polling.services import trigger_samples
 from providers import services
 from triggers import catalog
 from triggers import services as trigger_services
 from triggers.api.agents import TriggerInstanceSerializer
-from triggers.choices import TriggerOrigin
+from triggers.choices import Delivery, TriggerOrigin
 from triggers.models import Trigger
 
 SHARED_ORIGINS = (TriggerOrigin.AGENT, TriggerOrigin.PROVIDER)
@@ -211,9 +213,15 @@ class ProjectTriggersViewSet(TenantScopedViewSet):
         return Response(answer, status=status.HTTP_201_CREATED)
 
 
+class SourceUnavailable(APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "source_unavailable"
+
+
 class TestSamplesView(APIView):
     """A webhook trigger's last five payloads received, newest first, or its catalog entry's
-    sample while it has received none."""
+    sample while it has received none. A polling trigger's are up to five of its source's
+    current items, newest first, fetched now (``fetched``); its cursor does not move."""
 
     @extend_schema(
         summary="Test samples of a trigger",
@@ -222,9 +230,13 @@ class TestSamplesView(APIView):
                 "TestSamples",
                 {
                     "samples": serializers.ListField(child=serializers.JSONField()),
-                    "source": serializers.ChoiceField(choices=["received", "catalog"]),
+                    "source": serializers.ChoiceField(choices=["received", "catalog", "fetched"]),
                 },
-            )
+            ),
+            502: OpenApiResponse(
+                description="A polling trigger's source could not be fetched or read; "
+                "`detail` says why."
+            ),
         },
     )
     def get(self, request, project_trigger_id=None):
@@ -235,6 +247,11 @@ class TestSamplesView(APIView):
         )
         if trigger is None:
             raise NotFound("Trigger not found")
+        if trigger.delivery == Delivery.POLLING:
+            try:
+                return Response({"samples": trigger_samples(trigger=trigger), "source": "fetched"})
+            except PollFailed as failed:
+                raise SourceUnavailable(failed.message) from None
         received = (
             Execution.objects.filter(trigger=trigger, request_payload__isnull=False)
             .order_by("-created_at", "-id")

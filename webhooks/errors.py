@@ -109,6 +109,13 @@ class InternalError(WebhookRejected):
     code = "internal_error"
 
 
+class BadGateway(WebhookRejected):
+    """A poll asked for by key (the deprecated polling endpoint) failed at its source."""
+
+    status = 502
+    code = "poll_failed"
+
+
 class TriggerMisconfigured(WebhookRejected):
     """The trigger's stored webhook settings do not compile: its owner must fix them."""
 

@@ -9,6 +9,7 @@ from api.filtering import StrictFilterForm
 from executions.api.frontend_enums import FRONTEND_TO_STATUS, FrontendExecutionStatus
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
+from executions.selectors import executions_with_status
 
 
 class FrontendExecutionFilterSet(django_filters.FilterSet):
@@ -39,4 +40,4 @@ class FrontendExecutionFilterSet(django_filters.FilterSet):
 
     def filter_status(self, queryset, name, value):
         status = FRONTEND_TO_STATUS[int(value)] if value.isdigit() else value
-        return queryset.filter(status=status)
+        return executions_with_status(queryset, [status])

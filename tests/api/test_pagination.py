@@ -90,3 +90,16 @@ def test_an_exact_total_says_nothing_more(projects, settings):
     response = page(ArrayLimitOffsetPagination(), projects, "limit=3")
 
     assert response["X-Total-Count"] == "23" and "X-Total-Count-Estimated" not in response
+
+
+def test_a_deep_page_reads_keys_first_and_keeps_the_order(projects, monkeypatch):
+    from api import pagination
+
+    monkeypatch.setattr(pagination, "DEFERRED_JOIN_OFFSET", 5)  # 23 rows make no deep page
+    descending = projects.order_by("-public_id")
+
+    deep = page(ArrayLimitOffsetPagination(), descending, "limit=4&offset=6")
+    envelope = page(PageEnvelopePagination(), descending, "limit=4&page=6")
+
+    assert deep.data == ["p16", "p15", "p14", "p13"]
+    assert envelope.data["data"] == ["p02", "p01", "p00"]

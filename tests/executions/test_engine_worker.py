@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from executions.choices import ExecutionStatus
-from executions.models import Execution
+from executions.models import Execution, ServiceHeartbeat
 from executions.services import firing, lifecycle, sweeper
 from triggers.models import Trigger
 
@@ -66,6 +66,12 @@ def test_two_beat_schedulers_at_once_fire_each_slot_exactly_once(
         sum(int(n) for n in re.findall(r"(\d+) executions enqueued", beat.log())) for beat in beats
     ]
     assert sum(enqueued) == 400, enqueued  # no slot was enqueued by both
+    # Each Beat says it is alive, and what its last firing pass saw.
+    beats_heard = list(ServiceHeartbeat.objects.filter(service="scheduler"))
+    assert len(beats_heard) == 2
+    firings = [b.details for b in beats_heard if b.details]
+    assert sum(d["fired"] for d in firings) == 400
+    assert all(0 <= d["slot_lag_seconds"] < 60 for d in firings)
 
 
 class SlowRuntime(BaseHTTPRequestHandler):

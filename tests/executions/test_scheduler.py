@@ -113,6 +113,7 @@ def test_skipped_slots_are_recorded_with_the_reason_and_the_list(hourly):
     assert record.input_data["skipped_slots"][0] == (SLOT - timedelta(hours=10)).isoformat()
     assert "10 slot(s)" in record.error_message
     assert "misfire policy skip" in record.error_message
+    assert record.created_at == record.completed_at  # never ends before it begins
 
 
 def test_run_all_catches_up_only_within_its_window(every_minute):
@@ -176,6 +177,7 @@ def test_a_slot_over_the_hourly_limit_is_recorded_not_run(every_minute):
     ]
     refused = Execution.objects.get(trigger=every_minute, scheduled_for=SLOT)
     assert refused.error_message == "Not run: Over the limit of 2 executions per hour."
+    assert refused.created_at == refused.completed_at
 
 
 def test_a_single_execution_trigger_fires_once_then_stops_being_scheduled(every_minute):

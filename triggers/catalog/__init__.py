@@ -1,5 +1,6 @@
 """The trigger catalog: every trigger type as ``provider_id`` + ``trigger_id``, one module per
-provider (``builtin``, ``schedule``, ``stripe``, ``github``, ``slack``).
+provider (``builtin``, ``schedule``, ``stripe``, ``github``, ``slack``, and the polled
+``rss`` and ``http``).
 
 A trigger row stores the pair; its entry (``entry.TriggerType``) says how such a trigger
 fires, what its ``trigger_config`` may hold (a JSON Schema) and, for a provider's webhooks,
@@ -7,7 +8,7 @@ which deliveries are its events. Every surface reads this one catalog: the provi
 lists it under ``/providers/…``.
 """
 
-from triggers.catalog import builtin, github, schedule, slack, stripe
+from triggers.catalog import builtin, github, http, rss, schedule, slack, stripe
 from triggers.catalog.builtin import CRON, FILE_SYSTEM, WEBHOOK
 from triggers.catalog.entry import Condition, TriggerKind, TriggerType
 from triggers.catalog.slack import SLACK_EVENT
@@ -27,7 +28,7 @@ __all__ = [
 
 _REGISTRY: dict[tuple[str, str], TriggerType] = {
     entry.key: entry
-    for module in (builtin, schedule, stripe, github, slack)
+    for module in (builtin, schedule, stripe, github, slack, rss, http)
     for entry in module.ENTRIES
 }
 

@@ -2,6 +2,7 @@
 fires, the JSON Schema of its ``trigger_config`` and, for a provider's webhooks, which
 deliveries are its events."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,11 @@ class TriggerType:
     sample_payload: dict[str, Any] | None = None
     # In the provider API's catalog (/providers/...); the frontend API's slack_trigger is not.
     listed: bool = True
+    # Checks a JSON Schema cannot make (a JMESPath that compiles): {"<key>": message}.
+    config_check: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    # Polling types: the config keys that name the source; a change to one of them starts the
+    # cursor over (the new source's items are not "new" to the old cursor).
+    cursor_keys: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -92,6 +98,9 @@ class TriggerType:
             errors.setdefault(
                 f"trigger_config.{where}" if where else "trigger_config", error.message
             )
+        if not errors and self.config_check is not None:
+            for key, message in self.config_check(config).items():
+                errors[f"trigger_config.{key}"] = message
         return errors
 
     def matches(self, config: dict[str, Any], headers, body: Any) -> bool:
@@ -120,6 +129,7 @@ class TriggerType:
         return self.sample_payload is not None or self.delivery in (
             Delivery.WEBHOOK,
             Delivery.EVENT,
+            Delivery.POLLING,  # fetched from the source, now (docs/polling.md)
         )
 
 

@@ -29,6 +29,7 @@ from api.strict import StrictJSONTypes, reject_unstorable
 from api.views import RequestIdMixin, TenantScopedMixin
 from executions.choices import ExecutionStatus
 from executions.models import Execution
+from executions.selectors import executions_with_status
 from executions.services import firing
 from triggers import services as trigger_services
 from triggers.models import Trigger
@@ -210,7 +211,7 @@ class InvocationFilterSet(django_filters.FilterSet):
         form = StrictFilterForm
 
     def filter_status(self, queryset, name, value):
-        return queryset.filter(status__in=STATUS_TO_EXECUTION[value])
+        return executions_with_status(queryset, STATUS_TO_EXECUTION[value])
 
 
 # "from" is a Python keyword: the two date filters are added by name.

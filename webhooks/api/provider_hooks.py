@@ -19,11 +19,19 @@ from rest_framework.views import APIView
 from api.errors import PROBLEM_ERRORS
 from api.views import RequestIdMixin
 from executions.services import firing
+from polling.services import trigger_poll_now
 from triggers import services as trigger_services
-from triggers.choices import TriggerOrigin
+from triggers.choices import PollStatus, TriggerOrigin
 from triggers.models import Trigger
 from webhooks import app_events, delivery
-from webhooks.errors import Conflict, NotFound, TooManyRequests, Unauthorized, WebhookRejected
+from webhooks.errors import (
+    BadGateway,
+    Conflict,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    WebhookRejected,
+)
 from webhooks.views import webhook_request
 
 _DELIVERY = {
@@ -83,6 +91,8 @@ class ProviderWebhookView(_Delivery):
 class TriggerKeyView(_Delivery):
     """Deprecated: a trigger reached by its own key instead of a signature."""
 
+    documented_errors = (*_Delivery.documented_errors, "502")  # a poll's source failed
+
     @extend_schema(
         summary="Deliver to, poll or run a trigger by its key (deprecated)",
         deprecated=True,
@@ -106,6 +116,8 @@ class TriggerKeyView(_Delivery):
                 )
                 found = delivery.find_trigger(trigger_uuid=trigger.uuid)
                 return delivery.ingest(found, webhook_request(django_request))
+            if kind == "polling":
+                return _poll_now(trigger)
             return _run_now(trigger)
 
         return self.answer(keyed)
@@ -137,6 +149,19 @@ def _run_now(trigger: Trigger) -> delivery.Ingested:
     return delivery.Ingested(
         202, {"execution_id": str(execution.execution_id), "status": execution.status}
     )
+
+
+def _poll_now(trigger: Trigger) -> delivery.Ingested:
+    """A polling trigger's key polls it now, as a scheduled poll would (docs/polling.md):
+    200 with what the poll fired; 409 when it is not active; 502 when its source failed
+    (recorded as a failed poll, as any)."""
+    try:
+        report = trigger_poll_now(trigger=trigger)
+    except firing.FiringRefused as refused:
+        raise Conflict(refused.reason) from None
+    if report.status in (PollStatus.FAILED, PollStatus.THROTTLED):
+        raise BadGateway(report.result)
+    return delivery.Ingested(200, report.as_json())
 
 
 def _uuid_or_none(value) -> uuid.UUID | None:
