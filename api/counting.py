@@ -15,9 +15,10 @@ from django.db import connections
 from django.db.models import QuerySet
 
 
-def bounded_count(queryset: QuerySet) -> tuple[int, bool]:
-    """(the number of rows, whether it is an estimate) — see the module docstring."""
-    limit = settings.LIST_EXACT_COUNT_LIMIT
+def bounded_count(queryset: QuerySet, *, limit: int | None = None) -> tuple[int, bool]:
+    """(the number of rows, whether it is an estimate) — see the module docstring;
+    ``limit`` replaces LIST_EXACT_COUNT_LIMIT."""
+    limit = settings.LIST_EXACT_COUNT_LIMIT if limit is None else limit
     unordered = queryset.order_by()
     exact = unordered[: limit + 1].count()
     if exact <= limit:

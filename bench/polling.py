@@ -69,6 +69,9 @@ def environment(log_dir: Path) -> dict[str, str]:
         "ALLOW_PRIVATE_OUTBOUND": "1",
         # The sweeper must not re-enqueue: no agent runs, executions stay pending on purpose.
         "EXECUTION_SWEEP_INTERVAL_SECONDS": "100000",
+        # No agent runs: every stored execution is dispatched (fair dispatch would otherwise
+        # stop at EXECUTION_MAX_IN_FLIGHT unfinished ones).
+        "EXECUTION_MAX_IN_FLIGHT": "100000000",
         "LOG_LEVEL": "WARNING",
         "BENCH_POLL_LOG": str(log_dir),
         "PYTHONPATH": str(ROOT),

@@ -13,7 +13,7 @@ the stored row (``created_at``), duplicates, missed slots and the schedulers' CP
 Then the same N as django-celery-beat PeriodicTasks (crontab ``M * * * *``), run by two Beats
 with django-celery-beat's own DatabaseScheduler, measured the same way (slot to message).
 
-    .venv/bin/python bench/scheduler.py --n 1000000 --herd 100000
+    .venv/bin/python bench/scheduler.py --n 1000000 --herd 100000 [--reuse]
 
 The herd: of N triggers, H share one slot (a minute boundary 40-100 s after the triggers
 are ready; the others are daily, due hours later). Prints the lag from that slot to
@@ -21,6 +21,8 @@ each stored-and-enqueued execution, duplicates and misses, each Beat's peak resi
 and how long each took from its start to its first pass (its first heartbeat). Baseline in
 the same run: the floor of that work, the H rows stored with ``bulk_create`` in batches of
 SCHEDULER_BATCH_SIZE and their run messages pushed, by one process that decides nothing.
+``--reuse`` keeps the previous herd run's database (creating a million triggers takes minutes)
+and makes its first H triggers the herd again.
 """
 
 import argparse
@@ -59,6 +61,10 @@ def environment() -> dict[str, str]:
         "SCHEDULER_MAX_SLEEP_SECONDS": "1",
         # The sweeper must not re-enqueue: no worker runs, executions stay pending on purpose.
         "EXECUTION_SWEEP_INTERVAL_SECONDS": "100000",
+        # No worker finishes anything: every stored execution is dispatched (fair dispatch's
+        # bound on those in flight would otherwise stop at 64), as the scheduler published
+        # them all before it.
+        "EXECUTION_MAX_IN_FLIGHT": "100000000",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
@@ -108,12 +114,13 @@ def create_triggers(n: int) -> None:
 
 def create_herd(n: int, herd: int, slot: datetime) -> None:
     """``herd`` triggers due at ``slot`` (cron ``M * * * *``), the other n - herd daily 12
-    hours later, as bulk rows (see create_triggers)."""
+    hours later, as bulk rows (see create_triggers), made by a user as the APIs' are."""
     from accounts.services import tenant_member_ensure
     from triggers.models import Trigger
     from triggers.schedule import next_fire_after
 
-    tenant = tenant_member_ensure(username="bench", tenant_id="bench", role="owner").tenant
+    member = tenant_member_ensure(username="bench", tenant_id="bench", role="owner")
+    tenant, user = member.tenant, member.user
     later = (slot + timedelta(hours=12)).hour
     calm = {m: next_fire_after(f"{m} {later} * * *", "UTC", slot) for m in range(60)}
     batch = []
@@ -122,7 +129,7 @@ def create_herd(n: int, herd: int, slot: datetime) -> None:
         trigger = Trigger(
             tenant=tenant, name=f"bench {i}", provider_id="builtin", provider_trigger_id="cron",
             cron_expression=f"{slot.minute} * * * *" if in_herd else f"{i % 60} {later} * * *",
-            timezone="UTC", overlap_policy="allow",
+            timezone="UTC", overlap_policy="allow", created_by=user, updated_by=user,
             next_fire_at=slot if in_herd else calm[i % 60],
         )  # fmt: skip
         trigger.public_id = str(trigger.uuid)
@@ -385,14 +392,24 @@ class Sampler(threading.Thread):
             time.sleep(0.2)
 
 
-def bench_herd(n: int, herd: int, log_dir: Path) -> None:
+def bench_herd(n: int, herd: int, log_dir: Path, *, reuse: bool = False) -> None:
+    from django.conf import settings
+
     from executions.models import Execution, ServiceHeartbeat
     from triggers.models import Trigger
 
     started = time.perf_counter()
     parked = datetime(2099, 1, 1, tzinfo=UTC)  # the herd's slot until the run starts
-    create_herd(n, herd, parked)
-    print(f"created {n:,} triggers in {time.perf_counter() - started:.0f} s")
+    if reuse:  # the first H triggers are the herd (create_herd); the earlier slots' rows stay
+        first = Trigger.objects.order_by("pk").values_list("pk", flat=True)[herd - 1]
+        Trigger.objects.filter(pk__lte=first).update(next_fire_at=parked)
+        calm = datetime(2098, 1, 1, tzinfo=UTC)  # the others: not due during the run
+        Trigger.objects.filter(pk__gt=first).exclude(next_fire_at=calm).update(next_fire_at=calm)
+        print(f"reused {Trigger.objects.count():,} triggers")
+    else:
+        create_herd(n, herd, parked)
+        print(f"created {n:,} triggers in {time.perf_counter() - started:.0f} s")
+    print(f"SCHEDULER_BATCH_SIZE {settings.SCHEDULER_BATCH_SIZE}")
     floor = herd_floor(herd)
     slot = (datetime.now(tz=UTC) + timedelta(seconds=100)).replace(second=0, microsecond=0)
     Trigger.objects.filter(next_fire_at=parked).update(
@@ -461,13 +478,18 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=3)
     parser.add_argument("--only", choices=["ours", "celery-beat"])
     parser.add_argument("--herd", type=int, help="H of the N triggers share one slot")
+    parser.add_argument(
+        "--reuse", action="store_true",
+        help="--herd: keep the triggers of the previous herd run (N and H as then)",
+    )  # fmt: skip
     args = parser.parse_args()
     log_dir = ROOT / "var" / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
-    prepare_database()
+    if not (args.herd and args.reuse):
+        prepare_database()
     django_setup()
     if args.herd:
-        bench_herd(args.n, args.herd, log_dir)
+        bench_herd(args.n, args.herd, log_dir, reuse=args.reuse)
         return
     print(f"{args.n:,} cron triggers, {args.n // 60:,} due at the top of every minute; "
           f"{args.minutes} measured minutes; logs in {log_dir}")  # fmt: skip

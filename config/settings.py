@@ -198,6 +198,14 @@ if DEBUG:
 # and the answer says so (api/counting.py).
 LIST_EXACT_COUNT_LIMIT = env_int("LIST_EXACT_COUNT_LIMIT", 10_000, minimum=1)
 
+# Observability (config/observability.py, docs/ops-console.md): /metrics answers loopback
+# only, or, with METRICS_TOKEN set, only "Authorization: Bearer <METRICS_TOKEN>" from anywhere.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# /readyz fails the scheduler check when Beat has not beaten for this long.
+READYZ_SCHEDULER_MAX_AGE_SECONDS = env_int("READYZ_SCHEDULER_MAX_AGE_SECONDS", 60, minimum=1)
+# The most executions one bulk replay of the admin takes (executions/services/replays.py).
+BULK_REPLAY_MAX = env_int("BULK_REPLAY_MAX", 10_000, minimum=1)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agent trigger service API",
     "DESCRIPTION": "Triggers decide when an AI agent runs; executions record every run.",
@@ -256,7 +264,7 @@ _HTTPS = PUBLIC_BASE_URL.startswith("https://")
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's plain-HTTP health check
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # a load balancer's plain-HTTP health check
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _HTTPS)
@@ -287,6 +295,14 @@ else:
         "interval_max": 0.2,
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "executions")
+# Control work (the sweeper, the dispatcher's periodic pass) has a queue of its own, so it
+# never waits behind run messages. A worker started without -Q consumes both queues.
+CELERY_CONTROL_QUEUE = env_str("CELERY_CONTROL_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-control"
+CELERY_TASK_QUEUES = {CELERY_TASK_DEFAULT_QUEUE: {}, CELERY_CONTROL_QUEUE: {}}
+CELERY_TASK_ROUTES = {
+    "executions.tasks.sweep_executions": {"queue": CELERY_CONTROL_QUEUE},
+    "executions.tasks.dispatch_executions": {"queue": CELERY_CONTROL_QUEUE},
+}
 # Counters every web process must share (login throttling) live in Redis when the broker is
 # Redis; the embedded setup has one machine and uses each process's memory.
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -299,6 +315,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connection after every task unless told to
+# reuse it: reconnecting cost a dry_run execution more than its own queries. Kept for this
+# many tasks (closed every 2x as many), and after any error (lifecycle.py).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100, minimum=0)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A broker that is down must not hang the request or the scheduler: publishing fails fast,
 # the execution stays pending in the database and the sweeper enqueues it later.
@@ -309,14 +329,23 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-executions": {
         "task": "executions.tasks.sweep_executions",
         "schedule": env_int("EXECUTION_SWEEP_INTERVAL_SECONDS", 30, minimum=1),
+        "options": {"queue": CELERY_CONTROL_QUEUE},
+    },
+    # The dispatcher's safety net: retries whose backoff is over, anything a pass missed.
+    "dispatch-executions": {
+        "task": "executions.tasks.dispatch_executions",
+        "schedule": env_int("EXECUTION_DISPATCH_INTERVAL_SECONDS", 2, minimum=1),
+        "options": {"queue": CELERY_CONTROL_QUEUE},
     },
 }
 
 # -- The execution engine (docs/scheduling.md) ----------------------------------------
 # A slot fired at most this late counts as on time; older ones follow the misfire policy.
 SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 60, minimum=1)
-# Triggers claimed per transaction by one scheduler pass.
-SCHEDULER_BATCH_SIZE = env_int("SCHEDULER_BATCH_SIZE", 200, minimum=1)
+# Triggers claimed per transaction by one scheduler pass (and polls by one claim). 1,000
+# stored a 100,000-trigger herd about twice as fast as 200: fewer commits and round trips,
+# rows locked for a few tenths of a second (docs/benchmarks.md, the herd).
+SCHEDULER_BATCH_SIZE = env_int("SCHEDULER_BATCH_SIZE", 1000, minimum=1)
 # Beat wakes at least this often (seconds), and at every trigger's next slot.
 SCHEDULER_MAX_SLEEP_SECONDS = env_int("SCHEDULER_MAX_SLEEP_SECONDS", 5, minimum=1)
 # A running execution with no result after this long is taken as lost (its worker died).
@@ -324,7 +353,27 @@ EXECUTION_TIMEOUT_SECONDS = env_int("EXECUTION_TIMEOUT_SECONDS", 900, minimum=1)
 # Event firings' run messages are published together, this many ms after the first of a
 # batch (executions/dispatch.py); 0 publishes each one at once.
 EXECUTION_PUBLISH_BATCH_MS = env_int("EXECUTION_PUBLISH_BATCH_MS", 10, minimum=0)
-# A pending execution no worker took within this long is enqueued again (broker was down).
+# Fair dispatch (executions/dispatch.py, docs/scheduling.md): at most this many executions
+# in flight (handed to the broker, not finished); the rest wait in the database. Set it to
+# about twice the concurrency of all workers together.
+EXECUTION_MAX_IN_FLIGHT = env_int("EXECUTION_MAX_IN_FLIGHT", 64, minimum=1)
+# Per tenant and per trigger (a trigger's max_concurrency overrides the latter); 0: no limit.
+EXECUTION_TENANT_MAX_IN_FLIGHT = env_int("EXECUTION_TENANT_MAX_IN_FLIGHT", 0, minimum=0)
+EXECUTION_TRIGGER_MAX_IN_FLIGHT = env_int("EXECUTION_TRIGGER_MAX_IN_FLIGHT", 0, minimum=0)
+# Dispatch classes, first served first: execution types, "," within a class, ";" between.
+_EXECUTION_TYPES = {"scheduled", "manual", "webhook", "slack", "polling", "file_system"}
+EXECUTION_DISPATCH_CLASSES = [
+    [kind.strip() for kind in group.split(",") if kind.strip()]
+    for group in env_str(
+        "EXECUTION_DISPATCH_CLASSES", "scheduled,manual;webhook,slack,polling,file_system"
+    ).split(";")
+]
+if not set().union(*map(set, EXECUTION_DISPATCH_CLASSES)) <= _EXECUTION_TYPES:
+    raise ImproperlyConfigured(
+        f"EXECUTION_DISPATCH_CLASSES names only {', '.join(sorted(_EXECUTION_TYPES))}"
+    )
+# A dispatched execution no worker started within this long, while the workers took
+# messages published after it (or the run queue is empty), was lost: it is published again.
 EXECUTION_REQUEUE_AFTER_SECONDS = env_int("EXECUTION_REQUEUE_AFTER_SECONDS", 60, minimum=1)
 EXECUTION_RETRY_BASE_SECONDS = env_int("EXECUTION_RETRY_BASE_SECONDS", 10, minimum=0)
 EXECUTION_RETRY_MAX_SECONDS = env_int("EXECUTION_RETRY_MAX_SECONDS", 600, minimum=1)
@@ -373,10 +422,20 @@ POLLING_QUEUE = env_str("POLLING_QUEUE", "") or CELERY_TASK_DEFAULT_QUEUE
 # Polls handed to a worker in one task; it fetches their sources at the same time.
 POLLING_POLLS_PER_TASK = env_int("POLLING_POLLS_PER_TASK", 10, minimum=1)
 
+# LOG_FORMAT=json: one JSON object a line, with the execution's ids (config/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "config.logs.JsonLinesFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.api.frontend import AgentViewSet, CredentialViewSet, ProjectViewSet
 from accounts.api.oauth import TokenView
 from api.routers import OptionalSlashRouter
+from config import observability
 from executions.api.frontend import ExecutionViewSet, TriggerExecutionsViewSet
 from flows.api.views import (
     ConnectionViewSet,
@@ -155,6 +156,8 @@ urlpatterns = [
     path("hooks/<str:token>/", webhooks.receive_by_token),
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("readyz", observability.readyz, name="readyz"),
+    path("metrics", observability.metrics_view, name="metrics"),
     re_path(r"^token/?$", TokenView.as_view(), name="oauth2-token"),
     path("admin/catalog/", admin.site.admin_view(catalog_view), name="admin-catalog"),
     path("admin/", admin.site.urls),

@@ -1,12 +1,65 @@
+"""The ops console's engine pages (docs/ops-console.md): executions at scale — search, replay,
+cancel, bulk replay in the background — and the trigger page's schedule, next slots and
+timeline, with run now. Every action calls a service; every read is scoped to the viewer's
+tenants (accounts/admin_scope.py)."""
+
+import json
+import uuid
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django_celery_beat import models as beat_models
 
-from accounts.admin_scope import TenantScopedAdmin
+from accounts.admin_scope import TenantScopedAdmin, visible_tenant_ids
+from api.counting import bounded_count
+from executions import console
 from executions.choices import ExecutionType
 from executions.models import Execution
-from executions.services import firing, lifecycle
+from executions.services import firing, lifecycle, replays
 from triggers.admin import TriggerAdmin
 from triggers.models import Trigger
+
+# django-celery-beat's pages have nothing to do with how triggers fire (its Beat only runs the
+# sweeper and the dispatcher, from CELERY_BEAT_SCHEDULE): they leave the admin.
+for _model in (
+    beat_models.PeriodicTask,
+    beat_models.IntervalSchedule,
+    beat_models.CrontabSchedule,
+    beat_models.SolarSchedule,
+    beat_models.ClockedSchedule,
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class BoundedCountPaginator(Paginator):
+    """Counts at most ``exact_limit`` rows, then takes PostgreSQL's estimate
+    (api/counting.py): a page of a million executions never costs a full COUNT. Lower than
+    the APIs' LIST_EXACT_COUNT_LIMIT: a person paging a list needs no exact 10,000th row,
+    and counting 10,000 failed executions alone took 55 ms (docs/benchmarks.md)."""
+
+    exact_limit = 1000
+
+    @cached_property
+    def count(self) -> int:
+        limit = min(self.exact_limit, settings.LIST_EXACT_COUNT_LIMIT)
+        return bounded_count(self.object_list, limit=limit)[0]
+
+
+def _pretty(value) -> str:
+    if value is None:
+        return "-"
+    return format_html("<pre class='json'>{}</pre>", json.dumps(value, indent=2)[:50_000])
 
 
 @admin.register(Execution)
@@ -25,28 +78,60 @@ class ExecutionAdmin(TenantScopedAdmin):
         "created_at",
         "duration_seconds",
     ]
-    list_filter = ["status", "execution_type", "tenant"]
-    search_fields = ["execution_id", "idempotency_key", "trigger__name", "worker_id"]
-    list_select_related = ["trigger", "tenant"]
-    date_hierarchy = "created_at"
-    actions = ["cancel_executions"]
-
-    @admin.action(
-        description="Cancel selected pending or running executions", permissions=["cancel"]
+    list_filter = ["status", "execution_type", ("created_at", admin.DateFieldListFilter), "tenant"]
+    # Replaced by get_search_results; named so the search box shows.
+    search_fields = ["idempotency_key"]
+    search_help_text = (
+        "An execution id, an idempotency key, or JSON the request payload or input contains "
+        '(e.g. {"action": "opened"}).'
     )
-    def cancel_executions(self, request, queryset):
-        cancelled = skipped = 0
-        for execution in queryset:
+    list_select_related = ["trigger", "tenant"]
+    show_full_result_count = False
+    paginator = BoundedCountPaginator
+    # Rendering a row costs more than finding it: 50 a page keeps the page under 100 ms.
+    list_per_page = 50
+    actions = ["replay_executions", "cancel_executions"]
+    fieldsets = [
+        (None, {"fields": ["execution_id", "trigger", "tenant", "execution_type", "status",
+                           "is_test", "replay_of", "replays_list", "error_message"]}),
+        ("Input and output", {"fields": ["request_payload_pretty", "input_data_pretty",
+                                         "output_data_pretty", "tokens_used", "tools_executed",
+                                         "conversation_id"]}),
+        ("Attempts and timings", {"fields": ["retry_count", "max_retries", "worker_id",
+                                             "scheduled_for", "idempotency_key", "created_at",
+                                             "available_at", "started_at", "completed_at",
+                                             "duration_seconds"]}),
+    ]  # fmt: skip
+    change_form_template = "admin/executions/execution/change_form.html"
+
+    # -- the list ---------------------------------------------------------------------------
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Links from a trigger's page: its executions (execution_trigger_newest serves them).
+        if lookup in ("trigger__id__exact", "trigger__exact", "replay_of__exact"):
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_search_results(self, request, queryset, search_term):
+        """An execution id; else JSON → payload or input containment (JSONB ``@>``); else an
+        idempotency key. Exact matches only: a ``LIKE`` over millions of rows is not a search."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(execution_id=uuid.UUID(term)), False
+        except ValueError:
+            pass
+        if term[0] in "{[":
             try:
-                lifecycle.execution_cancel(execution=execution, cancelled_by=request.user)
-                cancelled += 1
-            except ValidationError:
-                skipped += 1
-        self.message_user(request, f"Cancelled {cancelled} execution(s).", messages.SUCCESS)
-        if skipped:
-            self.message_user(
-                request, f"{skipped} had already finished and were left alone.", messages.WARNING
-            )
+                wanted = json.loads(term)
+            except ValueError:
+                wanted = None
+            if isinstance(wanted, dict | list):
+                return queryset.filter(
+                    Q(request_payload__contains=wanted) | Q(input_data__contains=wanted)
+                ), False
+        return queryset.filter(idempotency_key=term), False
 
     @admin.display(description="item")
     def item(self, execution) -> str:
@@ -59,8 +144,32 @@ class ExecutionAdmin(TenantScopedAdmin):
         shown = str(data.get("item_id") or execution.idempotency_key or "-")
         return (f"{shown} — {title}" if title else shown)[:120]
 
+    # -- the detail -------------------------------------------------------------------------
+
+    @admin.display(description="request payload")
+    def request_payload_pretty(self, execution):
+        return _pretty(execution.request_payload)
+
+    @admin.display(description="input (transformed)")
+    def input_data_pretty(self, execution):
+        return _pretty(execution.input_data)
+
+    @admin.display(description="output")
+    def output_data_pretty(self, execution):
+        return _pretty(execution.output_data)
+
+    @admin.display(description="replays")
+    def replays_list(self, execution):
+        url = reverse("admin:executions_execution_changelist")
+        count = execution.replays.count()
+        if not count:
+            return "-"
+        return format_html(
+            '<a href="{}?replay_of__exact={}">{} replay(s)</a>', url, execution.pk, count
+        )
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields] + ["duration_seconds"]
+        return [name for _, options in self.fieldsets for name in options["fields"]]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -68,12 +177,113 @@ class ExecutionAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_cancel_permission(self, request) -> bool:
-        # Cancelling is an operation, not an edit: staff who may view executions may stop one.
-        return self.has_view_permission(request)
-
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_cancel_permission(self, request) -> bool:
+        # Cancelling and replaying are operations, not edits: staff who may view executions
+        # may run them (on their own tenants' executions: the queryset is scoped).
+        return self.has_view_permission(request)
+
+    has_replay_permission = has_cancel_permission
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/replay/",
+                self.admin_site.admin_view(self.replay_view),
+                name="executions_execution_replay",
+            ),
+            path(
+                "<int:pk>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="executions_execution_cancel",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _own_execution(self, request, pk) -> Execution:
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def replay_view(self, request, pk):
+        execution = self._own_execution(request, pk)
+        back = reverse("admin:executions_execution_change", args=[execution.pk])
+        if request.method != "POST" or not self.has_replay_permission(request):
+            return HttpResponseRedirect(back)
+        try:
+            replay = replays.execution_replay(execution=execution, requested_by=request.user)
+        except firing.FiringRefused as refused:
+            self.message_user(request, f"Not replayed: {refused.reason}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        self.message_user(request, f"Replayed as {replay.execution_id}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:executions_execution_change", args=[replay.pk]))
+
+    def cancel_view(self, request, pk):
+        execution = self._own_execution(request, pk)
+        back = reverse("admin:executions_execution_change", args=[execution.pk])
+        if request.method == "POST" and self.has_cancel_permission(request):
+            self._cancel(request, [execution])
+        return HttpResponseRedirect(back)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    @admin.action(
+        description="Replay selected executions (all a filter selects: in the background)…",
+        permissions=["replay"],
+    )
+    def replay_executions(self, request, queryset):
+        """A confirmation page that says how many; confirmed, a task replays them."""
+        limit = settings.BULK_REPLAY_MAX
+        if request.POST.get("confirmed") == "yes":
+            count = replays.executions_replay_later(
+                execution_ids=list(queryset.order_by().values_list("pk", flat=True)[:limit]),
+                requested_by_id=request.user.pk,
+                tenant_ids=visible_tenant_ids(request.user),
+            )
+            self.message_user(
+                request,
+                f"Replaying {count} execution(s) in the background; the replays appear in "
+                "this list as they are stored.",
+                messages.SUCCESS,
+            )
+            return None
+        count, estimated = bounded_count(queryset)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Replay executions?",
+            "opts": self.model._meta,
+            "count": count,
+            "estimated": estimated,
+            "limit": limit,
+            "over_limit": count > limit,
+            "sample": list(queryset.select_related("trigger")[:10]),
+            "post": request.POST,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action": "replay_executions",
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/executions/execution/replay_confirm.html", context)
+
+    @admin.action(
+        description="Cancel selected pending or running executions", permissions=["cancel"]
+    )
+    def cancel_executions(self, request, queryset):
+        self._cancel(request, queryset)
+
+    def _cancel(self, request, executions) -> None:
+        cancelled = skipped = 0
+        for execution in executions:
+            try:
+                lifecycle.execution_cancel(execution=execution, cancelled_by=request.user)
+                cancelled += 1
+            except ValidationError:
+                skipped += 1
+        self.message_user(request, f"Cancelled {cancelled} execution(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} had already finished and were left alone.", messages.WARNING
+            )
 
 
 # The trigger admin, with the actions that need the execution engine (the triggers app
@@ -84,6 +294,14 @@ admin.site.unregister(Trigger)
 @admin.register(Trigger)
 class TriggerWithRunsAdmin(TriggerAdmin):
     actions = ["run_now", *TriggerAdmin.actions]
+    change_form_template = "admin/triggers/trigger/change_form.html"
+    # The buttons of a trigger's page: each runs the list action of that name on it.
+    object_actions = [
+        ("run_now", "Run now"),
+        ("enable", "Enable / unfreeze"),
+        ("disable", "Disable"),
+        ("duplicate", "Duplicate"),
+    ]
 
     @admin.action(description="Run selected triggers now (under their firing rules)")
     def run_now(self, request, queryset):
@@ -95,3 +313,55 @@ class TriggerWithRunsAdmin(TriggerAdmin):
             except firing.FiringRefused as refused:
                 self.message_user(request, f"{trigger}: not run. {refused.reason}", messages.ERROR)
         self.message_user(request, f"{fired} trigger(s) run.")
+
+    def get_object_actions(self, trigger) -> list[tuple[str, str]]:
+        """(action, label) of the buttons on ``trigger``'s page."""
+        return list(self.object_actions)
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/act/<str:action>/",
+                self.admin_site.admin_view(self.object_action_view),
+                name="triggers_trigger_act",
+            )
+        ]
+        return own + super().get_urls()
+
+    def object_action_view(self, request, pk, action):
+        """A button of the trigger's page: the list action ``action`` on this one trigger."""
+        queryset = self.get_queryset(request).filter(pk=pk)
+        trigger = get_object_or_404(queryset)
+        back = reverse("admin:triggers_trigger_change", args=[trigger.pk])
+        allowed = dict(self.get_actions(request))
+        if (
+            request.method == "POST"
+            and action in allowed
+            and self.has_change_permission(request, trigger)
+        ):
+            func = allowed[action][0]
+            func(self, request, queryset)
+        return HttpResponseRedirect(back)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        trigger = self.get_object(request, object_id) if object_id else None
+        extra = dict(extra_context or {})
+        if trigger is not None:
+            now = timezone.now()
+            allowed = dict(self.get_actions(request))
+            extra.update(
+                schedule_in_words=console.schedule_in_words(trigger),
+                upcoming_slots=console.upcoming_slots(trigger, now=now),
+                timeline=console.trigger_timeline(trigger),
+                not_firing=console.not_firing_reason(trigger),
+                executions_url=(
+                    reverse("admin:executions_execution_changelist")
+                    + f"?trigger__id__exact={trigger.pk}"
+                ),
+                object_actions=[
+                    (name, label, reverse("admin:triggers_trigger_act", args=[trigger.pk, name]))
+                    for name, label in self.get_object_actions(trigger)
+                    if name in allowed and self.has_change_permission(request, trigger)
+                ],
+            )
+        return super().change_view(request, object_id, form_url, extra)

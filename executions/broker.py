@@ -73,3 +73,18 @@ def _redis_client(url: str, timeout: float) -> redis.Redis:
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 1),
     )
+
+
+def run_queue_length() -> int | None:
+    """How many run messages wait in the broker's run queue; None when the broker cannot
+    tell cheaply (not Redis) or is unreachable."""
+    app = current_app
+    url = app.conf.broker_url or ""
+    if not url.startswith(_REDIS_SCHEMES):
+        return None
+    try:
+        return _redis_client(url, app.conf.broker_connection_timeout).llen(
+            app.conf.task_default_queue
+        )
+    except redis.RedisError:
+        return None

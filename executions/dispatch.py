@@ -1,21 +1,31 @@
-"""Handing executions to the workers: the one path every firing takes to the broker.
+"""Handing executions to the workers: the executions table is the queue, the broker carries
+only what is in flight.
 
-An execution row is always committed before its message is published (``on_commit``),
-so a worker never looks for a row that is not there yet, and a rolled-back firing sends
-nothing. Publishing may fail (the broker is down): that is logged, not raised, because
-the row is already safe; the sweeper publishes it again later (docs/scheduling.md).
+Every firing stores its execution pending, with ``dispatched_at`` empty: it waits in the
+database. A **dispatch pass** (``dispatch_waiting``) then publishes run messages for at most
+``EXECUTION_MAX_IN_FLIGHT`` executions in flight (dispatched, not finished), chosen fairly
+across tenants and triggers with scheduled and manual runs first (executions/fairness.py),
+and stamps ``dispatched_at`` on them. Passes run after the commit of new executions, after
+each finished execution (a place is free), and every ``EXECUTION_DISPATCH_INTERVAL_SECONDS``
+on the control queue (``dispatch_executions``, the safety net that also picks up retries
+whose backoff is over). Passes take a transaction-level advisory lock, so several processes
+may run them: one at a time counts and claims, none exceeds the bound.
 
-Event firings (webhooks, Slack events) come one per request, hundreds a second. Their run
-messages are not published by the request itself but handed to this process's
-``BatchPublisher``, which publishes what arrived within ``EXECUTION_PUBLISH_BATCH_MS`` in one
-batch from a background thread: a round trip to Redis per message costs the machine more CPU
-(client, kernel and Redis) than anything else a webhook does. The sender's 2xx still comes
-only after the commit; a message waits at most those milliseconds more; one that a killed
-process never sent is the sweeper's, as after a broker outage.
+A row is always committed before its message is published, so a worker never looks for a
+row that is not there yet. Publishing may fail (the broker is down): that is logged, not
+raised, and the claimed executions go back to waiting; a later pass publishes them. A
+message lost after it was published (a broker that lost its data, a process killed between
+claim and publish) is the sweeper's (executions/services/sweeper.py).
+
+Event firings (webhooks, Slack events) come one per request, hundreds a second. They do not
+run a pass each: they wake this process's ``BatchPublisher`` thread, which runs one pass for
+what arrived within ``EXECUTION_PUBLISH_BATCH_MS``. A worker's finished executions do the
+same. The sender's 2xx still comes only after the commit.
 """
 
 import atexit
 import logging
+import math
 import os
 import threading
 import time
@@ -24,42 +34,54 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
 
-from executions import broker
+from executions import broker, fairness
+from executions.choices import ExecutionStatus, ExecutionType
+from executions.models import Execution
 
 logger = logging.getLogger(__name__)
 
+# pg_advisory_xact_lock key of the dispatch pass ("dispatch" in ASCII).
+_LOCK_KEY = 0x6469737061746368
+_MAX_BIGINT = 9223372036854775807
+# Lanes (triggers) read per tenant beyond the free places: some may be at their limit, or
+# hold only later classes.
+_SPARE_LANES = 32
+# One pass claims at most this many (a larger bound fills up over several passes).
+_MAX_PER_PASS = 1000
+_WAITING = "e.status = 'pending' AND e.dispatched_at IS NULL"
+_IN_FLIGHT = "status IN ('pending', 'running') AND dispatched_at IS NOT NULL"
 
-def enqueue_on_commit(
-    execution_ids: Iterable[uuid.UUID], *, eta: datetime | None = None, batched: bool = False
-) -> None:
-    """Publish the executions' run messages once the transaction commits.
 
-    ``batched`` (event firings): through the process's BatchPublisher, unless
-    EXECUTION_PUBLISH_BATCH_MS is 0; never with an ``eta``.
+def enqueue_on_commit(execution_ids: Iterable[uuid.UUID], *, batched: bool = False) -> None:
+    """Once the transaction commits, run a dispatch pass for the new waiting executions.
+
+    ``batched`` (event firings, finished executions): through the process's BatchPublisher,
+    unless EXECUTION_PUBLISH_BATCH_MS is 0; otherwise at once, in the committing thread.
     """
     ids = list(execution_ids)
     if not ids:
         return
-    if batched and eta is None and settings.EXECUTION_PUBLISH_BATCH_MS > 0:
+    if batched and settings.EXECUTION_PUBLISH_BATCH_MS > 0:
         transaction.on_commit(lambda: batch_publisher.submit(ids))
     else:
-        transaction.on_commit(lambda: enqueue(ids, eta=eta))
+        transaction.on_commit(dispatch_waiting)
 
 
-def enqueue(execution_ids: Iterable[uuid.UUID], *, eta: datetime | None = None) -> int:
+def enqueue(execution_ids: Iterable[uuid.UUID]) -> int:
     """Publish one run message per execution; returns how many were published.
 
     The batch goes out together (one LPUSH on Redis, executions/broker.py); a failed batch
-    publishes none of it, and the sweeper enqueues those executions later.
+    publishes none of it, and 0 is returned.
     """
     ids = [str(execution_id) for execution_id in execution_ids]
     try:
-        broker.publish_run_messages(ids, eta=eta)
+        broker.publish_run_messages(ids)
     except Exception:  # the broker's error types depend on the transport
         logger.warning(
-            "Broker unavailable: %d executions left pending for the sweeper",
+            "Broker unavailable: %d executions left pending, dispatched again later",
             len(ids),
             exc_info=True,
         )
@@ -67,18 +89,223 @@ def enqueue(execution_ids: Iterable[uuid.UUID], *, eta: datetime | None = None) 
     return len(ids)
 
 
+def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int:
+    """One dispatch pass: claim waiting executions for the free places, fairly, and publish
+    them once that is committed; returns how many were published.
+
+    ``min_places``: do nothing unless at least that many places are free (the passes after
+    each finished execution refill in batches rather than one by one).
+    """
+    limit = settings.EXECUTION_MAX_IN_FLIGHT
+    if _in_flight_total() > limit - min_places:  # common under load: no lock, one index read
+        return 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        by_tenant, by_trigger = _in_flight_counts()
+        places = min(limit - sum(by_trigger.values()), _MAX_PER_PASS)
+        if places <= 0:
+            return 0
+        now = now or timezone.now()
+        lanes = _waiting_lanes(places, now)
+        picked = fairness.pick(
+            lanes,
+            places=places,
+            in_flight_by_tenant=by_tenant,
+            in_flight_by_trigger=by_trigger,
+            rank=fairness.class_ranks(settings.EXECUTION_DISPATCH_CLASSES),
+            tenant_limit=settings.EXECUTION_TENANT_MAX_IN_FLIGHT or None,
+            scheduled_type=ExecutionType.SCHEDULED,
+        )
+        if not picked:
+            return 0
+        claimed = _claim([w.id for w in picked], now)
+        ids = [claimed[w.id] for w in picked if w.id in claimed]
+    if connection.in_atomic_block:  # a caller's transaction: publish once it commits
+        transaction.on_commit(lambda: _publish(ids))
+        return len(ids)
+    return _publish(ids)
+
+
+def _claim(pks: list[int], now: datetime) -> dict[int, uuid.UUID]:
+    """Mark the picked executions dispatched (those still waiting); pk -> execution_id."""
+    if connection.vendor != "postgresql":
+        claimed = dict(
+            Execution.objects.filter(
+                pk__in=pks, status=ExecutionStatus.PENDING, dispatched_at__isnull=True
+            ).values_list("pk", "execution_id")
+        )
+        Execution.objects.filter(pk__in=list(claimed)).update(dispatched_at=now)
+        return claimed
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE executions_execution e SET dispatched_at = %s WHERE e.id = ANY(%s) "
+            f"AND {_WAITING} RETURNING e.id, e.execution_id",
+            [now, pks],
+        )
+        return dict(cursor.fetchall())
+
+
+def _publish(execution_ids: list[uuid.UUID]) -> int:
+    """Publish claimed executions; on failure they go back to waiting."""
+    published = enqueue(execution_ids)
+    if not published:
+        Execution.objects.filter(
+            execution_id__in=execution_ids, status=ExecutionStatus.PENDING
+        ).update(dispatched_at=None)
+    return published
+
+
+def _in_flight_total() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM executions_execution WHERE {_IN_FLIGHT}")
+        return cursor.fetchone()[0]
+
+
+def _in_flight_counts() -> tuple[dict, dict[int, int]]:
+    """(in flight per tenant, per trigger), from the small partial index execution_in_flight."""
+    by_tenant: dict = {}
+    by_trigger: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tenant_id, trigger_id, count(*) FROM executions_execution "
+            f"WHERE {_IN_FLIGHT} GROUP BY tenant_id, trigger_id"
+        )
+        for tenant_id, trigger_id, count in cursor.fetchall():
+            by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + count
+            by_trigger[trigger_id] = count
+    return by_tenant, by_trigger
+
+
+# The tenants and triggers with waiting executions, by a skip scan over execution_waiting
+# (each step one index probe, whatever the backlog): at most places + _SPARE_LANES triggers
+# per tenant, lowest id first.
+_LANES_SQL = f"""
+WITH RECURSIVE lanes (tenant_id, trigger_id, n) AS (
+    (SELECT e.tenant_id, e.trigger_id, 1 FROM executions_execution e WHERE {_WAITING}
+     ORDER BY e.tenant_id, e.trigger_id LIMIT 1)
+    UNION ALL
+    SELECT found.tenant_id, found.trigger_id,
+           CASE WHEN found.tenant_id = lanes.tenant_id THEN lanes.n + 1 ELSE 1 END
+    FROM lanes CROSS JOIN LATERAL (
+        SELECT e.tenant_id, e.trigger_id FROM executions_execution e
+        WHERE {_WAITING} AND (e.tenant_id, e.trigger_id) > (
+            lanes.tenant_id,
+            CASE WHEN lanes.n < %(per_tenant)s::int THEN lanes.trigger_id
+                 ELSE %(max_id)s::bigint END)
+        ORDER BY e.tenant_id, e.trigger_id LIMIT 1
+    ) found
+)
+SELECT tenant_id, trigger_id FROM lanes LIMIT %(max_lanes)s::int
+"""
+# Each lane's oldest waiting executions that may run now, with what the rules need.
+_ROWS_SQL = f"""
+SELECT lane.tenant_id, lane.trigger_id, t.max_concurrency, t.overlap_policy,
+       w.id, w.execution_type, w.available_at
+FROM unnest(%(tenants)s::varchar[], %(triggers)s::bigint[]) AS lane (tenant_id, trigger_id)
+JOIN triggers_trigger t ON t.id = lane.trigger_id
+CROSS JOIN LATERAL (
+    SELECT e.id, e.execution_type, e.available_at FROM executions_execution e
+    WHERE e.tenant_id = lane.tenant_id AND e.trigger_id = lane.trigger_id AND {_WAITING}
+      AND e.available_at <= %(now)s::timestamptz
+    ORDER BY e.available_at, e.id LIMIT %(per_lane)s::int
+) w
+ORDER BY lane.tenant_id, lane.trigger_id, w.available_at, w.id
+"""
+
+
+def _waiting_lanes(places: int, now: datetime) -> list[fairness.Lane]:
+    """The waiting executions a pass chooses among, as lanes (one per trigger)."""
+    default_limit = settings.EXECUTION_TRIGGER_MAX_IN_FLIGHT or None
+    if connection.vendor != "postgresql":
+        return _waiting_lanes_portable(places, now, default_limit)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LANES_SQL,
+            {
+                "per_tenant": places + _SPARE_LANES,
+                "max_id": _MAX_BIGINT,
+                "max_lanes": (places + _SPARE_LANES) * 20,
+            },
+        )
+        found = cursor.fetchall()
+        if not found:
+            return []
+        cursor.execute(
+            _ROWS_SQL,
+            {
+                "tenants": [tenant for tenant, _ in found],
+                "triggers": [trigger for _, trigger in found],
+                "now": now,
+                "per_lane": max(1, math.ceil(places / len(found))),
+            },
+        )
+        rows = cursor.fetchall()
+    return _lanes(rows, default_limit)
+
+
+def _waiting_lanes_portable(places, now, default_limit) -> list[fairness.Lane]:
+    """SQLite (one machine, the embedded default): the oldest waiting executions."""
+    rows = (
+        Execution.objects.filter(
+            status=ExecutionStatus.PENDING, dispatched_at__isnull=True, available_at__lte=now
+        )
+        .order_by("available_at", "id")
+        .values_list(
+            "tenant_id",
+            "trigger_id",
+            "trigger__max_concurrency",
+            "trigger__overlap_policy",
+            "id",
+            "execution_type",
+            "available_at",
+        )[: places * 20]
+    )
+    return _lanes(rows, default_limit)
+
+
+def _lanes(rows, default_limit) -> list[fairness.Lane]:
+    """Waiting rows (tenant, trigger, its limit, its overlap policy, id, type, available_at),
+    grouped into one lane per trigger, in the rows' order."""
+    lanes: dict[int, fairness.Lane] = {}
+    for tenant_id, trigger_id, limit, overlap, pk, kind, available_at in rows:
+        lane = lanes.get(trigger_id)
+        if lane is None:
+            lane = lanes[trigger_id] = fairness.Lane(
+                tenant_id,
+                trigger_id,
+                [],
+                limit=limit or default_limit,
+                buffer_one=overlap == "buffer_one",
+            )
+        lane.waiting.append(fairness.Waiting(pk, kind, available_at))
+    return list(lanes.values())
+
+
 class BatchPublisher:
-    """Publishes run messages from a background thread, batching what arrives together.
+    """Runs ``publish`` (here: a dispatch pass) from a background thread, once for whatever
+    arrives together.
 
     ``submit`` only appends; the thread, started by the first submit in each process, wakes,
-    lets ``linger()`` seconds of further messages gather, then publishes them all with
-    ``publish`` (one call). ``flush`` publishes what is waiting at once: at interpreter exit,
-    so a process that stops gracefully sends everything, and in tests.
+    lets ``linger()`` seconds of further submissions gather, then calls ``publish`` once with
+    them all. ``flush`` does so at once: at interpreter exit, so a process that stops
+    gracefully dispatches what it stored, and in tests. ``on_idle`` is called on the thread
+    once nothing was submitted for ``IDLE_SECONDS``.
     """
 
-    def __init__(self, *, linger: Callable[[], float], publish: Callable[[list], int]):
+    IDLE_SECONDS = 0.5
+
+    def __init__(
+        self,
+        *,
+        linger: Callable[[], float],
+        publish: Callable[[list], int],
+        on_idle: Callable[[], None] | None = None,
+    ):
         self.linger = linger
         self.publish = publish
+        self.on_idle = on_idle
         self._reset()
         # A forked child gets a copy of the pending ids (its parent publishes those) and
         # no thread: it starts afresh.
@@ -111,7 +338,9 @@ class BatchPublisher:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
+            if not self._wake.wait(timeout=self.IDLE_SECONDS) and self.on_idle is not None:
+                self.on_idle()
+                self._wake.wait()
             time.sleep(self.linger())
             # Cleared before the flush: a message submitted during it wakes the next round.
             self._wake.clear()
@@ -121,7 +350,24 @@ class BatchPublisher:
                 logger.exception("Publishing run messages failed")
 
 
+def _dispatch_from_thread(_ids: list) -> int:
+    """A pass on the BatchPublisher's thread (a database connection of its own), or at exit."""
+    own_connection = not connection.in_atomic_block
+    if own_connection:
+        close_old_connections()
+    try:
+        # A quarter of the bound at a time: a worker finishing executions does not run a
+        # pass for each (an idle service has all places free, so nothing waits for this).
+        return dispatch_waiting(min_places=max(1, settings.EXECUTION_MAX_IN_FLIGHT // 4))
+    except Exception:  # the database is away: the periodic pass dispatches them later
+        logger.warning("Dispatch pass failed", exc_info=True)
+        return 0
+
+
 batch_publisher = BatchPublisher(
-    linger=lambda: settings.EXECUTION_PUBLISH_BATCH_MS / 1000, publish=enqueue
+    linger=lambda: settings.EXECUTION_PUBLISH_BATCH_MS / 1000,
+    publish=_dispatch_from_thread,
+    # The thread's own database connection is not left open in every idle process.
+    on_idle=lambda: connection.close(),
 )
 atexit.register(batch_publisher.flush)

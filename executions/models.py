@@ -38,6 +38,16 @@ class Execution(models.Model):
     output_data = models.JSONField(null=True, blank=True)
     error_message = models.TextField(blank=True)
 
+    # A replay (the admin's "replay"): the execution whose input this one runs again.
+    replay_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replays",
+        db_index=False,  # execution_replays below: partial, so a normal INSERT skips it
+    )
+
     retry_count = models.PositiveSmallIntegerField(default=0)
     max_retries = models.PositiveSmallIntegerField(default=3)
     tokens_used = models.PositiveIntegerField(null=True, blank=True)
@@ -48,6 +58,9 @@ class Execution(models.Model):
     # A pending execution is not run before this (retry backoff); the sweeper uses it to
     # tell a waiting retry from one that no worker took.
     available_at = models.DateTimeField(default=timezone.now)
+    # When the dispatcher handed it to the broker (executions/dispatch.py). NULL: waiting in
+    # the database, the queue of record, for a place among those in flight.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -77,6 +90,15 @@ class Execution(models.Model):
                 name="execution_trigger_newest",
             ),
             models.Index(fields=["tenant", "-created_at", "-id"], name="execution_tenant_newest"),
+            # The admin's executions list across tenants, newest first, with or without a
+            # status or type filter (docs/ops-console.md).
+            models.Index(fields=["-created_at", "-id"], name="execution_newest"),
+            # An execution's replays (few); SET NULL finds them here when it is deleted.
+            models.Index(
+                fields=["replay_of"],
+                name="execution_replays",
+                condition=Q(replay_of__isnull=False),
+            ),
             # Work the sweeper looks for: pending ones nobody took, running ones past timeout.
             models.Index(
                 fields=["available_at"],
@@ -95,6 +117,20 @@ class Execution(models.Model):
                 include=["tenant"],
                 name="execution_trigger_failed",
                 condition=Q(status__in=["failed", "cancelled"]),
+            ),
+            # The dispatcher's queue: pending executions not handed to the broker yet, by
+            # tenant, then trigger, oldest first (a skip scan finds the tenants and triggers).
+            models.Index(
+                fields=["tenant", "trigger", "available_at", "id"],
+                name="execution_waiting",
+                condition=Q(status="pending", dispatched_at__isnull=True),
+            ),
+            # In flight: handed to the broker, not finished; few (EXECUTION_MAX_IN_FLIGHT).
+            models.Index(
+                fields=["dispatched_at"],
+                include=["tenant", "trigger"],
+                name="execution_in_flight",
+                condition=Q(status__in=["pending", "running"], dispatched_at__isnull=False),
             ),
             # Overlap checks: does this trigger have an unfinished execution?
             models.Index(

@@ -4,8 +4,8 @@ One pass claims active triggers whose ``next_fire_at`` has come, in batches, wit
 ``SELECT … FOR UPDATE SKIP LOCKED``: two schedulers running at once split the due
 triggers between them instead of both firing them. Inside the same transaction each
 claimed trigger gets its executions (each slot decided by the firing rules of
-executions/policies.py, as every firing is) and its next slot; the run messages are
-published after commit.
+executions/policies.py, as every firing is) and its next slot; after commit, a dispatch
+pass hands them to the workers (executions/dispatch.py).
 The unique constraint on (trigger, scheduled_for) is the last line of defence: a slot
 that somehow was fired already is not inserted again (``ignore_conflicts``).
 
@@ -19,13 +19,19 @@ A schedule with a ``date`` (one-time) or an ``expirationDate`` has its slots in 
 (policies.schedule_window): a one-time schedule is disarmed once its slot fires (its run's
 end completes it), and a schedule whose window has closed with nothing left to fire becomes
 stale, with the reason (policies.schedule_end_reason).
+
+A trigger with ``config.jitter_seconds`` runs each slot a fixed offset late
+(config_keys.jitter_offset): its ``next_fire_at`` is the slot plus the offset, so it is
+claimed then; the pass plans on the slots' own times (``scheduled_for`` stays the slot) and
+the execution's input records ``jitter_seconds``, the offset it ran late by.
 """
 
 import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -33,10 +39,11 @@ from django.db.models import Min
 from django.utils import timezone
 
 from api.timestamps import iso_z
-from executions import dispatch, policies
+from executions import dispatch, metrics, policies
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_executions
 from executions.services.firing import firing_facts, unfinished_counts
+from triggers import config_keys
 from triggers import services as trigger_services
 from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
@@ -46,6 +53,7 @@ logger = logging.getLogger(__name__)
 # Fields a pass reads; loading only these keeps a 1,000-trigger claim cheap.
 _CLAIM_FIELDS = (
     "id",
+    "uuid",
     "tenant_id",
     "provider_id",
     "provider_trigger_id",
@@ -115,12 +123,18 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
         next_slots: dict[datetime | None, list[int]] = defaultdict(list)
         ended: list[Trigger] = []
         to_run: list = []
+        missed = 0
         for trigger in triggers:
             window = policies.schedule_window(trigger)
+            # A jittered trigger's timeline runs its offset late: plan on the slots' own
+            # times, then shift the next one back (config_keys.jitter_offset).
+            jitter = config_keys.jitter_offset(trigger.config, trigger.uuid)
+            offset = jitter or timedelta(0)
             key = (
                 trigger.cron_expression,
                 trigger.timezone,
                 trigger.next_fire_at,
+                offset,
                 trigger.misfire_policy,
                 trigger.misfire_window_seconds,
                 window.ends_at,
@@ -130,28 +144,32 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
                 plan = plans[key] = policies.plan_due_slots(
                     cron_expression=trigger.cron_expression,
                     timezone_name=trigger.timezone,
-                    next_fire_at=trigger.next_fire_at,
-                    now=now,
+                    next_fire_at=trigger.next_fire_at - offset,
+                    now=now - offset,
                     misfire_policy=trigger.misfire_policy,
                     misfire_window_seconds=trigger.misfire_window_seconds,
                     grace_seconds=settings.SCHEDULER_MISFIRE_GRACE_SECONDS,
                     ends_at=window.ends_at,
                 )
             fired, records, facts = _executions_for(
-                trigger, plan, unfinished.get(trigger.pk, (0, 0)), now
+                trigger, plan, unfinished.get(trigger.pk, (0, 0)), now, jitter
             )
             executions.extend(records)
             to_run.extend(e["execution_id"] for e in fired)
             report.fired += len(fired)
             report.not_run += len(records) - len(fired)
+            missed += len(plan.skipped)
             # Single execution and a one-time date: once fired, the schedule is disarmed.
             done = (trigger.is_single_execution and bool(fired)) or bool(facts.one_time_fired)
             if not done and plan.ended:
                 ended.append(trigger)
             else:
-                next_slots[None if done else plan.next_fire_at].append(trigger.pk)
-        _stamp(executions, timezone.now())
+                upcoming = plan.next_fire_at and plan.next_fire_at + offset
+                next_slots[None if done else upcoming].append(trigger.pk)
+        stored_at = timezone.now()
+        _stamp(executions, stored_at)
         insert_executions(executions, ignore_conflicts=True)
+        transaction.on_commit(partial(_count, executions, missed, stored_at))
         lag = (timezone.now() - min(t.next_fire_at for t in triggers)).total_seconds()
         report.slot_lag_seconds = max(lag, report.slot_lag_seconds or lag)
         # Triggers of one schedule share their next slot: one UPDATE per distinct slot.
@@ -162,7 +180,7 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
                 triggers=Trigger.objects.filter(pk=trigger.pk),
                 reason=policies.schedule_end_reason(trigger),
             )
-        dispatch.enqueue_on_commit(to_run)
+        dispatch.enqueue_on_commit(to_run, batched=True)
         report.triggers += len(triggers)
         report.execution_ids.extend(to_run)
         return len(triggers)
@@ -173,6 +191,7 @@ def _executions_for(
     plan: policies.SlotPlan,
     unfinished: tuple[int, int],
     now: datetime,
+    jitter: timedelta | None,
 ) -> tuple[list[dict], list[dict], policies.FiringFacts]:
     """(the executions to run, every execution to store, the facts after them) for one
     trigger's due slots, as rows for insert_executions.
@@ -191,7 +210,7 @@ def _executions_for(
             trigger, execution_type=ExecutionType.SCHEDULED, facts=facts, now=now
         )
         refused = f"Not run: {refusal.reason}" if refusal else ""
-        execution = _scheduled(trigger, slot, refused)
+        execution = _scheduled(trigger, slot, refused, jitter)
         records.append(execution)
         if refusal is None:
             fired.append(execution)
@@ -199,7 +218,11 @@ def _executions_for(
     return fired, records, facts
 
 
-def _scheduled(trigger: Trigger, slot: datetime, refusal: str) -> dict:
+def _scheduled(trigger: Trigger, slot: datetime, refusal: str, jitter: timedelta | None) -> dict:
+    """A slot's execution; a jittered one's input says by how much it ran late on purpose."""
+    input_data = {"scheduled_for": slot.isoformat()}
+    if jitter is not None:
+        input_data["jitter_seconds"] = int(jitter.total_seconds())
     return {
         "execution_id": uuid.uuid4(),
         "tenant_id": trigger.tenant_id,
@@ -207,7 +230,7 @@ def _scheduled(trigger: Trigger, slot: datetime, refusal: str) -> dict:
         "execution_type": ExecutionType.SCHEDULED,
         "status": ExecutionStatus.CANCELLED if refusal else ExecutionStatus.PENDING,
         "scheduled_for": slot,
-        "input_data": {"scheduled_for": slot.isoformat()},
+        "input_data": input_data,
         "error_message": refusal,
         "max_retries": trigger.max_retries,
     }
@@ -234,6 +257,28 @@ def _skipped_record(trigger: Trigger, skipped: list[datetime]) -> dict:
         ),
         "max_retries": trigger.max_retries,
     }
+
+
+def _count(rows: list[dict], missed: int, stored_at: datetime) -> None:
+    """A committed batch in the metrics (executions/metrics.py): its executions by status,
+    its slots by outcome, the delay of each fired one."""
+    fired = [row for row in rows if row["status"] == ExecutionStatus.PENDING]
+    metrics.executions_reached(ExecutionType.SCHEDULED, ExecutionStatus.PENDING, len(fired))
+    metrics.executions_reached(
+        ExecutionType.SCHEDULED, ExecutionStatus.CANCELLED, len(rows) - len(fired)
+    )
+    # A trigger's missed slots are one row (_skipped_record); the other cancelled ones, refused.
+    refused = sum(
+        1
+        for row in rows
+        if row["status"] == ExecutionStatus.CANCELLED and "skipped_count" not in row["input_data"]
+    )
+    metrics.slots_decided(
+        fired=len(fired),
+        skipped=refused,
+        missed=missed,
+        fire_delays=[(stored_at - row["scheduled_for"]).total_seconds() for row in fired],
+    )
 
 
 def _stamp(rows: list[dict], moment: datetime) -> None:

@@ -1,6 +1,7 @@
 from collections.abc import Iterable
+from datetime import datetime
 
-from django.db.models import F, Lookup, QuerySet
+from django.db.models import Count, F, Lookup, Min, QuerySet
 
 from accounts.models import Tenant
 from executions.choices import ExecutionStatus
@@ -15,6 +16,15 @@ def execution_list(*, tenant: Tenant) -> QuerySet[Execution]:
 def execution_history(*, trigger: Trigger) -> QuerySet[Execution]:
     """A trigger's executions, newest first (served by the execution_trigger_newest index)."""
     return Execution.objects.filter(trigger=trigger).order_by("-created_at", "-id")
+
+
+def pending_summary() -> tuple[int, datetime | None]:
+    """(how many executions are pending, the earliest moment one of them could run), from the
+    partial index execution_pending alone."""
+    found = executions_with_status(Execution.objects.all(), [ExecutionStatus.PENDING]).aggregate(
+        count=Count("*"), oldest=Min("available_at")
+    )
+    return found["count"], found["oldest"]
 
 
 def executions_with_status(

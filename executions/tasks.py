@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from executions import scheduler
+from executions import dispatch, scheduler
 from executions.broker import RUN_EXECUTION_TASK
-from executions.services import lifecycle, sweeper
+from executions.services import lifecycle, replays, sweeper
 
 
 @shared_task(name=RUN_EXECUTION_TASK, acks_late=True)
@@ -19,7 +19,24 @@ def sweep_executions() -> dict:
     return {"requeued": report.requeued, "timed_out": report.timed_out}
 
 
+@shared_task(name="executions.tasks.dispatch_executions")
+def dispatch_executions() -> int:
+    """The dispatcher's periodic pass (control queue): what is waiting and may run now."""
+    return dispatch.dispatch_waiting()
+
+
 @shared_task(name="executions.tasks.fire_due_triggers")
 def fire_due_triggers() -> int:
     """One scheduler pass as a task, for deployments that drive it from their own Beat."""
     return scheduler.fire_due_triggers().fired
+
+
+@shared_task(name=replays.REPLAY_EXECUTIONS_TASK)
+def replay_executions(
+    execution_ids: list[int], requested_by_id: int | None, tenant_ids: list[str] | None
+) -> dict:
+    """The admin's bulk replay, in the background (executions/services/replays.py)."""
+    report = replays.executions_replay(
+        execution_ids=execution_ids, requested_by_id=requested_by_id, tenant_ids=tenant_ids
+    )
+    return {"replayed": report.replayed, "refused": report.refused, "missing": report.missing}

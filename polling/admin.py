@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from executions.admin import TriggerWithRunsAdmin
 from executions.services.firing import FiringRefused
 from polling import services
-from triggers.choices import PollStatus
+from triggers.choices import Delivery, PollStatus
 from triggers.models import Trigger
 
 _POLLING_FIELDS = [
@@ -29,6 +29,7 @@ admin.site.unregister(Trigger)
 @admin.register(Trigger)
 class TriggerWithPollsAdmin(TriggerWithRunsAdmin):
     actions = ["poll_now", *TriggerWithRunsAdmin.actions]
+
     list_display = [
         *TriggerWithRunsAdmin.list_display[
             : TriggerWithRunsAdmin.list_display.index("next_fire_at") + 1
@@ -41,6 +42,13 @@ class TriggerWithPollsAdmin(TriggerWithRunsAdmin):
     ]
     readonly_fields = [*TriggerWithRunsAdmin.readonly_fields, *_POLLING_FIELDS]
     exclude = ["cursor_data"]  # shown read-only as "cursor": it moves only with a poll
+
+    def get_object_actions(self, trigger) -> list[tuple[str, str]]:
+        """The trigger page's buttons, with "Poll now" for a polling trigger."""
+        actions = super().get_object_actions(trigger)
+        if trigger.delivery == Delivery.POLLING:
+            return [("poll_now", "Poll now"), *actions]
+        return actions
 
     @admin.display(description="last poll", ordering="last_polled_at")
     def last_poll(self, trigger) -> str:

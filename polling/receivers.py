@@ -4,6 +4,7 @@ import logging
 
 from django.dispatch import receiver
 
+from executions import heartbeats
 from executions.signals import beat_tick
 from polling import claims
 
@@ -17,6 +18,8 @@ TICK_SECONDS = 0.25
 @receiver(beat_tick)
 def _claim_due_polls(sender, **kwargs) -> float | None:
     claimed = claims.claim_due_polls()
+    # The poller's heartbeat for the ops dashboard (at most one write a second).
+    heartbeats.heartbeat("poller", {"claimed": len(claimed)})
     if claimed:
         logger.debug("Poller: %d polls handed to workers", len(claimed))
     until_next = claims.seconds_until_next_poll()

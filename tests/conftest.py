@@ -181,7 +181,9 @@ def wait_for():
 
 def purge_test_queue() -> None:
     """Drop this run's queued messages (left by an earlier test's on-commit enqueues)."""
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
+        settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_CONTROL_QUEUE
+    )
 
 
 def engine_environment(**extra: str) -> dict[str, str]:
@@ -195,6 +197,7 @@ def engine_environment(**extra: str) -> dict[str, str]:
         "DATABASE_URL": url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CELERY_CONTROL_QUEUE": settings.CELERY_CONTROL_QUEUE,
         **extra,
     }
 
@@ -213,7 +216,8 @@ class EngineProcess:
         if kind == "worker":
             options = [
                 "--pool", "prefork", "--concurrency", extra_env.pop("CONCURRENCY", "2"),
-                "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+                "--queues",
+                f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_CONTROL_QUEUE}",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
             ]  # fmt: skip

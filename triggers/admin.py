@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.admin_scope import TenantScopedAdmin
 from triggers import services
+from triggers.admin_config import PREFIX, TriggerForm, config_fields
 from triggers.choices import TriggerOrigin
 from triggers.models import Trigger
 
@@ -38,7 +39,9 @@ class TriggerAdmin(TenantScopedAdmin):
     ]
     search_fields = ["name", "public_id", "uuid", "webhook_path", "agent__public_id"]
     list_select_related = ["tenant", "agent"]
-    raw_id_fields = ["project", "agent", "signing_secret", "created_by", "updated_by"]
+    # Autocompletes ask the project and agent admins, which are scoped to the viewer's tenants.
+    autocomplete_fields = ["project", "agent"]
+    raw_id_fields = ["signing_secret", "created_by", "updated_by"]
     readonly_fields = [
         "uuid",
         "origin",
@@ -61,16 +64,36 @@ class TriggerAdmin(TenantScopedAdmin):
     ]
     actions = ["enable", "disable", "duplicate"]
     date_hierarchy = "created_at"
+    form = TriggerForm
 
     @admin.display(description="config hash", ordering="config_hash")
     def short_config_hash(self, trigger) -> str:
         return trigger.config_hash[:12]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The model form plus, for a trigger of a known type, its config keys as fields
+        (triggers/admin_config.py)."""
+        if kwargs.get("fields"):
+            kwargs["fields"] = [name for name in kwargs["fields"] if not name.startswith(PREFIX)]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        delivery = obj.delivery if obj is not None else None
+        if obj is None or delivery is None:
+            return form
+        fields = config_fields(delivery)
+        typed_keys = tuple(name.removeprefix(PREFIX) for name in fields)
+        return type(form.__name__, (form,), {**fields, "typed_keys": typed_keys})
+
     def save_model(self, request, obj, form, change):
-        editable = [name for name in form.cleaned_data if name not in self.readonly_fields]
+        editable = [
+            name
+            for name in form.cleaned_data
+            if name not in self.readonly_fields and not name.startswith(PREFIX)
+        ]
         values = {name: getattr(obj, name) for name in editable}
         if change:
             changed = {name: values[name] for name in form.changed_data if name in values}
+            if form.config_changed():
+                changed["config"] = obj.config
             saved = services.trigger_update(trigger=obj, updated_by=request.user, **changed)
         else:
             saved = services.trigger_create(

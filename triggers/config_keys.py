@@ -8,6 +8,9 @@ the engine does, every other key is kept as it is:
 - ``date`` (schedule, ``YYYY-MM-DD``): one run, at the cron's first slot that day; then the
   trigger is Completed;
 - ``expirationDate`` (schedule, ``YYYY-MM-DD``): no slot after that day; then it is Stale;
+- ``jitter_seconds`` (schedule, 0 to MAX_JITTER_SECONDS): every slot of the trigger runs a
+  fixed offset later, between 0 and that many seconds, derived from the trigger's uuid
+  (``jitter_offset``), so that many triggers of one slot (09:00) spread over the window;
 - ``authentication_required`` (webhook, Slack): the sender presents the trigger's own secret;
 - ``body_contains``, ``required_headers`` (webhook, Slack): a delivery whose raw body lacks
   the text, or that lacks one of the headers, is filtered (answered 2xx, not stored, counted);
@@ -24,8 +27,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from triggers import schedule
@@ -43,6 +47,7 @@ WEBHOOK_KEYS = (
 _WEBHOOK_DELIVERIES = (Delivery.WEBHOOK, Delivery.EVENT)
 _WEBHOOK_FLAGS = ("authentication_required", *WEBHOOK_KEYS[3:])
 
+MAX_JITTER_SECONDS = 3600
 MAX_BODY_CONTAINS_LENGTH = 4096
 MAX_REQUIRED_HEADERS = 20
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -80,6 +85,7 @@ def config_errors(
     readers = [("max_failure_count", _failure_count)]
     if delivery == Delivery.SCHEDULE:
         readers += [(key, _date) for key in SCHEDULE_KEYS]
+        readers += [("jitter_seconds", _jitter)]
     if delivery in _WEBHOOK_DELIVERIES:
         readers += [(key, _flag) for key in _WEBHOOK_FLAGS]
         readers += [("body_contains", _body_contains), ("required_headers", _required_headers)]
@@ -144,6 +150,21 @@ def _date(config: dict, key: str) -> date | None:
         except ValueError:
             pass
     raise ConfigError(key, "Must be a date as YYYY-MM-DD, or null.")
+
+
+def _jitter(config: dict, key: str) -> int:
+    value = config.get(key)
+    if value is None:
+        return 0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 0 <= value <= MAX_JITTER_SECONDS
+    ):
+        raise ConfigError(
+            key, f"Must be a whole number of seconds from 0 to {MAX_JITTER_SECONDS}, or null."
+        )
+    return value
 
 
 def _flag(config: dict, key: str) -> bool:
@@ -219,6 +240,23 @@ def schedule_window(config: Any, timezone_name: str) -> schedule.Window:
     return schedule.date_window(
         timezone_name, on=one_time_date(config), until=expiration_date(config)
     )
+
+
+def jitter_offset(config: Any, trigger_uuid: uuid.UUID) -> timedelta | None:
+    """How much later than its slots a schedule runs: ``jitter_seconds`` spread by the trigger's
+    uuid (as Jenkins' ``H`` spreads jobs by their name), the same offset for every slot.
+
+    A fixed offset, not a new random one per slot, keeps a trigger's cadence (two runs are a
+    period apart) and makes the offset a property of the trigger that its ``next_fire_at``
+    can carry, so the scheduler claims it only when its jittered time has come: a 09:00 herd
+    is spread for the database and the workers alike. The uuid's bits are uniform, so H
+    triggers of one slot spread evenly, about H / (jitter_seconds + 1) a second. None
+    without ``jitter_seconds``.
+    """
+    jitter = _lenient(_jitter, config, "jitter_seconds", 0)
+    if not jitter:
+        return None  # no jitter asked for (an offset of 0 is one the jitter drew)
+    return timedelta(seconds=trigger_uuid.int % (jitter + 1))
 
 
 def authentication_required(config: Any) -> bool:

@@ -42,6 +42,11 @@ def config_hash(trigger_id: str, config: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_OPTIONAL_LINKS = (
+    "project", "agent", "created_by", "updated_by", "run_as_user", "signing_secret", "connection",
+)  # fmt: skip
+
+
 class Trigger(models.Model):
     # -- identity and ownership ---------------------------------------------------------
     # ``id`` (integer) is the frontend API's id; ``uuid`` the agent and provider APIs'
@@ -50,18 +55,41 @@ class Trigger(models.Model):
     public_id = models.CharField(
         max_length=PUBLIC_ID_MAX_LENGTH, validators=[validate_public_id], blank=True
     )
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="triggers")
+    # Not indexed alone: every (tenant, …) index below serves the tenant's lookups too.
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="triggers", db_index=False
+    )
     project = models.ForeignKey(
-        "accounts.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="triggers"
+        "accounts.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="triggers",
+        db_index=False,
     )
     agent = models.ForeignKey(
-        "accounts.Agent", null=True, blank=True, on_delete=models.CASCADE, related_name="triggers"
+        "accounts.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="triggers",
+        db_index=False,
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -98,6 +126,11 @@ class Trigger(models.Model):
     overlap_policy = models.CharField(
         max_length=16, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP
     )
+    # At most this many of its executions in flight at once (dispatched, not finished);
+    # empty: EXECUTION_TRIGGER_MAX_IN_FLIGHT (docs/scheduling.md, fair dispatch).
+    max_concurrency = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
 
     # -- what to run ----------------------------------------------------------------------
     listener_type = models.CharField(max_length=16, choices=ListenerType.choices, blank=True)
@@ -113,7 +146,12 @@ class Trigger(models.Model):
     # members of the trigger's tenant; the agent request carries them (docs/runners.md).
     run_as_user_ids = models.JSONField(default=list, blank=True)
     run_as_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     # -- limits ---------------------------------------------------------------------------
@@ -146,6 +184,7 @@ class Trigger(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="signed_triggers",
+        db_index=False,
     )
     # The provider API's connection: the tenant's credential bound to the trigger's provider
     # (a provider trigger verified by a signing secret has it as ``signing_secret`` too).
@@ -155,6 +194,7 @@ class Trigger(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="connected_triggers",
+        db_index=False,
     )
     # SHA-256 of the trigger's own key for the provider API's deprecated key endpoints; the
     # key is shown once, when the trigger is created.
@@ -206,12 +246,22 @@ class Trigger(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="trigger_tenant_created"),
+            # The lists' default order, with its tie-breaker: a page is an index range.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="trigger_tenant_newest"),
             models.Index(fields=["tenant", "last_executed_at"], name="trigger_tenant_last_exec"),
             models.Index(fields=["tenant", "execution_count"], name="trigger_tenant_exec_count"),
             models.Index(fields=["tenant", "status"], name="trigger_tenant_status"),
             models.Index(
                 fields=["tenant", "provider_id", "provider_trigger_id"], name="trigger_tenant_type"
+            ),
+            # The optional links, indexed where set (deleting what they point to finds its
+            # triggers) and not for the many rows where they are NULL: each index costs every
+            # UPDATE of a trigger that fires (docs/scheduling.md, the herd).
+            *(
+                models.Index(
+                    fields=[link], name=f"trigger_{link}", condition=Q(**{f"{link}__isnull": False})
+                )
+                for link in _OPTIONAL_LINKS
             ),
             # The scheduler's work queue: only active triggers with a next slot are in it.
             models.Index(

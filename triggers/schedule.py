@@ -10,6 +10,7 @@ from functools import cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from cron_descriptor import ExpressionDescriptor, Options
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 # A schedule with no slot within this many years never runs (February 29th comes every 4 to
@@ -137,3 +138,32 @@ def _is_second_occurrence(local: datetime, zone: ZoneInfo) -> bool:
 @cache
 def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones()) | {"UTC"}
+
+
+_ALIASES = {
+    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}  # fmt: skip
+
+
+def describe(expression: str, timezone_name: str) -> str:
+    """The schedule in words: "At 09:00, Monday through Friday, America/New_York"."""
+    options = Options()
+    options.use_24hour_time_format = True
+    options.verbose = False
+    try:
+        fields = _ALIASES.get(expression.strip().lower(), expression)
+        words = ExpressionDescriptor(fields, options).get_description()
+    except Exception:  # a descriptor's gap must never break the page: the raw expression
+        words = expression
+    return f"{words}, {timezone_name}"
+
+
+def next_slots(expression: str, timezone_name: str, after: datetime, count: int) -> list[datetime]:
+    """The ``count`` slots of the schedule after ``after`` (UTC)."""
+    slots: list[datetime] = []
+    for _ in range(count):
+        after = next_fire_after(expression, timezone_name, after)
+        slots.append(after)
+    return slots

@@ -85,10 +85,12 @@ def _arm(trigger: Trigger, *, now: datetime) -> None:
     ``next_poll_at``: now for an active polling trigger (the poller takes it at once; a new
     trigger's first poll sets its cursor), else nothing.
 
-    A schedule with a ``date`` or an ``expirationDate`` (config_keys) has its slots in a
-    window. When none is left in it, a one-time schedule has nothing to wait for (its run
-    is done or under way), and an expiring one waits for the window's end, when the
-    scheduler makes it stale (executions.policies.plan_due_slots).
+    ``next_fire_at`` is the slot plus the trigger's jitter offset (config_keys.jitter_offset;
+    none without ``jitter_seconds``): when it is claimed. A schedule with a ``date`` or an
+    ``expirationDate`` (config_keys) has its slots in a window. When none is left in it, a
+    one-time schedule has nothing to wait for (its run is done or under way), and an
+    expiring one waits for the window's end, when the scheduler makes it stale
+    (executions.policies.plan_due_slots).
     """
     trigger.next_fire_at = None
     active = trigger.status == TriggerStatus.ACTIVE
@@ -99,6 +101,11 @@ def _arm(trigger: Trigger, *, now: datetime) -> None:
     slot = schedule.first_slot_in(trigger.cron_expression, trigger.timezone, window, after=now)
     if slot is None and config_keys.one_time_date(trigger.config) is None:
         slot = window.ends_at
+    # With jitter_seconds, the whole timeline is shifted by the trigger's offset; the
+    # scheduler shifts it back to find the slot (executions.scheduler).
+    offset = config_keys.jitter_offset(trigger.config, trigger.uuid)
+    if slot is not None and offset:
+        slot += offset
     trigger.next_fire_at = slot
 
 
@@ -343,6 +350,8 @@ def trigger_record_outcome(*, trigger_id: int, succeeded: bool, finished_at: dat
         changes["consecutive_failures"] = F("consecutive_failures") + 1
     counted = Trigger.objects.filter(pk=trigger_id)
     counted.update(**changes)
+    if succeeded:  # a success ends any streak: nothing to read back
+        return 0
     # The UPDATE holds the row lock until commit, so this reads this very count.
     return counted.values_list("consecutive_failures", flat=True).first() or 0
 

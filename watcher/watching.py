@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from watchdog.events import (
     DirDeletedEvent,
     DirMovedEvent,
@@ -43,6 +43,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
+from executions import heartbeats
 from triggers.models import Trigger
 from watcher import selectors, services
 from watcher.changes import FileChange
@@ -150,6 +151,14 @@ class FolderWatcher:
         if self.clock() >= self.next_sync:
             self._sync()
         self._record_settled()
+        self._beat()
+
+    def _beat(self) -> None:
+        """The watcher's heartbeat for the ops dashboard (at most one write a second)."""
+        try:
+            heartbeats.heartbeat("watcher", {"folders": len(self.folders)})
+        except DatabaseError:  # the database is away: the next sync reports it
+            close_old_connections()
 
     # -- events --------------------------------------------------------------------------
 

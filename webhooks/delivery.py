@@ -48,7 +48,7 @@ from django.db.models import DEFERRED, Q
 
 from accounts.encryption import decrypt_secret
 from accounts.models import Credential
-from executions import policies
+from executions import metrics, policies
 from executions.choices import ExecutionType
 from executions.services import firing
 from triggers import services as trigger_services
@@ -115,7 +115,31 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
     }
 
 
-def receive(
+def receive(**delivery) -> Ingested:
+    """``_receive``, counted by outcome in the metrics (executions/metrics.py)."""
+    try:
+        ingested = _receive(**delivery)
+    except WebhookRejected as rejected:
+        metrics.webhook_request(rejected.code)
+        raise
+    except Exception:
+        metrics.webhook_request("error")
+        raise
+    metrics.webhook_request(outcome_of(ingested))
+    return ingested
+
+
+def outcome_of(ingested: Ingested) -> str:
+    """stored, duplicate, filtered, ignored or challenge."""
+    body = ingested.body
+    if "execution_id" in body:
+        return "duplicate" if body.get("duplicate") else "stored"
+    if "challenge" in body:
+        return "challenge"
+    return str(body.get("status", "other"))
+
+
+def _receive(
     *,
     token: str | None = None,
     path: str | None = None,

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from executions import dispatch, policies, throttles
+from executions import dispatch, metrics, policies, throttles
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_execution
 from executions.models import Execution
@@ -124,6 +124,7 @@ def execution_fire(
     request_payload=None,
     idempotency_key: str | None = None,
     conversation_id: str = "",
+    replay_of: Execution | None = None,
 ) -> Firing:
     """One firing of a trigger by an event (webhook, Slack event, poll, file) or by a person
     ("run now", ``execution_run_now``).
@@ -138,6 +139,8 @@ def execution_fire(
     """
     fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
     fields["conversation_id"] = conversation_id
+    if replay_of is not None:
+        fields["replay_of_id"] = replay_of.pk
     now = timezone.now()
     if not policies.needs_history(trigger):
         _refuse_if_refused(trigger, execution_type, policies.FiringFacts(), now)
@@ -156,6 +159,7 @@ def execution_fire(
                 Trigger.objects.filter(pk=trigger.pk).update(next_fire_at=None)
     if firing.created:
         dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
+        metrics.executions_reached(execution_type, ExecutionStatus.PENDING)
     return firing
 
 
@@ -182,6 +186,7 @@ def execution_fire_if(
     firing = _insert_once(fields, only_if=condition)
     if firing is not None and firing.created:
         dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
+        metrics.executions_reached(execution_type, ExecutionStatus.PENDING)
     return firing
 
 
@@ -235,6 +240,7 @@ def execution_create_test(
         max_retries=trigger.max_retries,
     )
     dispatch.enqueue_on_commit([execution.execution_id])
+    metrics.executions_reached(ExecutionType.MANUAL, ExecutionStatus.PENDING)
     return execution
 
 

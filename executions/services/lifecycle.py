@@ -13,21 +13,21 @@ import socket
 import time
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, DataError, close_old_connections, transaction
+from django.db import DatabaseError, DataError, close_old_connections, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from api.storable import storable_text
-from executions import dispatch, policies
-from executions.choices import ExecutionStatus, ExecutionType
+from executions import dispatch, log_context, metrics, policies
+from executions.choices import ExecutionStatus
 from executions.models import Execution
 from executions.runners import AttemptAbandoned, RunnerError, run_agent
 from triggers import services as trigger_services
-from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
 
 logger = logging.getLogger(__name__)
@@ -41,35 +41,133 @@ def execution_start(*, execution_id: uuid.UUID | str, worker_id: str) -> Executi
     """pending -> running; None when it is not pending, not due yet, or must wait.
 
     A ``buffer_one`` scheduled execution waits while another execution of its trigger
-    runs; that one's finish enqueues it again.
+    runs; that one's finish dispatches it again. An execution that may not start now goes
+    back to waiting in the database (``dispatched_at`` emptied) for a later dispatch pass.
     """
     now = timezone.now()
-    with transaction.atomic():
-        execution = (
-            Execution.objects.select_for_update(of=("self",))
-            .select_related("trigger", "trigger__agent", "trigger__project")
-            .filter(execution_id=execution_id, status=ExecutionStatus.PENDING)
-            .first()
-        )
-        if execution is None:
-            return None
-        if execution.available_at > now:  # an early message (a retry's backoff not over)
-            dispatch.enqueue_on_commit([execution.execution_id], eta=execution.available_at)
-            return None
-        trigger = execution.trigger
-        if policies.start_waits_for_running(trigger.overlap_policy, execution.execution_type):
-            Trigger.objects.select_for_update().filter(pk=trigger.pk).first()
-            busy = Execution.objects.filter(trigger=trigger, status=ExecutionStatus.RUNNING)
+    worker_id = worker_id[:255]
+    execution = _start_at_once(execution_id, worker_id, now)
+    if execution is not None:
+        return _started(execution, now)
+    execution = (
+        Execution.objects.select_related("trigger", "trigger__agent", "trigger__project")
+        .filter(execution_id=execution_id, status=ExecutionStatus.PENDING)
+        .first()
+    )
+    if execution is None:
+        return None
+    if execution.available_at > now:  # an early message (a retry's backoff not over)
+        return _back_to_waiting(execution)
+    if policies.start_waits_for_running(execution.trigger.overlap_policy, execution.execution_type):
+        with transaction.atomic():  # under the trigger's lock: one buffered slot starts
+            Trigger.objects.select_for_update().filter(pk=execution.trigger_id).first()
+            busy = Execution.objects.filter(
+                trigger_id=execution.trigger_id, status=ExecutionStatus.RUNNING
+            )
             if busy.exists():
-                return None
-        execution.status = ExecutionStatus.RUNNING
-        execution.started_at = now
-        execution.completed_at = None
-        execution.worker_id = worker_id[:255]
-        execution.save(
-            update_fields=["status", "started_at", "completed_at", "worker_id", "updated_at"]
-        )
+                return _back_to_waiting(execution)
+            started = _claim_start(execution.pk, worker_id, now)
+    else:
+        started = _claim_start(execution.pk, worker_id, now)
+    if not started:  # cancelled, or started by a duplicate message, since it was read
+        return None
+    execution.status = ExecutionStatus.RUNNING
+    execution.started_at = now
+    execution.completed_at = None
+    execution.worker_id = worker_id
+    execution.dispatched_at = execution.dispatched_at or now
+    execution.updated_at = now
+    return _started(execution, now)
+
+
+def _started(execution: Execution, now: datetime) -> Execution:
+    metrics.execution_started(
+        execution.execution_type,
+        queue_wait_seconds=(now - execution.available_at).total_seconds(),
+    )
     return execution
+
+
+# pending -> running in one autocommitted statement that only matches a pending execution;
+# it stays in flight (dispatched_at) while it runs.
+_START_SQL = (
+    "UPDATE executions_execution SET status = 'running', started_at = %s, completed_at = NULL,"
+    " worker_id = %s, dispatched_at = COALESCE(dispatched_at, %s), updated_at = %s"
+    " WHERE id = %s AND status = 'pending'"
+)
+
+
+def _start_at_once(execution_id, worker_id: str, now: datetime) -> Execution | None:
+    """The common start in one round trip: a pending, due execution that no overlap rule
+    holds back becomes running, and comes back with its trigger, agent and project (as
+    ``select_related`` would load them). None: not started here (the caller looks why)."""
+    if connection.vendor != "postgresql":
+        return None
+    models = _start_models()
+    with connection.cursor() as cursor:
+        cursor.execute(_start_sql(), [now, worker_id, now, now, uuid.UUID(str(execution_id)), now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    loaded, at = [], 0
+    for model, fields in models:
+        values = row[at : at + len(fields)]
+        at += len(fields)
+        if values[0] is None:  # a LEFT JOIN that found nothing (no agent, no project)
+            loaded.append(None)
+            continue
+        values = [
+            f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+            for f, v in zip(fields, values, strict=True)
+        ]
+        loaded.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+    execution, trigger, agent, project = loaded
+    trigger._state.fields_cache["agent"] = agent
+    trigger._state.fields_cache["project"] = project
+    execution._state.fields_cache["trigger"] = trigger
+    return execution
+
+
+@lru_cache(maxsize=1)
+def _start_models() -> list:
+    trigger_field = Trigger._meta.get_field
+    return [
+        (model, list(model._meta.concrete_fields))
+        for model in (
+            Execution,
+            Trigger,
+            trigger_field("agent").related_model,
+            trigger_field("project").related_model,
+        )
+    ]
+
+
+@lru_cache(maxsize=1)
+def _start_sql() -> str:
+    (_e, ef), (_t, tf), (agent, af), (project, pf) = _start_models()
+
+    def columns(alias, fields):
+        return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in fields)
+
+    return (
+        "WITH started AS (UPDATE executions_execution e SET status = 'running',"
+        " started_at = %s, completed_at = NULL, worker_id = %s,"
+        " dispatched_at = COALESCE(e.dispatched_at, %s), updated_at = %s"
+        " FROM triggers_trigger t WHERE e.execution_id = %s AND e.status = 'pending'"
+        " AND e.available_at <= %s AND t.id = e.trigger_id"
+        " AND NOT (e.execution_type = 'scheduled' AND t.overlap_policy = 'buffer_one')"
+        " RETURNING e.*) "
+        f"SELECT {columns('started', ef)}, {columns('t', tf)}, {columns('a', af)},"
+        f" {columns('p', pf)} FROM started JOIN triggers_trigger t ON t.id = started.trigger_id"
+        f" LEFT JOIN {agent._meta.db_table} a ON a.id = t.agent_id"
+        f" LEFT JOIN {project._meta.db_table} p ON p.id = t.project_id"
+    )
+
+
+def _claim_start(pk: int, worker_id: str, now: datetime) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(_START_SQL, [now, worker_id, now, now, pk])
+        return cursor.rowcount == 1
 
 
 def execution_run(
@@ -79,6 +177,11 @@ def execution_run(
     execution = execution_start(execution_id=execution_id, worker_id=worker_id or worker_identity())
     if execution is None:
         return None
+    with log_context.execution_logged(execution):
+        return _run_started(execution)
+
+
+def _run_started(execution: Execution) -> Execution | None:
     try:
         result = run_agent(execution, abandoned=lambda: _attempt_abandoned(execution))
     except AttemptAbandoned:
@@ -183,7 +286,17 @@ def execution_complete(
         if not updated:
             return None
         _after_finish(execution, succeeded=True, finished_at=now)
-    return Execution.objects.get(pk=execution.pk)
+    metrics.execution_finished(
+        execution.execution_type, ExecutionStatus.COMPLETED, duration_seconds=_ran(execution, now)
+    )
+    execution.status = ExecutionStatus.COMPLETED
+    execution.output_data = output_data
+    execution.tokens_used = tokens_used
+    execution.tools_executed = tools_executed
+    execution.conversation_id = (conversation_id or "")[:255]
+    execution.error_message = ""
+    execution.completed_at = execution.updated_at = now
+    return execution
 
 
 def execution_attempt_failed(
@@ -209,14 +322,19 @@ def execution_attempt_failed(
             current.error_message = error_message
             current.started_at = None
             current.worker_id = ""
+            current.dispatched_at = None  # waits in the database until its backoff is over
             current.save()
-            dispatch.enqueue_on_commit([current.execution_id], eta=current.available_at)
+            dispatch.enqueue_on_commit([current.execution_id], batched=True)
+            metrics.executions_reached(current.execution_type, ExecutionStatus.PENDING)
             return current
         current.status = ExecutionStatus.FAILED
         current.error_message = error_message
         current.completed_at = now
         current.save()
         _after_finish(current, succeeded=False, finished_at=now, error_message=error_message)
+    metrics.execution_finished(
+        current.execution_type, ExecutionStatus.FAILED, duration_seconds=_ran(execution, now)
+    )
     return current
 
 
@@ -239,7 +357,10 @@ def execution_cancel(
         completed_at=now,
         updated_at=now,
     )
+    started_at = execution.started_at
     execution.refresh_from_db()
+    if updated:  # its place in flight, if it had one, is free
+        dispatch.enqueue_on_commit([execution.execution_id], batched=True)
     if not updated:
         raise ValidationError(
             {
@@ -247,14 +368,35 @@ def execution_cancel(
                 "only pending or running ones can be cancelled."
             }
         )
+    metrics.execution_finished(
+        execution.execution_type,
+        ExecutionStatus.CANCELLED,
+        duration_seconds=(now - started_at).total_seconds() if started_at else None,
+    )
     return execution
+
+
+def _back_to_waiting(execution: Execution) -> None:
+    """Not now: the execution waits in the database again, out of the places in flight."""
+    Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.PENDING).update(
+        dispatched_at=None
+    )
+    dispatch.enqueue_on_commit([execution.execution_id], batched=True)
+
+
+def _ran(execution: Execution, finished_at: datetime) -> float | None:
+    """The attempt's duration in seconds (None when it never started)."""
+    if execution.started_at is None:
+        return None
+    return (finished_at - execution.started_at).total_seconds()
 
 
 def _after_finish(
     execution: Execution, *, succeeded: bool, finished_at: datetime, error_message: str = ""
 ) -> None:
     """Count the finished execution on its trigger, then let the rules freeze or complete
-    it; a ``buffer_one`` slot waiting behind this execution is enqueued."""
+    it. Its place in flight is free: a dispatch pass follows the commit (a ``buffer_one``
+    slot waiting behind this execution may go now)."""
     trigger = execution.trigger
     streak = trigger_services.trigger_record_outcome(
         trigger_id=trigger.pk, succeeded=succeeded, finished_at=finished_at
@@ -271,14 +413,4 @@ def _after_finish(
         if policies.freezes_after_failure(consecutive_failures=streak, threshold=threshold):
             reason = policies.freeze_reason(threshold=threshold, last_error=error_message)
             trigger_services.trigger_freeze(trigger_id=trigger.pk, reason=reason, at=finished_at)
-    if trigger.overlap_policy == OverlapPolicy.BUFFER_ONE:
-        waiting = (
-            Execution.objects.filter(
-                trigger_id=trigger.pk,
-                status=ExecutionStatus.PENDING,
-                execution_type=ExecutionType.SCHEDULED,
-            )
-            .order_by("available_at")
-            .values_list("execution_id", flat=True)[:1]
-        )
-        dispatch.enqueue_on_commit(list(waiting))
+    dispatch.enqueue_on_commit([execution.execution_id], batched=True)

@@ -103,3 +103,20 @@ def test_a_deep_page_reads_keys_first_and_keeps_the_order(projects, monkeypatch)
 
     assert deep.data == ["p16", "p15", "p14", "p13"]
     assert envelope.data["data"] == ["p02", "p01", "p00"]
+
+
+def test_a_page_of_a_joined_list_reads_keys_first_from_the_first_page(projects):
+    """With select_related, one query would make PostgreSQL hash and sort every row of the
+    join; the page's keys come first from the order's index, then those rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    joined = projects.select_related("tenant").order_by("-public_id")
+
+    with CaptureQueriesContext(connection) as queries:
+        first = page(ArrayLimitOffsetPagination(), joined, "limit=3")
+
+    assert first.data == ["p22", "p21", "p20"]
+    selects = [q["sql"] for q in queries.captured_queries if "COUNT" not in q["sql"]]
+    assert "JOIN" not in selects[0] and "LIMIT 3" in selects[0]  # the keys, from the index
+    assert "JOIN" in selects[1]  # then those rows, with their tenant

@@ -1,4 +1,4 @@
-"""The BatchPublisher: event firings' run messages go out together, none is left behind."""
+"""The BatchPublisher: event firings ask for one dispatch pass together, none is left behind."""
 
 import subprocess
 import sys
@@ -12,6 +12,7 @@ from django.conf import settings
 from executions import dispatch
 from executions.choices import ExecutionType
 from executions.dispatch import BatchPublisher
+from executions.inserts import insert_executions
 from executions.services import firing
 from tests.conftest import ROOT, engine_environment
 
@@ -92,10 +93,27 @@ def _python(code: str) -> subprocess.CompletedProcess:
     )
 
 
+def _waiting_executions(trigger, n: int) -> list[str]:
+    """``n`` stored, waiting executions, without the on-commit pass a firing asks for."""
+    rows = [
+        {
+            "execution_id": uuid.uuid4(),
+            "tenant_id": trigger.tenant_id,
+            "trigger_id": trigger.pk,
+            "execution_type": ExecutionType.WEBHOOK,
+        }
+        for _ in range(n)
+    ]
+    insert_executions(rows)
+    return [str(row["execution_id"]) for row in rows]
+
+
 @pytest.mark.slow
-def test_a_process_that_exits_publishes_what_was_waiting(db, test_queue):
+def test_a_process_that_exits_dispatches_what_was_waiting(
+    transactional_db, acme, make_trigger, test_queue
+):
     client, name = test_queue
-    ids = [str(uuid.uuid4()) for _ in range(3)]
+    ids = _waiting_executions(make_trigger(acme, "webhook"), 3)
 
     # The linger is a minute: only the flush at exit can have sent them.
     _python(f"from executions import dispatch\ndispatch.batch_publisher.submit({ids!r})")
@@ -104,9 +122,11 @@ def test_a_process_that_exits_publishes_what_was_waiting(db, test_queue):
 
 
 @pytest.mark.slow
-def test_a_forked_child_does_not_publish_its_parents_waiting_messages(db, test_queue):
+def test_a_forked_child_and_its_parent_publish_each_execution_once(
+    transactional_db, acme, make_trigger, test_queue
+):
     client, name = test_queue
-    parent_id, child_id = str(uuid.uuid4()), str(uuid.uuid4())
+    parent_id, child_id = _waiting_executions(make_trigger(acme, "webhook"), 2)
 
     result = _python(
         "import os\n"
@@ -123,7 +143,7 @@ def test_a_forked_child_does_not_publish_its_parents_waiting_messages(db, test_q
 
     assert "parent done" in result.stdout
     bodies = [m.decode() for m in client.lrange(name, 0, -1)]
-    assert len(bodies) == 2  # each id once: the child sent only its own
+    assert len(bodies) == 2  # the child's pass sent both; the parent's exit found none left
     assert all(sum(i in b for i in (parent_id, child_id)) == 1 for b in bodies)
 
 

@@ -262,17 +262,6 @@ def test_the_sweeper_fails_a_lost_run_with_no_retries_left(trigger, settings):
     assert "the worker was lost" in swept.error_message
 
 
-def test_the_sweeper_requeues_only_pending_executions_nobody_took(trigger, settings):
-    settings.EXECUTION_REQUEUE_AFTER_SECONDS = 60
-    stuck, fresh = _fire(trigger), _fire(trigger)
-    Execution.objects.filter(pk=stuck.pk).update(available_at=timezone.now() - timedelta(minutes=2))
-
-    report = sweeper.executions_sweep()
-
-    assert report.requeued == 1
-    assert Execution.objects.get(pk=fresh.pk).status == ExecutionStatus.PENDING
-
-
 @pytest.mark.django_db(transaction=True)
 def test_limits_hold_when_firings_race(acme, make_trigger, race):
     """Twelve concurrent firings against a limit of 5 per hour: exactly 5 get through."""

@@ -87,7 +87,7 @@ def test_a_broker_that_is_down_is_reported_not_raised(queue, monkeypatch, caplog
 
     assert dispatch.enqueue([uuid.uuid4()]) == 0
 
-    assert "left pending for the sweeper" in caplog.text
+    assert "left pending, dispatched again later" in caplog.text
     assert client.llen(name) == 0
 
 

@@ -3,10 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from executions.scheduler import fire_due_triggers, seconds_until_next_due
+from triggers import config_keys
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
 
@@ -208,3 +210,42 @@ def test_two_schedulers_at_once_fire_each_slot_exactly_once(acme, make_trigger, 
     assert Execution.objects.count() == 300
     assert Execution.objects.values("trigger_id").distinct().count() == 300
     assert sum(report.fired for report in reports) == 300
+
+
+def test_jitter_runs_each_slot_a_fixed_offset_late_and_records_it(acme, make_trigger):
+    """config.jitter_seconds: next_fire_at is the slot plus the trigger's own offset, the
+    slot is claimed only then, and the execution keeps the slot and says how late it ran."""
+    herd = [
+        make_trigger(acme, "cron", cron_expression="0 9 * * *", config={"jitter_seconds": 600})
+        for _ in range(40)
+    ]
+    slot = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    offsets = {}
+    for trigger in herd:
+        offset = config_keys.jitter_offset(trigger.config, trigger.uuid)
+        assert offset is not None
+        offsets[trigger.pk] = offset
+        _due(trigger, slot + offset)
+    assert all(timedelta(0) <= o <= timedelta(seconds=600) for o in offsets.values())
+    assert len(set(offsets.values())) > 20  # spread, not one shared offset
+
+    middle = slot + timedelta(seconds=300)
+    early = {t.pk for t in herd if offsets[t.pk] <= timedelta(seconds=300)}
+    first = fire_due_triggers(now=middle)
+    assert first.fired == len(early)
+    assert set(Execution.objects.values_list("trigger_id", flat=True)) == early
+
+    fire_due_triggers(now=slot + timedelta(seconds=601))
+    for trigger in herd:
+        execution = Execution.objects.get(trigger=trigger)
+        assert execution.scheduled_for == slot
+        assert execution.input_data["jitter_seconds"] == offsets[trigger.pk].total_seconds()
+        trigger.refresh_from_db()
+        assert trigger.next_fire_at == slot + timedelta(days=1) + offsets[trigger.pk]
+
+
+@pytest.mark.parametrize("value", [-1, 3601, "60", 1.5, True])
+def test_a_bad_jitter_is_refused_naming_the_key(acme, make_trigger, value):
+    with pytest.raises(ValidationError) as refused:
+        make_trigger(acme, "cron", config={"jitter_seconds": value})
+    assert "config.jitter_seconds" in refused.value.message_dict

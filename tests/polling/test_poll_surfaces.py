@@ -209,6 +209,16 @@ def test_the_admin_polls_now_and_shows_the_poll_state(admin_client, feed_server,
     for shown in ("next poll at", "last polled at", "last_item_id", "item-1", "Poll failures"):
         assert shown.lower() in detail.lower(), shown
     assert "1 new item(s) fired" in listed.content.decode()
+    assert 'id="trigger-poll_now"' in detail  # the page's "Poll now" button
+
+
+def test_the_poll_now_button_is_only_on_polling_triggers(admin_client, acme, make_trigger):
+    hook = make_trigger(acme, "webhook", name="Hook")
+
+    page = admin_client.get(reverse("admin:triggers_trigger_change", args=[hook.pk]))
+
+    assert 'id="trigger-run_now"' in page.content.decode()
+    assert 'id="trigger-poll_now"' not in page.content.decode()
 
 
 def test_the_admins_execution_list_shows_the_item(admin_client, feed_server, make_polling):

@@ -29,3 +29,22 @@ def test_an_invalid_value_makes_the_filterset_invalid(acme):
     filterset = FrontendTriggerFilterSet({"status": "11"}, Trigger.objects.all())
     assert not filterset.is_valid()
     assert "status" in filterset.errors
+
+
+def test_a_non_null_order_is_the_indexs_and_never_run_triggers_come_last(acme, make_trigger):
+    """created_at is ordered plainly, so the (tenant, -created_at, -id) index serves a page
+    (NULLS LAST would make PostgreSQL sort every row); last_executed_at keeps never-run
+    triggers last whichever the direction."""
+    from django.utils import timezone
+
+    ran, never = make_trigger(acme), make_trigger(acme)
+    Trigger.objects.filter(pk=ran.pk).update(last_executed_at=timezone.now())
+
+    newest = FrontendTriggerFilterSet({}, Trigger.objects.all()).qs
+    assert "NULLS LAST" not in str(newest.query)
+    assert list(newest) == [never, ran]
+    for order in ("asc", "desc"):
+        by_run = FrontendTriggerFilterSet(
+            {"sort_by": "last_executed_at", "order": order}, Trigger.objects.all()
+        ).qs
+        assert list(by_run) == [ran, never], order

@@ -49,6 +49,10 @@ class FrontendTriggerFilterSet(django_filters.FilterSet):
         queryset = super().filter_queryset(queryset)
         sort_by = self.form.cleaned_data.get("sort_by") or "created_at"
         descending = (self.form.cleaned_data.get("order") or "desc") == "desc"
-        key = F(sort_by).desc(nulls_last=True) if descending else F(sort_by).asc(nulls_last=True)
+        if Trigger._meta.get_field(sort_by).null:  # never run: last either way
+            column = F(sort_by)
+            key = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
+        else:  # a plain order, so that an index in that order (tenant, -created_at, -id) serves it
+            key = f"-{sort_by}" if descending else sort_by
         tiebreak = "-id" if descending else "id"
         return queryset.order_by(key, tiebreak)

@@ -1,0 +1,184 @@
+"""Through the workers: due dry_run executions against bare Celery no-op tasks.
+
+    .venv/bin/python bench/worker.py [--n 100000] [--concurrency 2]
+
+One ``celery worker --concurrency 2`` (two pool processes, as bin/run starts it) on PostgreSQL
+(database ``bench_worker``) and Redis (db 11). First the baseline: N messages of a task that
+does nothing (``bench.noop``, acked late like a run message) pushed onto the run queue,
+timed until the queue and the broker's unacked set are empty. Then N due dry_run executions
+stored pending over 100 triggers of one tenant and handed out by the dispatcher as the
+service does (passes after each finished execution, plus this process's periodic pass
+every second, standing in for Beat's), timed from the first pass until all are completed.
+Prints both rates and their ratio (issue goal: at least 0.5).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = "postgres://postgres@127.0.0.1:5432"
+DATABASE = "bench_worker"
+BROKER = "redis://127.0.0.1:6379/11"
+QUEUE = "bench-worker"
+
+
+def environment() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"{PG}/{DATABASE}",
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_QUEUE": QUEUE,
+        "SECRET_KEY": "bench-secret-key",
+        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
+        "EXECUTION_RUNNER": "dry_run",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def django_setup() -> None:
+    os.environ.update(environment())
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def prepare_database() -> None:
+    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
+        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
+    )
+
+
+def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "wb")  # noqa: SIM115 - the worker's for its lifetime
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "bench.worker_app", "worker", "--loglevel",
+         "WARNING", "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
+         "--without-heartbeat"],
+        cwd=ROOT, env=environment(), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    client = redis.Redis.from_url(BROKER)
+    deadline = time.monotonic() + 60
+    while not client.keys("_kombu.binding.*") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the pool processes fork and connect
+    return process
+
+
+def bare_tasks(n: int) -> float:
+    """Seconds for the worker to run ``n`` no-op tasks."""
+    from bench.worker_app import app
+    from executions.run_messages import RunMessageFormat
+
+    message_format = RunMessageFormat.from_celery(app, "bench.noop")
+    client = redis.Redis.from_url(BROKER)
+    messages = [message_format.encode(str(uuid.uuid4())) for _ in range(n)]
+    started = time.monotonic()
+    for i in range(0, n, 5000):
+        client.lpush(QUEUE, *messages[i : i + 5000])
+    while client.llen(QUEUE) or client.hlen("unacked"):
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def store_due_executions(n: int) -> None:
+    from accounts.services import tenant_member_ensure
+    from executions.inserts import insert_executions
+    from triggers.models import Trigger
+
+    tenant = tenant_member_ensure(username="bench", tenant_id="bench", role="owner").tenant
+    triggers = []
+    for i in range(100):
+        trigger = Trigger(
+            tenant=tenant, name=f"bench {i}", provider_id="builtin",
+            provider_trigger_id="webhook", overlap_policy="allow", max_retries=0,
+        )  # fmt: skip
+        trigger.public_id = str(trigger.uuid)
+        triggers.append(trigger)
+    Trigger.objects.bulk_create(triggers)
+    for start in range(0, n, 10000):
+        insert_executions(
+            [
+                {
+                    "execution_id": uuid.uuid4(),
+                    "tenant_id": tenant.pk,
+                    "trigger_id": triggers[i % 100].pk,
+                    "execution_type": "webhook",
+                    "input_data": {"n": i},
+                    "max_retries": 0,
+                }
+                for i in range(start, min(n, start + 10000))
+            ]
+        )
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE executions_execution")
+
+
+def executions(n: int) -> float:
+    """Seconds for the worker to complete ``n`` due dry_run executions."""
+    from django.db import connection
+
+    from executions import dispatch
+
+    stop = threading.Event()
+
+    def periodic_pass() -> None:  # Beat's dispatch-executions, every second
+        while not stop.wait(1.0):
+            dispatch.dispatch_waiting()
+        connection.close()
+
+    started = time.monotonic()
+    dispatch.dispatch_waiting()
+    threading.Thread(target=periodic_pass, daemon=True).start()
+    try:
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM executions_execution WHERE status = 'completed'"
+                )
+                if cursor.fetchone()[0] >= n:
+                    return time.monotonic() - started
+            time.sleep(0.2)
+    finally:
+        stop.set()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+    prepare_database()
+    django_setup()
+    redis.Redis.from_url(BROKER).flushdb()
+    store_due_executions(args.n)
+    log_dir = ROOT / "var" / "bench-worker"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    worker = start_worker(args.concurrency, log_dir / "worker.log")
+    try:
+        bare = bare_tasks(args.n)
+        print(f"bare Celery no-op tasks: {args.n} in {bare:.1f} s = {args.n / bare:,.0f}/s")
+        ours = executions(args.n)
+        print(f"dry_run executions:      {args.n} in {ours:.1f} s = {args.n / ours:,.0f}/s")
+        print(f"ratio executions / bare: {bare / ours:.2f} (goal >= 0.5)")
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

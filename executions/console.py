@@ -1,0 +1,162 @@
+"""What the ops console shows (docs/ops-console.md): reads only, each scoped to tenants.
+
+``tenant_ids`` is the list of tenants the viewer may see, or None for every tenant (a
+superuser); the admin passes it (executions/admin.py). Every query is served by an index:
+the dashboard stays cheap with millions of executions.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Min, QuerySet
+
+from executions import heartbeats
+from executions.choices import ExecutionStatus
+from executions.models import Execution, ServiceHeartbeat
+from executions.selectors import executions_with_status
+from triggers import schedule
+from triggers.choices import TriggerStatus
+from triggers.models import Trigger
+
+DASHBOARD_WINDOW = timedelta(hours=24)
+NEXT_FIRES = 20
+ATTENTION_TRIGGERS = 50
+TIMELINE_LENGTH = 25
+
+
+def _scoped(queryset: QuerySet, tenant_ids: list[str] | None) -> QuerySet:
+    return queryset if tenant_ids is None else queryset.filter(tenant_id__in=tenant_ids)
+
+
+@dataclass
+class Dashboard:
+    since: datetime
+    by_status: dict[str, int]
+    total: int
+    failure_rate: float | None  # failed / finished (completed + failed), None: none finished
+    attention: list[Trigger]  # failed (frozen) and stale triggers, with their reasons
+    next_fires: list[Trigger]
+    pending: int
+    oldest_pending_age_seconds: float | None
+    scheduler: ServiceHeartbeat | None
+    scheduler_age_seconds: float | None
+    services: list[dict]  # every process's heartbeat: service, instance, age, details
+
+
+def dashboard(*, tenant_ids: list[str] | None, now: datetime) -> Dashboard:
+    since = now - DASHBOARD_WINDOW
+    counts = (
+        _scoped(Execution.objects.filter(created_at__gte=since), tenant_ids)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("*"))
+    )
+    by_status = {status: 0 for status in ExecutionStatus.values}
+    by_status.update({row["status"]: row["n"] for row in counts})
+    finished = by_status[ExecutionStatus.COMPLETED] + by_status[ExecutionStatus.FAILED]
+    pending = _scoped(
+        executions_with_status(Execution.objects.all(), [ExecutionStatus.PENDING]), tenant_ids
+    ).aggregate(n=Count("*"), oldest=Min("available_at"))
+    beat = heartbeats.heartbeats("scheduler").first()
+    return Dashboard(
+        since=since,
+        by_status=by_status,
+        total=sum(by_status.values()),
+        failure_rate=by_status[ExecutionStatus.FAILED] / finished if finished else None,
+        attention=list(
+            _scoped(Trigger.objects.all(), tenant_ids)
+            .filter(status__in=[TriggerStatus.FAILED, TriggerStatus.STALE])
+            .select_related("tenant")
+            .order_by("-error_at", "-id")[:ATTENTION_TRIGGERS]
+        ),
+        next_fires=list(
+            _scoped(Trigger.objects.all(), tenant_ids)
+            .filter(status=TriggerStatus.ACTIVE, next_fire_at__isnull=False)
+            .select_related("tenant")
+            .order_by("next_fire_at")[:NEXT_FIRES]
+        ),
+        pending=pending["n"],
+        oldest_pending_age_seconds=(
+            max(0.0, (now - pending["oldest"]).total_seconds()) if pending["oldest"] else None
+        ),
+        scheduler=beat,
+        scheduler_age_seconds=(now - beat.beat_at).total_seconds() if beat else None,
+        services=[
+            {
+                "service": row.service,
+                "instance": row.instance,
+                "age_seconds": (now - row.beat_at).total_seconds(),
+                "started_at": row.started_at,
+                "details": row.details,
+            }
+            for row in ServiceHeartbeat.objects.order_by("service", "-beat_at")
+        ],
+    )
+
+
+# -- a trigger's page ---------------------------------------------------------------------------
+
+
+@dataclass
+class Fire:
+    """One entry of a trigger's timeline: an execution, or slots that did not run."""
+
+    execution: Execution
+    outcome: str  # fired, skipped, missed, cancelled, replay
+    reason: str
+
+
+def trigger_timeline(trigger: Trigger, *, length: int = TIMELINE_LENGTH) -> list[Fire]:
+    """The trigger's latest firings, newest first, skipped and missed slots included with
+    their reasons (the scheduler records them as cancelled executions)."""
+    recent = (
+        Execution.objects.filter(trigger=trigger)
+        .order_by("-created_at", "-id")
+        .only(
+            "id", "execution_id", "execution_type", "status", "scheduled_for", "input_data",
+            "error_message", "created_at", "started_at", "completed_at", "replay_of_id",
+            "is_test",
+        )[:length]
+    )  # fmt: skip
+    return [Fire(execution, *fire_outcome(execution)) for execution in recent]
+
+
+def fire_outcome(execution: Execution) -> tuple[str, str]:
+    """(outcome, reason) of one execution as the timeline shows it."""
+    data = execution.input_data if isinstance(execution.input_data, dict) else {}
+    if execution.status == ExecutionStatus.CANCELLED:
+        if "skipped_count" in data:
+            return "missed", execution.error_message
+        if execution.error_message.startswith("Not run:"):
+            return "skipped", execution.error_message.removeprefix("Not run:").strip()
+        return "cancelled", execution.error_message
+    if execution.replay_of_id:
+        return "replay", ""
+    if execution.is_test:
+        return "test", ""
+    return "fired", execution.error_message if execution.status == ExecutionStatus.FAILED else ""
+
+
+def not_firing_reason(trigger: Trigger) -> str:
+    """Why the trigger's slots and events do not fire now ("" while it is active)."""
+    if trigger.status == TriggerStatus.ACTIVE:
+        return ""
+    label = TriggerStatus(trigger.status).label
+    return f"{label}: {trigger.error_message}" if trigger.error_message else f"{label}."
+
+
+def upcoming_slots(trigger: Trigger, *, now: datetime, count: int = 5) -> list[datetime]:
+    """The schedule's next ``count`` slots after ``now`` (none without a schedule); a
+    jittered trigger runs each its offset later (its next_fire_at says when)."""
+    if not trigger.cron_expression:
+        return []
+    try:
+        return schedule.next_slots(trigger.cron_expression, trigger.timezone, now, count)
+    except ValueError:
+        return []
+
+
+def schedule_in_words(trigger: Trigger) -> str:
+    if not trigger.cron_expression:
+        return ""
+    return schedule.describe(trigger.cron_expression, trigger.timezone)
