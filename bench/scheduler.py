@@ -349,7 +349,7 @@ def herd_floor(herd: int) -> float:
     """Seconds for one process to store ``herd`` pending executions and push their run
     messages, batch by batch, deciding nothing (the herd's baseline); the rows are removed."""
     from django.conf import settings
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from executions import broker
     from executions.models import Execution
@@ -371,7 +371,9 @@ def herd_floor(herd: int) -> float:
         broker.publish_run_messages([str(row.execution_id) for row in rows])
     elapsed = time.perf_counter() - started
     client.delete(QUEUE)
-    Execution.objects.filter(input_data__floor=True).delete()
+    # One statement: the ORM's delete would first collect the 100,000 rows' replays.
+    with connection.cursor() as cursor:
+        cursor.execute("""DELETE FROM executions_execution WHERE input_data @> '{"floor": true}'""")
     return elapsed
 
 
