@@ -20,14 +20,11 @@ Prints p50 and p95 per page, the number of queries, and the stock admin's p95.
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import time
 import types
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
+from _shared import PG, ROOT, SECRETS, django_setup, percentile, prepare_kept_database, timed
+
 DATABASE = "bench_admin"
 
 
@@ -37,45 +34,12 @@ def environment() -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": f"{PG}/{DATABASE}",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
-        "SECRET_KEY": "bench-secret-key",
-        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
+        **SECRETS,
         "ALLOWED_HOSTS": "testserver",
         "SECURE_SSL_REDIRECT": "0",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-
-
-def database_exists() -> bool:
-    found = subprocess.run(
-        ["psql", f"{PG}/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{DATABASE}'"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return found.stdout.strip() == "1"
-
-
-def prepare_database(rebuild: bool) -> bool:
-    """Create and migrate the database; True when it has to be filled."""
-    fresh = rebuild or not database_exists()
-    if fresh:
-        for sql in (
-            f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)",
-            f"CREATE DATABASE {DATABASE}",
-        ):
-            subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
-    # Also on a kept database: the working tree's migrations (new indexes) are applied.
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
-    )
-    return fresh
-
-
-def django_setup() -> None:
-    os.environ.update(environment())
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def fill(executions: int) -> None:
@@ -165,30 +129,14 @@ def stock_urlconf():
     return module
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def timed(call, requests: int) -> list[float]:
-    for _ in range(3):  # warm caches and connections; not measured
-        call()
-    samples = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--executions", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    must_fill = prepare_database(args.rebuild)
-    django_setup()
+    must_fill = prepare_kept_database(DATABASE, environment(), rebuild=args.rebuild)
+    django_setup(environment())
     if must_fill:
         fill(args.executions)
 

@@ -20,13 +20,10 @@ Prints p50 and p95 per list and page, and the number of queries of one request.
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
+from _shared import PG, ROOT, SECRETS, django_setup, percentile, prepare_kept_database, timed
+
 DATABASE = "bench_lists"
 MANAGE = "/manage/tenants/bench/projects/bench/agents/bench/triggers"
 
@@ -37,40 +34,11 @@ def environment() -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": f"{PG}/{DATABASE}",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
-        "SECRET_KEY": "bench-secret-key",
-        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
+        **SECRETS,
         "ALLOWED_HOSTS": "testserver",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-
-
-def database_exists() -> bool:
-    found = subprocess.run(
-        ["psql", f"{PG}/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{DATABASE}'"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return found.stdout.strip() == "1"
-
-
-def prepare_database(rebuild: bool) -> bool:
-    """Create and migrate the database; True when it has to be filled."""
-    if database_exists() and not rebuild:
-        return False
-    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
-    )
-    return True
-
-
-def django_setup() -> None:
-    os.environ.update(environment())
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def fill(triggers: int, executions: int) -> None:
@@ -142,22 +110,6 @@ def fill(triggers: int, executions: int) -> None:
     print(f"filled in {time.perf_counter() - started:.0f} s")
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def timed(call, requests: int) -> list[float]:
-    for _ in range(3):  # warm caches and connections; not measured
-        call()
-    samples = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--triggers", type=int, default=100_000)
@@ -165,8 +117,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    must_fill = prepare_database(args.rebuild)
-    django_setup()
+    must_fill = prepare_kept_database(DATABASE, environment(), rebuild=args.rebuild)
+    django_setup(environment())
     if must_fill:
         fill(args.triggers, args.executions)
 

@@ -22,9 +22,8 @@ import uuid
 from pathlib import Path
 
 import redis
+from _shared import PG, ROOT, SECRETS, django_setup, migrate, recreate_database
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "bench_worker"
 BROKER = "redis://127.0.0.1:6379/11"
 QUEUE = "bench-worker"
@@ -37,27 +36,10 @@ def environment() -> dict[str, str]:
         "DATABASE_URL": f"{PG}/{DATABASE}",
         "CELERY_BROKER_URL": BROKER,
         "CELERY_QUEUE": QUEUE,
-        "SECRET_KEY": "bench-secret-key",
-        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
+        **SECRETS,
         "EXECUTION_RUNNER": "dry_run",
         "PYTHONPATH": str(ROOT),
     }
-
-
-def django_setup() -> None:
-    os.environ.update(environment())
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def prepare_database() -> None:
-    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
-    )
 
 
 def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
@@ -162,8 +144,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
-    prepare_database()
-    django_setup()
+    recreate_database(DATABASE)
+    migrate(environment())
+    django_setup(environment())
     redis.Redis.from_url(BROKER).flushdb()
     store_due_executions(args.n)
     log_dir = ROOT / "var" / "bench-worker"
