@@ -30,7 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from executions import heartbeats, metrics
 from executions.selectors import pending_summary
 
-SCHEDULER = "scheduler"
+SCHEDULER = heartbeats.SCHEDULER
 
 
 class DatabaseGauges:

@@ -46,7 +46,9 @@ class TriggerBeatScheduler(DatabaseScheduler):
                     "not_run": report.not_run,
                     "slot_lag_seconds": round(report.slot_lag_seconds, 3),
                 }
-            heartbeats.heartbeat("scheduler", self.last_firing, force=bool(report.triggers))
+            heartbeats.heartbeat(
+                heartbeats.SCHEDULER, self.last_firing, force=bool(report.triggers)
+            )
             until_next = scheduler.seconds_until_next_due()
         except Exception:  # the database is away: keep Beat alive and try again soon
             logger.exception("Scheduler pass failed")

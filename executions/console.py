@@ -8,12 +8,12 @@ the dashboard stays cheap with millions of executions.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, QuerySet
 
 from executions import heartbeats
 from executions.choices import ExecutionStatus
 from executions.models import Execution, ServiceHeartbeat
-from executions.selectors import executions_with_status
+from executions.selectors import pending_summary
 from triggers import schedule
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
@@ -54,10 +54,8 @@ def dashboard(*, tenant_ids: list[str] | None, now: datetime) -> Dashboard:
     by_status = {status: 0 for status in ExecutionStatus.values}
     by_status.update({row["status"]: row["n"] for row in counts})
     finished = by_status[ExecutionStatus.COMPLETED] + by_status[ExecutionStatus.FAILED]
-    pending = _scoped(
-        executions_with_status(Execution.objects.all(), [ExecutionStatus.PENDING]), tenant_ids
-    ).aggregate(n=Count("*"), oldest=Min("available_at"))
-    beat = heartbeats.heartbeats("scheduler").first()
+    pending, oldest = pending_summary(tenant_ids)
+    beat = heartbeats.heartbeats(heartbeats.SCHEDULER).first()
     return Dashboard(
         since=since,
         by_status=by_status,
@@ -75,10 +73,8 @@ def dashboard(*, tenant_ids: list[str] | None, now: datetime) -> Dashboard:
             .select_related("tenant")
             .order_by("next_fire_at")[:NEXT_FIRES]
         ),
-        pending=pending["n"],
-        oldest_pending_age_seconds=(
-            max(0.0, (now - pending["oldest"]).total_seconds()) if pending["oldest"] else None
-        ),
+        pending=pending,
+        oldest_pending_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else None,
         scheduler=beat,
         scheduler_age_seconds=(now - beat.beat_at).total_seconds() if beat else None,
         services=[

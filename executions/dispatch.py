@@ -40,6 +40,7 @@ from django.utils import timezone
 from executions import broker, fairness
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
+from triggers.choices import OverlapPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ def _lanes(rows, default_limit) -> list[fairness.Lane]:
                 trigger_id,
                 [],
                 limit=limit or default_limit,
-                buffer_one=overlap == "buffer_one",
+                buffer_one=overlap == OverlapPolicy.BUFFER_ONE,
             )
         lane.waiting.append(fairness.Waiting(pk, kind, available_at))
     return list(lanes.values())

@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from executions.models import ServiceHeartbeat
 
+SCHEDULER = "scheduler"  # Beat's service name: the dashboard, /metrics and /readyz read it
+
 HEARTBEAT_EVERY_SECONDS = 1.0
 HEARTBEAT_RETENTION = timedelta(days=1)
 

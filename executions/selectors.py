@@ -18,12 +18,13 @@ def execution_history(*, trigger: Trigger) -> QuerySet[Execution]:
     return Execution.objects.filter(trigger=trigger).order_by("-created_at", "-id")
 
 
-def pending_summary() -> tuple[int, datetime | None]:
+def pending_summary(tenant_ids: list[str] | None = None) -> tuple[int, datetime | None]:
     """(how many executions are pending, the earliest moment one of them could run), from the
-    partial index execution_pending alone."""
-    found = executions_with_status(Execution.objects.all(), [ExecutionStatus.PENDING]).aggregate(
-        count=Count("*"), oldest=Min("available_at")
-    )
+    partial index execution_pending; of ``tenant_ids`` only, when given."""
+    pending = executions_with_status(Execution.objects.all(), [ExecutionStatus.PENDING])
+    if tenant_ids is not None:
+        pending = pending.filter(tenant_id__in=tenant_ids)
+    found = pending.aggregate(count=Count("*"), oldest=Min("available_at"))
     return found["count"], found["oldest"]
 
 

@@ -279,7 +279,7 @@ def _commit(trigger: Trigger, started: datetime, fetched: Fetched, answer: Answe
         result = _result(plan, len(answer.items), fired, duplicates, deferred, refusal)
         trigger_services.trigger_poll_succeeded(
             trigger_id=locked.pk, polled_at=started, result=result,
-            config_hash=locked.config_hash, cursor_data=new_cursor, cursor_changed=True,
+            config_hash=locked.config_hash, cursor_data=new_cursor,
         )  # fmt: skip
     if fired:
         logger.info("Poll of trigger %s: %s", trigger.pk, result)

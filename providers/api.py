@@ -19,18 +19,15 @@ from rest_framework.views import APIView
 from accounts.models import Project
 from api.strict import StrictJSONTypes, reject_nul_characters
 from api.views import TenantScopedViewSet
-from executions.models import Execution
 from polling.errors import PollFailed
-from polling.services import trigger_samples
 from providers import services
 from triggers import catalog
 from triggers import services as trigger_services
 from triggers.api.agents import TriggerInstanceSerializer
-from triggers.choices import Delivery, TriggerOrigin
+from triggers.choices import TriggerOrigin
 from triggers.models import Trigger
 
 SHARED_ORIGINS = (TriggerOrigin.AGENT, TriggerOrigin.PROVIDER)
-TEST_SAMPLES = 5
 
 
 class SharedTriggerSerializer(TriggerInstanceSerializer):
@@ -247,22 +244,11 @@ class TestSamplesView(APIView):
         )
         if trigger is None:
             raise NotFound("Trigger not found")
-        if trigger.delivery == Delivery.POLLING:
-            try:
-                return Response({"samples": trigger_samples(trigger=trigger), "source": "fetched"})
-            except PollFailed as failed:
-                raise SourceUnavailable(failed.message) from None
-        received = (
-            Execution.objects.filter(trigger=trigger, request_payload__isnull=False)
-            .order_by("-created_at", "-id")
-            .values_list("request_payload", flat=True)[:TEST_SAMPLES]
-        )
-        samples = [payload.get("body") for payload in received if isinstance(payload, dict)]
-        if samples:
-            return Response({"samples": samples, "source": "received"})
-        entry = trigger.trigger_type
-        sample = entry.sample_payload if entry is not None else None
-        return Response({"samples": [sample] if sample is not None else [], "source": "catalog"})
+        try:
+            samples, source = services.trigger_test_samples(trigger=trigger)
+        except PollFailed as failed:
+            raise SourceUnavailable(failed.message) from None
+        return Response({"samples": samples, "source": source})
 
 
 class ProviderTriggersView(APIView):

@@ -8,10 +8,34 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Credential, Project
+from executions.models import Execution
+from polling.services import trigger_samples
 from triggers import catalog
 from triggers import services as trigger_services
-from triggers.choices import TriggerOrigin, TriggerStatus
+from triggers.choices import Delivery, TriggerOrigin, TriggerStatus
 from triggers.models import Trigger
+
+TEST_SAMPLES = 5
+
+
+def trigger_test_samples(*, trigger: Trigger) -> tuple[list, str]:
+    """(samples, where they come from): a polling trigger's are up to five of its source's
+    current items, fetched now (``fetched``; PollFailed when the source fails; its cursor does
+    not move); another's, the bodies of its last five deliveries, newest first (``received``),
+    or its catalog entry's sample while it has received none (``catalog``)."""
+    if trigger.delivery == Delivery.POLLING:
+        return trigger_samples(trigger=trigger), "fetched"
+    received = (
+        Execution.objects.filter(trigger=trigger, request_payload__isnull=False)
+        .order_by("-created_at", "-id")
+        .values_list("request_payload", flat=True)[:TEST_SAMPLES]
+    )
+    samples = [payload.get("body") for payload in received if isinstance(payload, dict)]
+    if samples:
+        return samples, "received"
+    entry = trigger.trigger_type
+    sample = entry.sample_payload if entry is not None else None
+    return ([sample] if sample is not None else []), "catalog"
 
 
 @transaction.atomic

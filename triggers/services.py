@@ -391,11 +391,10 @@ def trigger_poll_succeeded(
     polled_at: datetime,
     result: str,
     config_hash: str,
-    cursor_data=None,
-    cursor_changed: bool = False,
+    cursor_data,
 ) -> bool:
-    """Record a poll that succeeded: when it ran, what it found, the cursor it moved to (with
-    ``cursor_changed``); the failure streak starts over. Written only while the trigger is
+    """Record a poll that succeeded: when it ran, what it found, the cursor it moved to; the
+    failure streak starts over. Written only while the trigger is
     active with the config it was polled with (``config_hash``): False otherwise, and
     nothing is written. Inside the poll's transaction, it commits with the executions."""
     changes = {
@@ -403,9 +402,8 @@ def trigger_poll_succeeded(
         "last_poll_status": PollStatus.OK,
         "last_poll_result": storable_text(result)[:_POLL_RESULT_MAX_LENGTH],
         "poll_failures": 0,
+        "cursor_data": cursor_data,
     }
-    if cursor_changed:
-        changes["cursor_data"] = cursor_data
     polled = Trigger.objects.filter(
         pk=trigger_id, status=TriggerStatus.ACTIVE, config_hash=config_hash
     )

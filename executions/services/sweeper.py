@@ -42,10 +42,10 @@ def executions_sweep(*, now: datetime | None = None, batch_size: int = 1000) -> 
     timeout = settings.EXECUTION_TIMEOUT_SECONDS
     lost = Execution.objects.filter(
         status=ExecutionStatus.RUNNING, started_at__lte=now - timedelta(seconds=timeout)
-    ).select_related("trigger")[:batch_size]
+    )[:batch_size]
+    message = f"No result within {timeout} s: the worker was lost or the run hung."
     timed_out = 0
     for execution in lost:
-        message = f"No result within {timeout} s: the worker was lost or the run hung."
         if execution_attempt_failed(execution=execution, error_message=message) is not None:
             timed_out += 1
     return SweepReport(
