@@ -1,15 +1,17 @@
 """Through the workers: due dry_run executions against bare Celery no-op tasks.
 
-    .venv/bin/python bench/worker.py [--n 100000] [--concurrency 2]
+    .venv/bin/python bench/worker.py [--n 100000] [--concurrency 2] [--batch-sizes 16,1]
 
 One ``celery worker --concurrency 2`` (two pool processes, as bin/run starts it) on PostgreSQL
 (database ``bench_worker``) and Redis (db 11). First the baseline: N messages of a task that
 does nothing (``bench.noop``, acked late like a run message) pushed onto the run queue,
 timed until the queue and the broker's unacked set are empty. Then N due dry_run executions
 stored pending over 100 triggers of one tenant and handed out by the dispatcher as the
-service does (passes after each finished execution, plus this process's periodic pass
-every second, standing in for Beat's), timed from the first pass until all are completed.
-Prints both rates and their ratio (issue goal: at least 0.5).
+service does (passes after each finished run message, plus this process's periodic pass
+every second, standing in for Beat's), timed from the first pass until all are completed —
+once per ``--batch-sizes`` value (EXECUTION_RUN_BATCH_SIZE, a fresh worker and N fresh
+executions each time; 16 is the default, 1 one execution per message). Prints the rates
+and their ratios to the baseline (issue goal: at least 0.5).
 """
 
 import argparse
@@ -29,7 +31,7 @@ BROKER = "redis://127.0.0.1:6379/11"
 QUEUE = "bench-worker"
 
 
-def environment() -> dict[str, str]:
+def environment(**extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -39,17 +41,18 @@ def environment() -> dict[str, str]:
         **SECRETS,
         "EXECUTION_RUNNER": "dry_run",
         "PYTHONPATH": str(ROOT),
+        **extra,
     }
 
 
-def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")  # noqa: SIM115 - the worker's for its lifetime
+def start_worker(concurrency: int, log_path: Path, batch_size: int) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 - the worker's for its lifetime
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bench.worker_app", "worker", "--loglevel",
          "WARNING", "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
          "--without-heartbeat"],
-        cwd=ROOT, env=environment(), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        cwd=ROOT, env=environment(EXECUTION_RUN_BATCH_SIZE=str(batch_size)), stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     client = redis.Redis.from_url(BROKER)
     deadline = time.monotonic() + 60
@@ -110,7 +113,7 @@ def store_due_executions(n: int) -> None:
         cursor.execute("VACUUM ANALYZE executions_execution")
 
 
-def executions(n: int) -> float:
+def executions(n: int, already_completed: int) -> float:
     """Seconds for the worker to complete ``n`` due dry_run executions."""
     from django.db import connection
 
@@ -132,35 +135,52 @@ def executions(n: int) -> float:
                 cursor.execute(
                     "SELECT count(*) FROM executions_execution WHERE status = 'completed'"
                 )
-                if cursor.fetchone()[0] >= n:
+                if cursor.fetchone()[0] >= already_completed + n:
                     return time.monotonic() - started
             time.sleep(0.2)
     finally:
         stop.set()
 
 
+def stop_worker(worker: subprocess.Popen) -> None:
+    os.killpg(worker.pid, 15)
+    worker.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--batch-sizes", default="16,1")
     args = parser.parse_args()
+    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     recreate_database(DATABASE)
     migrate(environment())
     django_setup(environment())
+    from django.conf import settings
+
     redis.Redis.from_url(BROKER).flushdb()
-    store_due_executions(args.n)
     log_dir = ROOT / "var" / "bench-worker"
     log_dir.mkdir(parents=True, exist_ok=True)
-    worker = start_worker(args.concurrency, log_dir / "worker.log")
+    (log_dir / "worker.log").unlink(missing_ok=True)
+    worker = start_worker(args.concurrency, log_dir / "worker.log", batch_sizes[0])
     try:
         bare = bare_tasks(args.n)
-        print(f"bare Celery no-op tasks: {args.n} in {bare:.1f} s = {args.n / bare:,.0f}/s")
-        ours = executions(args.n)
-        print(f"dry_run executions:      {args.n} in {ours:.1f} s = {args.n / ours:,.0f}/s")
-        print(f"ratio executions / bare: {bare / ours:.2f} (goal >= 0.5)")
     finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(timeout=30)
+        stop_worker(worker)
+    print(f"bare Celery no-op tasks: {args.n} in {bare:.1f} s = {args.n / bare:,.0f}/s")
+    for phase, batch_size in enumerate(batch_sizes):
+        store_due_executions(args.n)
+        settings.EXECUTION_RUN_BATCH_SIZE = batch_size  # this process's passes
+        worker = start_worker(args.concurrency, log_dir / "worker.log", batch_size)
+        try:
+            ours = executions(args.n, already_completed=phase * args.n)
+        finally:
+            stop_worker(worker)
+        print(
+            f"dry_run executions, EXECUTION_RUN_BATCH_SIZE={batch_size}: {args.n} in {ours:.1f} s"
+            f" = {args.n / ours:,.0f}/s; ratio to bare {bare / ours:.2f} (goal >= 0.5)"
+        )
 
 
 if __name__ == "__main__":

@@ -360,6 +360,9 @@ EXECUTION_MAX_IN_FLIGHT = env_int("EXECUTION_MAX_IN_FLIGHT", 64, minimum=1)
 # Per tenant and per trigger (a trigger's max_concurrency overrides the latter); 0: no limit.
 EXECUTION_TENANT_MAX_IN_FLIGHT = env_int("EXECUTION_TENANT_MAX_IN_FLIGHT", 0, minimum=0)
 EXECUTION_TRIGGER_MAX_IN_FLIGHT = env_int("EXECUTION_TRIGGER_MAX_IN_FLIGHT", 0, minimum=0)
+# Executions whose runner answers at once (dry_run) travel up to this many per run message,
+# started and stored together by the worker; 1: one per message. Others always go alone.
+EXECUTION_RUN_BATCH_SIZE = env_int("EXECUTION_RUN_BATCH_SIZE", 16, minimum=1)
 # Dispatch classes, first served first: execution types, "," within a class, ";" between.
 _EXECUTION_TYPES = {"scheduled", "manual", "webhook", "slack", "polling", "file_system"}
 EXECUTION_DISPATCH_CLASSES = [

@@ -34,22 +34,25 @@ _REDIS_SCHEMES = ("redis://", "rediss://")
 _format: RunMessageFormat | None = None
 
 
-def publish_run_messages(execution_ids: Sequence[str], *, eta: datetime | None = None) -> None:
-    """Publish one run message per execution id, in order; raises when the broker fails."""
+def publish_run_messages(
+    arguments: Sequence[str | list[str]], *, eta: datetime | None = None
+) -> None:
+    """Publish one run message per argument — an execution id, or a list of them (a batch)
+    — in order; raises when the broker fails."""
     app = current_app
     url = app.conf.broker_url or ""
     if url.startswith(_REDIS_SCHEMES):
         message_format = _run_message_format(app)
-        messages = [message_format.encode(execution_id, eta=eta) for execution_id in execution_ids]
+        messages = [message_format.encode(argument, eta=eta) for argument in arguments]
         _redis_client(url, app.conf.broker_connection_timeout).lpush(
             message_format.queue, *messages
         )
         return
     with app.producer_or_acquire() as producer:
         batch = getattr(producer, "batch", None)
-        with batch() if batch is not None and len(execution_ids) > 1 else nullcontext():
-            for execution_id in execution_ids:
-                app.send_task(RUN_EXECUTION_TASK, (execution_id,), eta=eta, producer=producer)
+        with batch() if batch is not None and len(arguments) > 1 else nullcontext():
+            for argument in arguments:
+                app.send_task(RUN_EXECUTION_TASK, (argument,), eta=eta, producer=producer)
 
 
 def _run_message_format(app) -> RunMessageFormat:

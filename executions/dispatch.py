@@ -11,6 +11,12 @@ on the control queue (``dispatch_executions``, the safety net that also picks up
 whose backoff is over). Passes take a transaction-level advisory lock, so several processes
 may run them: one at a time counts and claims, none exceeds the bound.
 
+A run message carries one execution, or — for executions whose runner answers at once
+(``dry_run``, ``INSTANT_RUNNERS``) — a batch of up to ``EXECUTION_RUN_BATCH_SIZE``: the worker
+starts a batch in one statement and stores its results in another (executions/services/
+batches.py), so an execution costs a fraction of a message. An execution whose agent takes
+seconds always travels alone: none waits in a worker behind another's agent.
+
 A row is always committed before its message is published, so a worker never looks for a
 row that is not there yet. Publishing may fail (the broker is down): that is logged, not
 raised, and the claimed executions go back to waiting; a later pass publishes them. A
@@ -52,6 +58,9 @@ _MAX_BIGINT = 9223372036854775807
 _SPARE_LANES = 32
 # One pass claims at most this many (a larger bound fills up over several passes).
 _MAX_PER_PASS = 1000
+# Runners that answer at once, without waiting on an agent: their executions may share a
+# run message (a batch).
+INSTANT_RUNNERS = frozenset({"dry_run"})
 _WAITING = "e.status = 'pending' AND e.dispatched_at IS NULL"
 _IN_FLIGHT = "status IN ('pending', 'running') AND dispatched_at IS NOT NULL"
 
@@ -71,23 +80,28 @@ def enqueue_on_commit(execution_ids: Iterable[uuid.UUID], *, batched: bool = Fal
         transaction.on_commit(dispatch_waiting)
 
 
-def enqueue(execution_ids: Iterable[uuid.UUID]) -> int:
-    """Publish one run message per execution; returns how many were published.
+def enqueue(messages: Iterable[uuid.UUID | list[uuid.UUID]]) -> int:
+    """Publish run messages, each for one execution id or a batch (a list of them); returns
+    how many executions were published.
 
-    The batch goes out together (one LPUSH on Redis, executions/broker.py); a failed batch
-    publishes none of it, and 0 is returned.
+    They go out together (one LPUSH on Redis, executions/broker.py); a failed publish
+    publishes none of them, and 0 is returned.
     """
-    ids = [str(execution_id) for execution_id in execution_ids]
+    arguments = [
+        [str(i) for i in message] if isinstance(message, list) else str(message)
+        for message in messages
+    ]
+    count = sum(len(a) if isinstance(a, list) else 1 for a in arguments)
     try:
-        broker.publish_run_messages(ids)
+        broker.publish_run_messages(arguments)
     except Exception:  # the broker's error types depend on the transport
         logger.warning(
             "Broker unavailable: %d executions left pending, dispatched again later",
-            len(ids),
+            count,
             exc_info=True,
         )
         return 0
-    return len(ids)
+    return count
 
 
 def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int:
@@ -122,11 +136,35 @@ def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int
         if not picked:
             return 0
         claimed = _claim([w.id for w in picked], now)
-        ids = [claimed[w.id] for w in picked if w.id in claimed]
+        messages = run_messages(
+            [w for w in picked if w.id in claimed],
+            claimed,
+            batch_size=settings.EXECUTION_RUN_BATCH_SIZE,
+        )
     if connection.in_atomic_block:  # a caller's transaction: publish once it commits
-        transaction.on_commit(lambda: _publish(ids))
-        return len(ids)
-    return _publish(ids)
+        transaction.on_commit(lambda: _publish(messages))
+        return len(claimed)
+    return _publish(messages)
+
+
+def run_messages(
+    picked: list[fairness.Waiting], execution_ids: dict[int, uuid.UUID], *, batch_size: int
+) -> list[uuid.UUID | list[uuid.UUID]]:
+    """The picked executions as run messages, in the order picked: an execution of an
+    instant runner joins the open batch (a new one starts where the last is full), any
+    other goes alone. A batch keeps the place of its first execution."""
+    messages: list = []
+    batch: list | None = None
+    for waiting in picked:
+        execution_id = execution_ids[waiting.id]
+        if not waiting.batchable or batch_size <= 1:
+            messages.append(execution_id)
+            continue
+        if batch is None or len(batch) >= batch_size:
+            batch = []
+            messages.append(batch)
+        batch.append(execution_id)
+    return [m[0] if isinstance(m, list) and len(m) == 1 else m for m in messages]
 
 
 def _claim(pks: list[int], now: datetime) -> dict[int, uuid.UUID]:
@@ -148,10 +186,11 @@ def _claim(pks: list[int], now: datetime) -> dict[int, uuid.UUID]:
         return dict(cursor.fetchall())
 
 
-def _publish(execution_ids: list[uuid.UUID]) -> int:
+def _publish(messages: list) -> int:
     """Publish claimed executions; on failure they go back to waiting."""
-    published = enqueue(execution_ids)
+    published = enqueue(messages)
     if not published:
+        execution_ids = [i for m in messages for i in (m if isinstance(m, list) else [m])]
         Execution.objects.filter(
             execution_id__in=execution_ids, status=ExecutionStatus.PENDING
         ).update(dispatched_at=None)
@@ -200,12 +239,14 @@ WITH RECURSIVE lanes (tenant_id, trigger_id, n) AS (
 )
 SELECT tenant_id, trigger_id FROM lanes LIMIT %(max_lanes)s::int
 """
-# Each lane's oldest waiting executions that may run now, with what the rules need.
+# Each lane's oldest waiting executions that may run now, with what the rules need (and
+# the runner its agent chose, for batching).
 _ROWS_SQL = f"""
 SELECT lane.tenant_id, lane.trigger_id, t.max_concurrency, t.overlap_policy,
-       w.id, w.execution_type, w.available_at
+       w.id, w.execution_type, w.available_at, a.runner
 FROM unnest(%(tenants)s::varchar[], %(triggers)s::bigint[]) AS lane (tenant_id, trigger_id)
 JOIN triggers_trigger t ON t.id = lane.trigger_id
+LEFT JOIN accounts_agent a ON a.id = t.agent_id
 CROSS JOIN LATERAL (
     SELECT e.id, e.execution_type, e.available_at FROM executions_execution e
     WHERE e.tenant_id = lane.tenant_id AND e.trigger_id = lane.trigger_id AND {_WAITING}
@@ -261,16 +302,17 @@ def _waiting_lanes_portable(places, now, default_limit) -> list[fairness.Lane]:
             "id",
             "execution_type",
             "available_at",
+            "trigger__agent__runner",
         )[: places * 20]
     )
     return _lanes(rows, default_limit)
 
 
 def _lanes(rows, default_limit) -> list[fairness.Lane]:
-    """Waiting rows (tenant, trigger, its limit, its overlap policy, id, type, available_at),
-    grouped into one lane per trigger, in the rows' order."""
+    """Waiting rows (tenant, trigger, its limit, its overlap policy, id, type, available_at,
+    its agent's runner), grouped into one lane per trigger, in the rows' order."""
     lanes: dict[int, fairness.Lane] = {}
-    for tenant_id, trigger_id, limit, overlap, pk, kind, available_at in rows:
+    for tenant_id, trigger_id, limit, overlap, pk, kind, available_at, runner in rows:
         lane = lanes.get(trigger_id)
         if lane is None:
             lane = lanes[trigger_id] = fairness.Lane(
@@ -280,7 +322,8 @@ def _lanes(rows, default_limit) -> list[fairness.Lane]:
                 limit=limit or default_limit,
                 buffer_one=overlap == OverlapPolicy.BUFFER_ONE,
             )
-        lane.waiting.append(fairness.Waiting(pk, kind, available_at))
+        batchable = (runner or settings.EXECUTION_RUNNER) in INSTANT_RUNNERS
+        lane.waiting.append(fairness.Waiting(pk, kind, available_at, batchable))
     return list(lanes.values())
 
 

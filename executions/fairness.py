@@ -35,6 +35,7 @@ class Waiting:
     id: int
     execution_type: str
     available_at: datetime
+    batchable: bool = False  # its runner answers at once: it may share a run message
 
 
 @dataclass

@@ -3,9 +3,10 @@
 Celery's own publishing (``apply_async``) costs about 0.25 ms of CPU per message — more than
 the webhook pipeline and the execution INSERT together — because it re-reads its settings,
 routes, and builds the message anew for every call. Every run message is the same task with
-one argument, so the message is built once per process, by Celery itself
-(``app.amqp.create_task_message``), and each execution only fills in what differs: the task
-id, its argument, the ETA and kombu's delivery tag. ``encode`` then costs ~15 µs.
+one argument (an execution id, or a list of them: a batch), so the message is built once per
+process, by Celery itself (``app.amqp.create_task_message``), and each message only fills in
+what differs: the task id, its argument, the ETA and kombu's delivery tag. ``encode`` then
+costs ~15 µs.
 
 The envelope is what kombu's virtual transports (Redis among them) store for a message.
 tests/executions/test_run_messages.py publishes one execution both ways and asserts the two
@@ -69,10 +70,11 @@ class RunMessageFormat:
             pid=os.getpid(),
         )
 
-    def encode(self, execution_id: str, *, eta: datetime | None = None) -> str:
-        """The message that runs ``execution_id`` (not before ``eta``), as kombu stores it."""
+    def encode(self, argument: str | list[str], *, eta: datetime | None = None) -> str:
+        """The message that runs ``argument`` — an execution id, or a batch of them — (not
+        before ``eta``), as kombu stores it."""
         task_id = str(uuid.uuid4())
-        body = json.dumps([[execution_id], {}, self.embed]).encode()
+        body = json.dumps([[argument], {}, self.embed]).encode()
         return json.dumps(
             {
                 "body": base64.b64encode(body).decode(),
@@ -83,7 +85,7 @@ class RunMessageFormat:
                     "id": task_id,
                     "root_id": task_id,
                     "eta": eta.isoformat() if eta is not None else None,
-                    "argsrepr": repr((execution_id,)),
+                    "argsrepr": repr((argument,)),
                 },
                 "properties": {
                     **self.properties,

@@ -8,7 +8,11 @@ from executions.services import lifecycle, replays, sweeper
 
 
 @shared_task(name=RUN_EXECUTION_TASK, acks_late=True)
-def run_execution(execution_id: str) -> str | None:
+def run_execution(execution_id: str | list[str]) -> str | list | None:
+    """A run message: one execution id, or a batch of them (executions/dispatch.py)."""
+    if isinstance(execution_id, list):
+        finished = lifecycle.executions_run(execution_ids=execution_id)
+        return [execution.status if execution else None for execution in finished]
     execution = lifecycle.execution_run(execution_id=execution_id)
     return execution.status if execution else None
 

@@ -1,5 +1,7 @@
 """Shared cast: tenant ``acme`` (alice, owner; bob, viewer) and tenant ``globex`` (charlie)."""
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -184,6 +186,28 @@ def purge_test_queue() -> None:
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
         settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_CONTROL_QUEUE
     )
+
+
+def queued_run_messages(client=None, queue: str | None = None) -> list:
+    """The run queue's messages' arguments, oldest first: an execution id, or a list of
+    them (a batch)."""
+    client = client or redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    raw = client.lrange(queue or settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1)
+    messages = [json.loads(m) for m in reversed(raw)]  # workers pop the list's right end
+    return [
+        json.loads(base64.b64decode(m["body"]))[0][0]
+        for m in messages
+        if m["headers"]["task"] == "executions.tasks.run_execution"
+    ]
+
+
+def queued_executions(client=None, queue: str | None = None) -> list[str]:
+    """The execution ids the run queue's messages carry, oldest first."""
+    return [
+        execution_id
+        for argument in queued_run_messages(client, queue)
+        for execution_id in (argument if isinstance(argument, list) else [argument])
+    ]
 
 
 def engine_environment(**extra: str) -> dict[str, str]:

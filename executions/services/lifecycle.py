@@ -12,8 +12,8 @@ import os
 import socket
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -26,7 +26,8 @@ from api.storable import storable_text
 from executions import dispatch, log_context, metrics, policies
 from executions.choices import ExecutionStatus
 from executions.models import Execution
-from executions.runners import AttemptAbandoned, RunnerError, run_agent
+from executions.runners import AgentResult, AttemptAbandoned, RunnerError, run_agent
+from executions.services import claims
 from triggers import services as trigger_services
 from triggers.models import Trigger
 
@@ -38,17 +39,40 @@ def worker_identity() -> str:
 
 
 def execution_start(*, execution_id: uuid.UUID | str, worker_id: str) -> Execution | None:
-    """pending -> running; None when it is not pending, not due yet, or must wait.
+    """pending -> running; None when it is not pending, not due yet, or must wait."""
+    started = executions_start(execution_ids=[execution_id], worker_id=worker_id)
+    return started[0] if started else None
 
-    A ``buffer_one`` scheduled execution waits while another execution of its trigger
-    runs; that one's finish dispatches it again. An execution that may not start now goes
-    back to waiting in the database (``dispatched_at`` emptied) for a later dispatch pass.
+
+def executions_start(*, execution_ids: list, worker_id: str) -> list[Execution]:
+    """pending -> running for each of a run message's executions that may start now; returns
+    those started, in the message's order, with their trigger, agent and project loaded.
+
+    The common case is one statement for them all (executions/services/claims.py). A
+    ``buffer_one`` scheduled execution waits while another execution of its trigger runs;
+    that one's finish dispatches it again. An execution that may not start now goes back to
+    waiting in the database (``dispatched_at`` emptied) for a later dispatch pass.
     """
     now = timezone.now()
     worker_id = worker_id[:255]
-    execution = _start_at_once(execution_id, worker_id, now)
-    if execution is not None:
-        return _started(execution, now)
+    started: dict[str, Execution] = {}
+    if connection.vendor == "postgresql":
+        for execution in claims.start_many(execution_ids, worker_id, now):
+            started[str(execution.execution_id)] = execution
+    for execution_id in execution_ids:
+        key = str(execution_id)
+        if key not in started:
+            execution = _start_one(execution_id, worker_id, now)
+            if execution is not None:
+                started[key] = execution
+    in_order = [started[str(i)] for i in execution_ids if str(i) in started]
+    for execution in in_order:
+        _started(execution, now)
+    return in_order
+
+
+def _start_one(execution_id, worker_id: str, now: datetime) -> Execution | None:
+    """An execution the common start did not take: start it, or say why not (None)."""
     execution = (
         Execution.objects.select_related("trigger", "trigger__agent", "trigger__project")
         .filter(execution_id=execution_id, status=ExecutionStatus.PENDING)
@@ -77,15 +101,14 @@ def execution_start(*, execution_id: uuid.UUID | str, worker_id: str) -> Executi
     execution.worker_id = worker_id
     execution.dispatched_at = execution.dispatched_at or now
     execution.updated_at = now
-    return _started(execution, now)
+    return execution
 
 
-def _started(execution: Execution, now: datetime) -> Execution:
+def _started(execution: Execution, now: datetime) -> None:
     metrics.execution_started(
         execution.execution_type,
         queue_wait_seconds=(now - execution.available_at).total_seconds(),
     )
-    return execution
 
 
 # pending -> running in one autocommitted statement that only matches a pending execution;
@@ -95,73 +118,6 @@ _START_SQL = (
     " worker_id = %s, dispatched_at = COALESCE(dispatched_at, %s), updated_at = %s"
     " WHERE id = %s AND status = 'pending'"
 )
-
-
-def _start_at_once(execution_id, worker_id: str, now: datetime) -> Execution | None:
-    """The common start in one round trip: a pending, due execution that no overlap rule
-    holds back becomes running, and comes back with its trigger, agent and project (as
-    ``select_related`` would load them). None: not started here (the caller looks why)."""
-    if connection.vendor != "postgresql":
-        return None
-    models = _start_models()
-    with connection.cursor() as cursor:
-        cursor.execute(_start_sql(), [now, worker_id, now, now, uuid.UUID(str(execution_id)), now])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    loaded, at = [], 0
-    for model, fields in models:
-        values = row[at : at + len(fields)]
-        at += len(fields)
-        if values[0] is None:  # a LEFT JOIN that found nothing (no agent, no project)
-            loaded.append(None)
-            continue
-        values = [
-            f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
-            for f, v in zip(fields, values, strict=True)
-        ]
-        loaded.append(model.from_db(connection.alias, [f.attname for f in fields], values))
-    execution, trigger, agent, project = loaded
-    trigger._state.fields_cache["agent"] = agent
-    trigger._state.fields_cache["project"] = project
-    execution._state.fields_cache["trigger"] = trigger
-    return execution
-
-
-@lru_cache(maxsize=1)
-def _start_models() -> list:
-    trigger_field = Trigger._meta.get_field
-    return [
-        (model, list(model._meta.concrete_fields))
-        for model in (
-            Execution,
-            Trigger,
-            trigger_field("agent").related_model,
-            trigger_field("project").related_model,
-        )
-    ]
-
-
-@lru_cache(maxsize=1)
-def _start_sql() -> str:
-    (_e, ef), (_t, tf), (agent, af), (project, pf) = _start_models()
-
-    def columns(alias, fields):
-        return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in fields)
-
-    return (
-        "WITH started AS (UPDATE executions_execution e SET status = 'running',"
-        " started_at = %s, completed_at = NULL, worker_id = %s,"
-        " dispatched_at = COALESCE(e.dispatched_at, %s), updated_at = %s"
-        " FROM triggers_trigger t WHERE e.execution_id = %s AND e.status = 'pending'"
-        " AND e.available_at <= %s AND t.id = e.trigger_id"
-        " AND NOT (e.execution_type = 'scheduled' AND t.overlap_policy = 'buffer_one')"
-        " RETURNING e.*) "
-        f"SELECT {columns('started', ef)}, {columns('t', tf)}, {columns('a', af)},"
-        f" {columns('p', pf)} FROM started JOIN triggers_trigger t ON t.id = started.trigger_id"
-        f" LEFT JOIN {agent._meta.db_table} a ON a.id = t.agent_id"
-        f" LEFT JOIN {project._meta.db_table} p ON p.id = t.project_id"
-    )
 
 
 def _claim_start(pk: int, worker_id: str, now: datetime) -> bool:
@@ -174,16 +130,48 @@ def execution_run(
     *, execution_id: uuid.UUID | str, worker_id: str | None = None
 ) -> Execution | None:
     """Start, run through the agent's runner, and finish one execution (the worker's job)."""
-    execution = execution_start(execution_id=execution_id, worker_id=worker_id or worker_identity())
-    if execution is None:
-        return None
-    with log_context.execution_logged(execution):
-        return _run_started(execution)
+    finished = executions_run(execution_ids=[execution_id], worker_id=worker_id)
+    return finished[0] if finished else None
 
 
-def _run_started(execution: Execution) -> Execution | None:
+def executions_run(*, execution_ids: list, worker_id: str | None = None) -> list:
+    """Start, run and finish a run message's executions, one after the other (a batch holds
+    only executions whose runner answers at once: executions/dispatch.py). Returns, for
+    each one started, its state after the attempt (None: cancelled or taken back meanwhile).
+
+    Started together; the results of those that completed are stored together at the end,
+    each with the time it completed (a failed attempt is stored at once, on its own).
+    """
+    started = executions_start(
+        execution_ids=execution_ids, worker_id=worker_id or worker_identity()
+    )
+    finished: dict[int, Execution | None] = {}
+    completions: list[claims.Completion] = []
+    for execution in started:
+        with log_context.execution_logged(execution):
+            outcome = _attempt(execution)
+        if isinstance(outcome, AgentResult):
+            completions.append(
+                claims.Completion(
+                    execution=execution,
+                    output_data=outcome.output_data,
+                    tokens_used=outcome.tokens_used,
+                    tools_executed=outcome.tools_executed,
+                    conversation_id=outcome.conversation_id,
+                    completed_at=timezone.now(),
+                )
+            )
+        else:
+            finished[execution.pk] = outcome
+    finished.update(_store_results(completions))
+    return [finished.get(execution.pk) for execution in started]
+
+
+def _attempt(execution: Execution) -> AgentResult | Execution | None:
+    """Run the attempt: the runner's result, to be stored; or, when it did not succeed,
+    the execution as the failure left it (None: cancelled or taken back meanwhile)."""
     try:
-        result = run_agent(execution, abandoned=lambda: _attempt_abandoned(execution))
+        return run_agent(execution, abandoned=lambda: _attempt_abandoned(execution))
     except AttemptAbandoned:
         # Cancelled, or taken back by the sweeper, while the agent worked: whoever did so
         # has already written the execution's state; this attempt leaves it as it is.
@@ -198,7 +186,70 @@ def _run_started(execution: Execution) -> Execution | None:
         return execution_attempt_failed(
             execution=execution, error_message=f"{type(error).__name__}: {error}"
         )
-    return _store_result(execution, result)
+
+
+def _store_results(completions: list[claims.Completion]) -> dict[int, Execution | None]:
+    """Store the completed attempts' results: on PostgreSQL in one statement; one by one
+    (``_store_result``: retried, or the execution failed with the reason) elsewhere, or when
+    that statement fails."""
+    if not completions:
+        return {}
+    if connection.vendor == "postgresql":
+        try:
+            stored = _store_together(completions)
+        except DatabaseError as error:
+            logger.warning("Storing %d results together failed: %s", len(completions), error)
+            if not isinstance(error, DataError):  # a value refused leaves a sound connection
+                close_old_connections()  # a broken one is replaced on the next query
+        else:
+            # Their places in flight are free: a dispatch pass follows.
+            dispatch.enqueue_on_commit(
+                [c.execution.execution_id for c in completions], batched=True
+            )
+            return {
+                c.execution.pk: _completed(c) if c.execution.pk in stored else None
+                for c in completions
+            }
+    return {c.execution.pk: _store_result(c.execution, c) for c in completions}
+
+
+def _store_together(completions: list[claims.Completion]) -> set[int]:
+    """One statement, committed on its own; in a transaction (a savepoint in a caller's)
+    when a result completes its trigger (a single-execution trigger, a one-time schedule's
+    run), so that both are stored or neither."""
+    ends = [c.execution for c in completions if _completes_its_trigger(c.execution)]
+    with transaction.atomic() if ends or connection.in_atomic_block else nullcontext():
+        stored = claims.complete_many(completions)
+        at = timezone.now()
+        for execution in ends:
+            if execution.pk in stored:
+                trigger_services.trigger_complete(trigger_id=execution.trigger_id, at=at)
+    return stored
+
+
+def _completes_its_trigger(execution: Execution) -> bool:
+    return policies.completes_trigger(
+        is_single_execution=execution.trigger.is_single_execution,
+        counted=not execution.is_test,
+        one_time_run=policies.is_one_time_run(execution.trigger, execution.execution_type),
+    )
+
+
+def _completed(completion: claims.Completion) -> Execution:
+    """The execution as its stored completion left it (counted in the metrics)."""
+    execution = completion.execution
+    now = completion.completed_at
+    metrics.execution_finished(
+        execution.execution_type, ExecutionStatus.COMPLETED, duration_seconds=_ran(execution, now)
+    )
+    execution.status = ExecutionStatus.COMPLETED
+    execution.output_data = completion.output_data
+    execution.tokens_used = completion.tokens_used
+    execution.tools_executed = completion.tools_executed
+    execution.conversation_id = (completion.conversation_id or "")[:255]
+    execution.error_message = ""
+    execution.completed_at = execution.updated_at = now
+    return execution
 
 
 # Storing a result that failed for a reason other than the value itself (the connection

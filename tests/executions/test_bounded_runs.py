@@ -14,7 +14,7 @@ from django.db import DataError, OperationalError
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from executions.runners import AgentResult
-from executions.services import firing, lifecycle
+from executions.services import claims, firing, lifecycle
 from triggers.models import Trigger
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -135,8 +135,14 @@ def test_a_token_count_postgresql_cannot_hold_is_unknown(hook, agent_answering):
 
 
 def fail_storing(monkeypatch, error, times):
-    """execution_complete raises ``error`` the first ``times`` calls; calls are counted."""
+    """Storing results together raises ``error``, and so does execution_complete (the one
+    by one store that follows) the first ``times`` calls; its calls are counted."""
     real, calls = lifecycle.execution_complete, []
+
+    def complete_many(completions):
+        raise error
+
+    monkeypatch.setattr(claims, "complete_many", complete_many)
 
     def complete(**kwargs):
         calls.append(1)

@@ -13,7 +13,7 @@ from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from executions.services import firing, lifecycle, sweeper
 from executions.tasks import dispatch_executions, sweep_executions
-from tests.conftest import purge_test_queue
+from tests.conftest import purge_test_queue, queued_executions
 
 
 @pytest.fixture
@@ -24,7 +24,8 @@ def queue():
 
 
 def _queued(client) -> int:
-    return client.llen(django_settings.CELERY_TASK_DEFAULT_QUEUE)
+    """How many executions the run queue's messages carry."""
+    return len(queued_executions(client))
 
 
 def _fire(trigger, kind=ExecutionType.WEBHOOK, n=1) -> list[Execution]:

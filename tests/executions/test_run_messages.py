@@ -69,6 +69,18 @@ def test_it_publishes_what_apply_async_publishes(queue, eta):
     assert by_us["properties"]["delivery_tag"] != by_celery["properties"]["delivery_tag"]
 
 
+def test_a_batch_message_is_what_apply_async_publishes_for_a_list(queue):
+    client, name = queue
+    batch = [str(uuid.uuid4()) for _ in range(3)]
+
+    run_execution.apply_async((batch,))
+    broker.publish_run_messages([batch])
+
+    by_celery, by_us = _published(client, name)
+    assert _comparable(by_us) == _comparable(by_celery)
+    assert _comparable(by_us)["body"][0] == [batch]
+
+
 def test_a_batch_is_one_push_in_order_each_with_its_own_task_id(queue):
     client, name = queue
     ids = [str(uuid.uuid4()) for _ in range(5)]
