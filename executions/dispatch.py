@@ -33,6 +33,7 @@ import atexit
 import logging
 import math
 import os
+import random
 import threading
 import time
 import uuid
@@ -52,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key of the dispatch pass ("dispatch" in ASCII).
 _LOCK_KEY = 0x6469737061746368
-_MAX_BIGINT = 9223372036854775807
 # Lanes (triggers) read per tenant beyond the free places: some may be at their limit, or
 # hold only later classes.
 _SPARE_LANES = 32
@@ -218,26 +218,60 @@ def _in_flight_counts() -> tuple[dict, dict[int, int]]:
     return by_tenant, by_trigger
 
 
-# The tenants and triggers with waiting executions, by a skip scan over execution_waiting
-# (each step one index probe, whatever the backlog): at most places + _SPARE_LANES triggers
-# per tenant, lowest id first.
+# The tenants and triggers with waiting executions, by skip scans over execution_waiting
+# (each step one index probe, whatever the backlog): every tenant's, then for each at most
+# ``per_tenant`` triggers, from a pivot between its lowest and highest trigger id (``turn``,
+# a fraction drawn per pass, of the way) upwards, then wrapping round from the lowest. The
+# pivot moves from pass to pass, so a tenant with more waiting triggers than a pass reads
+# has each read in its turn, not only its lowest ids.
 _LANES_SQL = f"""
-WITH RECURSIVE lanes (tenant_id, trigger_id, n) AS (
-    (SELECT e.tenant_id, e.trigger_id, 1 FROM executions_execution e WHERE {_WAITING}
-     ORDER BY e.tenant_id, e.trigger_id LIMIT 1)
+WITH RECURSIVE tenants (tenant_id) AS (
+    (SELECT e.tenant_id FROM executions_execution e WHERE {_WAITING}
+     ORDER BY e.tenant_id LIMIT 1)
     UNION ALL
-    SELECT found.tenant_id, found.trigger_id,
-           CASE WHEN found.tenant_id = lanes.tenant_id THEN lanes.n + 1 ELSE 1 END
-    FROM lanes CROSS JOIN LATERAL (
-        SELECT e.tenant_id, e.trigger_id FROM executions_execution e
-        WHERE {_WAITING} AND (e.tenant_id, e.trigger_id) > (
-            lanes.tenant_id,
-            CASE WHEN lanes.n < %(per_tenant)s::int THEN lanes.trigger_id
-                 ELSE %(max_id)s::bigint END)
-        ORDER BY e.tenant_id, e.trigger_id LIMIT 1
-    ) found
+    SELECT (SELECT e.tenant_id FROM executions_execution e
+            WHERE {_WAITING} AND e.tenant_id > tenants.tenant_id ORDER BY e.tenant_id LIMIT 1)
+    FROM tenants WHERE tenants.tenant_id IS NOT NULL
 )
-SELECT tenant_id, trigger_id FROM lanes LIMIT %(max_lanes)s::int
+SELECT t.tenant_id, lane.trigger_id
+FROM tenants t
+CROSS JOIN LATERAL (
+    SELECT lo.trigger_id
+           + floor(%(turn)s::float8 * (hi.trigger_id - lo.trigger_id + 1))::bigint AS pivot
+    FROM (SELECT e.trigger_id FROM executions_execution e
+          WHERE {_WAITING} AND e.tenant_id = t.tenant_id ORDER BY e.trigger_id LIMIT 1) lo,
+         (SELECT e.trigger_id FROM executions_execution e
+          WHERE {_WAITING} AND e.tenant_id = t.tenant_id ORDER BY e.trigger_id DESC LIMIT 1) hi
+) p
+CROSS JOIN LATERAL (
+    WITH RECURSIVE up (trigger_id, n) AS (
+        SELECT (SELECT e.trigger_id FROM executions_execution e WHERE {_WAITING}
+                AND e.tenant_id = t.tenant_id AND e.trigger_id >= p.pivot
+                ORDER BY e.trigger_id LIMIT 1), 1
+        UNION ALL
+        SELECT (SELECT e.trigger_id FROM executions_execution e WHERE {_WAITING}
+                AND e.tenant_id = t.tenant_id AND e.trigger_id > up.trigger_id
+                ORDER BY e.trigger_id LIMIT 1), up.n + 1
+        FROM up WHERE up.trigger_id IS NOT NULL AND up.n < %(per_tenant)s::int
+    ), found_up (n) AS (
+        SELECT count(*)::int FROM up WHERE up.trigger_id IS NOT NULL
+    ), wrapped (trigger_id, n) AS (
+        SELECT (SELECT e.trigger_id FROM executions_execution e WHERE {_WAITING}
+                AND e.tenant_id = t.tenant_id AND e.trigger_id < p.pivot
+                ORDER BY e.trigger_id LIMIT 1), found_up.n + 1
+        FROM found_up WHERE found_up.n < %(per_tenant)s::int
+        UNION ALL
+        SELECT (SELECT e.trigger_id FROM executions_execution e WHERE {_WAITING}
+                AND e.tenant_id = t.tenant_id AND e.trigger_id > wrapped.trigger_id
+                AND e.trigger_id < p.pivot ORDER BY e.trigger_id LIMIT 1), wrapped.n + 1
+        FROM wrapped WHERE wrapped.trigger_id IS NOT NULL AND wrapped.n < %(per_tenant)s::int
+    )
+    SELECT up.trigger_id FROM up WHERE up.trigger_id IS NOT NULL
+    UNION ALL
+    SELECT wrapped.trigger_id FROM wrapped WHERE wrapped.trigger_id IS NOT NULL
+) lane
+WHERE t.tenant_id IS NOT NULL
+LIMIT %(max_lanes)s::int
 """
 # Each lane's oldest waiting executions that may run now, with what the rules need (and
 # the runner its agent chose, for batching).
@@ -267,7 +301,7 @@ def _waiting_lanes(places: int, now: datetime) -> list[fairness.Lane]:
             _LANES_SQL,
             {
                 "per_tenant": places + _SPARE_LANES,
-                "max_id": _MAX_BIGINT,
+                "turn": random.random(),
                 "max_lanes": (places + _SPARE_LANES) * 20,
             },
         )

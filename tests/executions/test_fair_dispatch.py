@@ -104,6 +104,26 @@ def test_within_a_tenant_each_trigger_gets_its_turn(
     assert _dispatched(busy)[:2] == [True, False]
 
 
+@pytest.mark.parametrize("turn", [0.0, 0.5, 0.999])
+def test_a_tenants_triggers_beyond_what_a_pass_reads_are_read_in_their_turn(
+    acme, make_trigger, settings, queue, monkeypatch, turn, django_capture_on_commit_callbacks
+):
+    settings.EXECUTION_MAX_IN_FLIGHT = 1  # a pass reads 1 + 32 of the tenant's triggers
+    triggers = [make_trigger(acme, "webhook", name=f"hook {i}") for i in range(40)]
+    # Oldest on the highest trigger id, so the pass's choice shows which triggers it read.
+    executions = [_fire(trigger)[0] for trigger in reversed(triggers)]
+    monkeypatch.setattr(dispatch.random, "random", lambda: turn)
+
+    _dispatch(django_capture_on_commit_callbacks)
+
+    (chosen,) = [e for e, sent in zip(executions, _dispatched(executions), strict=True) if sent]
+    lo, hi = triggers[0].pk, triggers[-1].pk
+    pivot = lo + int(turn * (hi - lo + 1))
+    read = sorted(t.pk for t in triggers if t.pk >= pivot)[:33]
+    read += sorted(t.pk for t in triggers if t.pk < pivot)[: 33 - len(read)]
+    assert chosen.trigger_id == max(read)  # the oldest execution among the triggers read
+
+
 def test_scheduled_and_manual_runs_go_before_events(
     acme, make_trigger, settings, queue, django_capture_on_commit_callbacks
 ):
