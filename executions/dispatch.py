@@ -87,11 +87,12 @@ def enqueue(messages: Iterable[uuid.UUID | list[uuid.UUID]]) -> int:
     They go out together (one LPUSH on Redis, executions/broker.py); a failed publish
     publishes none of them, and 0 is returned.
     """
+    messages = list(messages)
     arguments = [
         [str(i) for i in message] if isinstance(message, list) else str(message)
         for message in messages
     ]
-    count = sum(len(a) if isinstance(a, list) else 1 for a in arguments)
+    count = len(_execution_ids(messages))
     try:
         broker.publish_run_messages(arguments)
     except Exception:  # the broker's error types depend on the transport
@@ -190,11 +191,15 @@ def _publish(messages: list) -> int:
     """Publish claimed executions; on failure they go back to waiting."""
     published = enqueue(messages)
     if not published:
-        execution_ids = [i for m in messages for i in (m if isinstance(m, list) else [m])]
         Execution.objects.filter(
-            execution_id__in=execution_ids, status=ExecutionStatus.PENDING
+            execution_id__in=_execution_ids(messages), status=ExecutionStatus.PENDING
         ).update(dispatched_at=None)
     return published
+
+
+def _execution_ids(messages: list) -> list:
+    """The execution ids run messages carry (a batch's several, another's one)."""
+    return [i for m in messages for i in (m if isinstance(m, list) else [m])]
 
 
 def _in_flight_total() -> int:

@@ -322,32 +322,29 @@ def execution_complete(
     conversation_id: str = "",
 ) -> Execution | None:
     """running -> completed; None when the attempt was cancelled or timed out meanwhile."""
-    now = timezone.now()
+    completion = claims.Completion(
+        execution=execution,
+        output_data=output_data,
+        tokens_used=tokens_used,
+        tools_executed=tools_executed,
+        conversation_id=(conversation_id or "")[:255],
+        completed_at=timezone.now(),
+    )
     with transaction.atomic():
         updated = _running_attempt(execution).update(
             status=ExecutionStatus.COMPLETED,
-            output_data=output_data,
-            tokens_used=tokens_used,
-            tools_executed=tools_executed,
-            conversation_id=(conversation_id or "")[:255],
+            output_data=completion.output_data,
+            tokens_used=completion.tokens_used,
+            tools_executed=completion.tools_executed,
+            conversation_id=completion.conversation_id,
             error_message="",
-            completed_at=now,
-            updated_at=now,
+            completed_at=completion.completed_at,
+            updated_at=completion.completed_at,
         )
         if not updated:
             return None
-        _after_finish(execution, succeeded=True, finished_at=now)
-    metrics.execution_finished(
-        execution.execution_type, ExecutionStatus.COMPLETED, duration_seconds=_ran(execution, now)
-    )
-    execution.status = ExecutionStatus.COMPLETED
-    execution.output_data = output_data
-    execution.tokens_used = tokens_used
-    execution.tools_executed = tools_executed
-    execution.conversation_id = (conversation_id or "")[:255]
-    execution.error_message = ""
-    execution.completed_at = execution.updated_at = now
-    return execution
+        _after_finish(execution, succeeded=True, finished_at=completion.completed_at)
+    return _completed(completion)
 
 
 def execution_attempt_failed(
@@ -452,12 +449,7 @@ def _after_finish(
     streak = trigger_services.trigger_record_outcome(
         trigger_id=trigger.pk, succeeded=succeeded, finished_at=finished_at
     )
-    counted = not execution.is_test
-    if policies.completes_trigger(
-        is_single_execution=trigger.is_single_execution,
-        counted=counted,
-        one_time_run=policies.is_one_time_run(trigger, execution.execution_type),
-    ):
+    if _completes_its_trigger(execution):
         trigger_services.trigger_complete(trigger_id=trigger.pk, at=finished_at)
     elif not succeeded:
         threshold = policies.failure_threshold(trigger, default=settings.TRIGGER_FAILURE_THRESHOLD)
