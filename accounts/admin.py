@@ -3,7 +3,16 @@ from django.contrib import admin
 
 from accounts import services
 from accounts.admin_scope import TenantScopedAdmin
-from accounts.models import Agent, ApiToken, Credential, Membership, Project, Tenant
+from accounts.models import (
+    Agent,
+    ApiToken,
+    Credential,
+    Membership,
+    OutsideAccount,
+    Project,
+    Tenant,
+)
+from accounts.selectors import user_public_id
 
 
 class MembershipInline(admin.TabularInline):
@@ -22,11 +31,16 @@ class TenantAdmin(TenantScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
-    list_display = ["user", "tenant", "role", "created_at"]
+    list_display = ["user", "user_public_id", "tenant", "role", "created_at"]
     list_filter = ["role"]
-    search_fields = ["user__username", "tenant__id"]
-    list_select_related = ["user", "tenant"]
+    search_fields = ["user__username", "user__identity__public_id", "tenant__id"]
+    list_select_related = ["user__identity", "tenant"]
     autocomplete_fields = ["user", "tenant"]
+
+    @admin.display(description="user's public id")
+    def user_public_id(self, membership):
+        # The id the APIs show for the user and take where one is named (runAsUserIds).
+        return user_public_id(membership.user)
 
 
 @admin.register(ApiToken)
@@ -117,3 +131,38 @@ class CredentialAdmin(TenantScopedAdmin):
     def delete_queryset(self, request, queryset):
         for credential in queryset:
             services.credential_delete(credential=credential)
+
+
+@admin.register(OutsideAccount)
+class OutsideAccountAdmin(TenantScopedAdmin):
+    """Which tenant each outside account (Slack workspace, GitHub account, Stripe account)
+    belongs to. Staff see their tenants' accounts; only an operator (a superuser) binds, moves
+    or frees one — and sees the unclaimed accounts whose events reached no one."""
+
+    list_display = [
+        "provider_id", "account_id", "tenant", "bound_by", "bound_at", "last_unrouted_at",
+    ]  # fmt: skip
+    list_filter = ["provider_id", "tenant", ("tenant", admin.EmptyFieldListFilter)]
+    search_fields = ["account_id"]
+    list_select_related = ["tenant"]
+    readonly_fields = ["bound_by", "bound_at", "last_unrouted_at", "created_at"]
+    fields = ["provider_id", "account_id", "tenant", *readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # an account's identity stays; its tenant may change
+            return ["provider_id", "account_id", *self.readonly_fields]
+        return self.readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        services.outside_account_bind(
+            account=obj, tenant=obj.tenant, bound_by=f"admin {request.user.get_username()}"
+        )

@@ -1,9 +1,13 @@
 """Admin login lockout (django-axes), and the client address every throttle counts by.
 
-Axes counts failed logins per username and per client address and, after
-``ADMIN_LOGIN_FAILURE_LIMIT`` of either within ``ADMIN_LOGIN_COOLOFF_MINUTES``, refuses
-further logins — the right password too — until the cool-off ends or an operator unlocks
-(``manage.py axes_reset_username <name>``, ``axes_reset_ip <address>``, ``axes_reset``).
+Axes counts failed logins per username and client address together
+(``AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]``) and, after
+``ADMIN_LOGIN_FAILURE_LIMIT`` of them within ``ADMIN_LOGIN_COOLOFF_MINUTES``, refuses further
+logins of that username from that address — the right password too — until the cool-off
+ends or an operator unlocks (``manage.py axes_reset_username <name>``,
+``axes_reset_ip <address>``, ``axes_reset``). The pair, because a count per username lets
+anyone lock a staff user out, and a count per address locked out every other staff user
+behind the same address (an office, the proxy).
 It guards the admin only: the API's token endpoint and bearer tokens have throttles of their
 own that answer in the API's JSON (accounts/throttling.py, accounts/authentication.py), so
 failures elsewhere are neither counted nor locked out here.

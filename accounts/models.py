@@ -48,6 +48,28 @@ class Membership(models.Model):
         return f"{self.user} in {self.tenant_id} ({self.role})"
 
 
+class UserIdentity(models.Model):
+    """A user's public id: the uuid every API shows where a contract says a user id is a uuid
+    (the provider API's ``created_by``/``updated_by``, the management API's ``runAsUserIds``)
+    and accepts where a user is named. The user's integer key stays internal. Every user has
+    one, from the moment it is created (accounts/receivers.py; migration 0005 for older ones),
+    and it never changes."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="identity",
+    )
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        verbose_name_plural = "user identities"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.public_id})"
+
+
 class ApiToken(models.Model):
     """A bearer token; only its SHA-256 digest is stored, the token is shown once."""
 
@@ -156,3 +178,40 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OutsideAccount(models.Model):
+    """An account at an outside provider whose app sends events here — a Slack workspace
+    (``team_id``), a GitHub account (the owner login), a Stripe account (``acct_…``) — and the
+    one tenant it belongs to. Its events reach that tenant's triggers only; a row with no
+    tenant is an account whose events arrived before anyone claimed it (they reached no one).
+    docs/provider-api.md, "Outside accounts"."""
+
+    provider_id = models.CharField(max_length=64)
+    account_id = models.CharField(max_length=255)
+    tenant = models.ForeignKey(
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,  # the tenant's accounts become unclaimed, not anyone's
+        related_name="outside_accounts",
+    )
+    bound_by = models.CharField(
+        max_length=200, blank=True, help_text="What bound it to its tenant (a trigger, an admin)."
+    )
+    bound_at = models.DateTimeField(null=True, blank=True)
+    last_unrouted_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last event that reached no tenant, being unbound."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["provider_id", "account_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_id", "account_id"], name="outside_account_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.account_id}"

@@ -4,6 +4,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -13,7 +14,16 @@ from django.utils import timezone
 from accounts.choices import MembershipRole
 from accounts.encryption import encrypt_secret
 from accounts.identifiers import generate_public_id
-from accounts.models import Agent, ApiToken, Credential, Membership, Project, Tenant
+from accounts.models import (
+    Agent,
+    ApiToken,
+    Credential,
+    Membership,
+    OutsideAccount,
+    Project,
+    Tenant,
+    UserIdentity,
+)
 from accounts.signals import agent_deletion_requested, credential_deleting
 
 API_TOKEN_PREFIX = "trg_"
@@ -35,6 +45,13 @@ def tenant_member_ensure(
         tenant=tenant, user=user, defaults={"role": role}
     )
     return membership
+
+
+def user_identity_ensure(*, user: AbstractBaseUser) -> UserIdentity:
+    """The user's public id, made the first time it is asked for (a new user's is made when
+    the user is saved: accounts/receivers.py)."""
+    identity, _ = UserIdentity.objects.get_or_create(user=user)
+    return identity
 
 
 def api_token_create(
@@ -143,3 +160,89 @@ def credential_delete(*, credential: Credential) -> None:
     """Delete the secret; triggers that relied on it become stale."""
     credential_deleting.send(sender=Credential, credential=credential)
     credential.delete()
+
+
+class OutsideAccountTaken(ValidationError):
+    """An outside account that belongs to another tenant was named: a 409 on every surface
+    (api/errors.py reads ``http_status``)."""
+
+    http_status = 409
+
+
+@transaction.atomic
+def outside_account_claim(
+    *, tenant: Tenant, provider_id: str, account_id: str, bound_by: str
+) -> OutsideAccount:
+    """Bind the outside account to ``tenant`` unless it is bound already: the first tenant
+    to name an account owns it. Raises OutsideAccountTaken when another tenant does."""
+    account, created = OutsideAccount.objects.get_or_create(
+        provider_id=provider_id,
+        account_id=account_id,
+        defaults={"tenant": tenant, "bound_by": bound_by, "bound_at": timezone.now()},
+    )
+    if created or account.tenant_id == tenant.pk:
+        return account
+    # Seen but unclaimed: the first claim wins, decided by the database.
+    claimed = OutsideAccount.objects.filter(pk=account.pk, tenant__isnull=True).update(
+        tenant=tenant, bound_by=bound_by, bound_at=timezone.now()
+    )
+    account.refresh_from_db()
+    if claimed or account.tenant_id == tenant.pk:
+        return account
+    raise OutsideAccountTaken(
+        f"{provider_id} account '{account_id}' belongs to another organisation; an operator "
+        "can move it in the admin."
+    )
+
+
+def outside_account_bind(*, account: OutsideAccount, tenant: Tenant | None, bound_by: str) -> None:
+    """An operator binds (or moves, or frees: ``tenant`` None) an outside account."""
+    account.tenant = tenant
+    account.bound_by = bound_by if tenant is not None else ""
+    account.bound_at = timezone.now() if tenant is not None else None
+    account.full_clean()
+    account.save()
+
+
+def outside_account_owner(*, provider_id: str, account_id: str | None) -> str | None:
+    """The id of the tenant the outside account belongs to, or None: its events reach no one.
+
+    An unbound account's event is recorded for the admin (``last_unrouted_at``). On an install
+    with one tenant (and ``OUTSIDE_ACCOUNTS_BIND_TO_ONLY_TENANT``), an unbound account is bound
+    to that tenant at its first event, so a one-tenant operator never has to bind anything.
+    """
+    if not account_id:
+        return None
+    found = (
+        OutsideAccount.objects.filter(provider_id=provider_id, account_id=account_id)
+        .values_list("tenant_id", flat=True)
+        .first()
+    )
+    if found is not None:
+        return found
+    if settings.OUTSIDE_ACCOUNTS_BIND_TO_ONLY_TENANT:
+        tenants = list(Tenant.objects.order_by("pk")[:2])
+        if len(tenants) == 1:
+            return outside_account_claim(
+                tenant=tenants[0],
+                provider_id=provider_id,
+                account_id=account_id,
+                bound_by="the only tenant, at the account's first event",
+            ).tenant_id
+    _record_unrouted(provider_id, account_id)
+    return None
+
+
+def _record_unrouted(provider_id: str, account_id: str) -> None:
+    now = timezone.now()
+    updated = OutsideAccount.objects.filter(
+        provider_id=provider_id, account_id=account_id, tenant__isnull=True
+    ).update(last_unrouted_at=now)
+    if not updated:
+        try:
+            with transaction.atomic():
+                OutsideAccount.objects.create(
+                    provider_id=provider_id, account_id=account_id, last_unrouted_at=now
+                )
+        except IntegrityError:
+            pass  # recorded (or claimed) by a concurrent event or claim

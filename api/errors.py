@@ -265,6 +265,14 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class ConflictWithDetail(exceptions.ValidationError):
+    """A 409 naming the fields it is about: a service's ValidationError that carries
+    ``http_status = 409`` (a name another tenant holds: accounts.services.OutsideAccountTaken)."""
+
+    status_code = 409
+    default_code = "conflict"
+
+
 class PayloadTooLarge(exceptions.APIException):
     """The body is over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's RequestDataTooBig)."""
 
@@ -292,6 +300,8 @@ def as_api_exception(
         return exc
     if isinstance(exc, DjangoValidationError):
         detail = _validation_detail(exc, field_names)
+        if getattr(exc, "http_status", None) == 409:  # valid input the state refuses
+            return ConflictWithDetail(detail)
         if domain_error_status == 422:
             return UnprocessableEntity(detail)
         return exceptions.ValidationError(detail)

@@ -147,7 +147,8 @@ def loads(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """``text`` parsed as JSON, when the value can be stored (see module).
 
     Raises UnstorableJSON (naming the problem and where) for a value that cannot be
-    stored, ValueError for text that is not JSON (NaN and Infinity included). Never
+    stored, ValueError for text that is not JSON (NaN and Infinity included; bytes that are
+    not valid in their encoding, a surrogate's bytes in UTF-8 among them). Never
     RecursionError: the depth is measured on the text first.
     """
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
@@ -155,6 +156,11 @@ def loads(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if depth_unknown and _nests_deeper(raw, max_depth):
         reason = f"the value nests deeper than {max_depth} levels"
         raise UnstorableJSON(JSONProblem(_deep_key(raw, max_depth), reason))
+    if not isinstance(text, str):
+        # Strictly: json.loads would decode bytes with "surrogatepass", and take ED A0 80 (a
+        # surrogate, which UTF-8 cannot hold) as a lone surrogate. UnicodeDecodeError is a
+        # ValueError: text that is not JSON.
+        text = raw.decode(json.detect_encoding(raw))
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:  # the scan above makes this unreachable; kept as a guard

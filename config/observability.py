@@ -4,8 +4,9 @@
 ``PROMETHEUS_MULTIPROC_DIR`` set, summed over every process of the machine that writes there
 — and, read from the database at each scrape, the gauges every process would agree on:
 pending executions, the oldest one's wait, the scheduler's heartbeat age and its last slot lag.
-It answers requests from loopback; with ``METRICS_TOKEN`` set, it answers only
-``Authorization: Bearer <METRICS_TOKEN>``, from anywhere (docs/ops-console.md).
+With ``METRICS_TOKEN`` set, it answers only ``Authorization: Bearer <METRICS_TOKEN>``, from
+anywhere; without, it answers loopback only, and only with DEBUG on and no proxy
+(``NUM_PROXIES`` 0) — otherwise nothing (docs/ops-console.md).
 
 /readyz answers 200 when the database, the broker and the scheduler's heartbeat are fine,
 and 503 naming each check that failed.
@@ -27,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from config.checks import metrics_token_required, num_proxies
 from executions import heartbeats, metrics
 from executions.selectors import pending_summary
 
@@ -81,11 +83,15 @@ class _Scrape:
 
 
 def metrics_allowed(request) -> bool:
-    """With METRICS_TOKEN: that bearer token, from anywhere; without: loopback only."""
+    """With METRICS_TOKEN: that bearer token, from anywhere; without: loopback only, and
+    only where a loopback address means the scraper is on this host (DEBUG on, no proxy:
+    config/checks.py ``metrics_token_required``)."""
     token = settings.METRICS_TOKEN
     if token:
         given = request.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    if metrics_token_required(debug=settings.DEBUG, num_proxies=num_proxies()):
+        return False
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:

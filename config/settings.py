@@ -198,8 +198,9 @@ if DEBUG:
 # and the answer says so (api/counting.py).
 LIST_EXACT_COUNT_LIMIT = env_int("LIST_EXACT_COUNT_LIMIT", 10_000, minimum=1)
 
-# Observability (config/observability.py, docs/ops-console.md): /metrics answers loopback
-# only, or, with METRICS_TOKEN set, only "Authorization: Bearer <METRICS_TOKEN>" from anywhere.
+# Observability (config/observability.py, docs/ops-console.md): with METRICS_TOKEN set, /metrics
+# answers only "Authorization: Bearer <METRICS_TOKEN>", from anywhere. Without it, loopback only
+# with DEBUG on and NUM_PROXIES 0, else nothing (`check --deploy` warns: config/checks.py).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # /readyz fails the scheduler check when Beat has not beaten for this long.
 READYZ_SCHEDULER_MAX_AGE_SECONDS = env_int("READYZ_SCHEDULER_MAX_AGE_SECONDS", 60, minimum=1)
@@ -230,8 +231,8 @@ SPECTACULAR_SETTINGS = {
 # -- Authentication ------------------------------------------------------------------------
 # The OAuth2 password flow's tokens (POST /token) are valid this long.
 OAUTH_TOKEN_TTL_SECONDS = env_int("OAUTH_TOKEN_TTL_SECONDS", 3600, minimum=60)
-# After this many failed logins of one username or from one address within the window,
-# further attempts wait for the window to end (accounts/throttling.py).
+# After this many failed logins of one username from one address within the window, that
+# username from that address waits for the window to end (accounts/throttling.py).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 300, minimum=1)
 # Failed bearer-token authentications per client address: past it, 429 with Retry-After
@@ -240,8 +241,9 @@ THROTTLE_FAILED_TOKENS = env_rate("THROTTLE_FAILED_TOKENS", "30/min")
 # "Run now" (the management API's rerun, the admin's action) per trigger: past it, 429 with
 # Retry-After (executions/services/firing.py). The frontend API's test runs are not counted.
 THROTTLE_RUN_NOW = env_rate("THROTTLE_RUN_NOW", "10/min")
-# Admin logins (django-axes): after this many failures of one username or from one address,
-# logins wait ADMIN_LOGIN_COOLOFF_MINUTES, or until `manage.py axes_reset_username <name>`.
+# Admin logins (django-axes): after this many failures of one username from one address, that
+# username from that address waits ADMIN_LOGIN_COOLOFF_MINUTES, or until
+# `manage.py axes_reset_username <name>` (the pair: accounts/admin_login.py says why).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -250,7 +252,7 @@ AXES_HANDLER = "accounts.admin_login.AdminLoginHandler"
 AXES_ONLY_ADMIN_SITE = True
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "accounts.admin_login.client_address"
 AXES_VERBOSE = False
@@ -295,8 +297,9 @@ else:
         "interval_max": 0.2,
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "executions")
-# Control work (the sweeper, the dispatcher's periodic pass) has a queue of its own, so it
-# never waits behind run messages. A worker started without -Q consumes both queues.
+# Control work (the sweeper, the dispatcher's periodic pass) has a queue of its own, read by
+# a worker of its own (bin/run starts one), so it never waits behind runs or polls. A worker
+# started without -Q consumes every queue.
 CELERY_CONTROL_QUEUE = env_str("CELERY_CONTROL_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-control"
 CELERY_TASK_QUEUES = {CELERY_TASK_DEFAULT_QUEUE: {}, CELERY_CONTROL_QUEUE: {}}
 CELERY_TASK_ROUTES = {
@@ -391,7 +394,7 @@ AGENT_RUNTIME_URL = env_str("AGENT_RUNTIME_URL", "")
 AGENT_RUNTIME_SIGNING_SECRET = env_str("AGENT_RUNTIME_SIGNING_SECRET", "")
 AGENT_RUNTIME_TIMEOUT_SECONDS = env_int("AGENT_RUNTIME_TIMEOUT_SECONDS", 120, minimum=1)
 # A runner waiting for its answer checks this often whether its execution was cancelled,
-# and then interrupts the request (executions/runners/interruptible.py).
+# and then interrupts the request (executions/runners/exchange.py).
 EXECUTION_CANCEL_CHECK_SECONDS = env_int("EXECUTION_CANCEL_CHECK_SECONDS", 1, minimum=1)
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
@@ -424,6 +427,32 @@ POLLING_MAX_RESPONSE_BYTES = env_int("POLLING_MAX_RESPONSE_BYTES", 5 * 1024 * 10
 POLLING_QUEUE = env_str("POLLING_QUEUE", "") or CELERY_TASK_DEFAULT_QUEUE
 # Polls handed to a worker in one task; it fetches their sources at the same time.
 POLLING_POLLS_PER_TASK = env_int("POLLING_POLLS_PER_TASK", 10, minimum=1)
+# A worker started without -Q (a plain `celery worker`) polls too.
+CELERY_TASK_QUEUES[POLLING_QUEUE] = {}
+
+# -- Time limits of every task: the safety net behind each outbound deadline -----------------
+# A task still running at its soft limit gets SoftTimeLimitExceeded (a run's attempt fails
+# with the reason and is retried; a poll task's polls are done again at their next poll);
+# 30 s later its worker process is killed and replaced (the sweeper takes its run back).
+# A run's and a poll task's limits are a minute past their deadlines; every other task (the
+# sweeper, the dispatch pass, replays) has TASK_TIME_LIMIT_SECONDS.
+_KILL_AFTER_SECONDS = 30
+EXECUTION_TASK_TIME_LIMIT_SECONDS = env_int(
+    "EXECUTION_TASK_TIME_LIMIT_SECONDS", AGENT_RUNTIME_TIMEOUT_SECONDS + 60, minimum=1
+)
+POLLING_TASK_TIME_LIMIT_SECONDS = env_int(
+    "POLLING_TASK_TIME_LIMIT_SECONDS", POLLING_TIMEOUT_SECONDS + 60, minimum=1
+)
+TASK_TIME_LIMIT_SECONDS = env_int("TASK_TIME_LIMIT_SECONDS", 600, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = TASK_TIME_LIMIT_SECONDS
+CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMIT_SECONDS + _KILL_AFTER_SECONDS
+CELERY_TASK_ANNOTATIONS = {
+    name: {"soft_time_limit": limit, "time_limit": limit + _KILL_AFTER_SECONDS}
+    for name, limit in (
+        ("executions.tasks.run_execution", EXECUTION_TASK_TIME_LIMIT_SECONDS),
+        ("polling.tasks.poll_triggers", POLLING_TASK_TIME_LIMIT_SECONDS),
+    )
+}
 
 # LOG_FORMAT=json: one JSON object a line, with the execution's ids (config/logs.py).
 LOG_FORMAT = env_str("LOG_FORMAT", "text")
@@ -433,9 +462,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "config.logs.JsonLinesFormatter"}},
+    # Webhook tokens and trigger keys in a logged URL keep 4 characters (config/secret_paths.py).
+    "filters": {"secret_paths": {"()": "config.secret_paths.MaskSecretPaths"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
+            "filters": ["secret_paths"],
             **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
         }
     },
@@ -488,3 +520,8 @@ WEBHOOK_MIDDLEWARE = [
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")
 GITHUB_WEBHOOK_SECRET = env_str("GITHUB_WEBHOOK_SECRET", "")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+# An outside account (Slack workspace, GitHub account, Stripe account) belongs to one tenant and
+# its app events reach that tenant only (docs/provider-api.md). On an install with a single
+# tenant, an account nobody claimed is bound to that tenant at its first event; a multi-tenant
+# operator who starts with one tenant may turn that off.
+OUTSIDE_ACCOUNTS_BIND_TO_ONLY_TENANT = env_bool("OUTSIDE_ACCOUNTS_BIND_TO_ONLY_TENANT", True)

@@ -44,7 +44,9 @@ class RunMessageFormat:
     @classmethod
     def from_celery(cls, app, task_name: str) -> RunMessageFormat:
         """The format of the task ``task_name``'s messages on ``app``'s default queue, as
-        Celery builds it (with the app's ``task_ignore_result``, as the task has no own)."""
+        Celery builds it (with the app's ``task_ignore_result``, as the task has no own, and
+        the task's time limits: CELERY_TASK_ANNOTATIONS)."""
+        task = app.tasks[task_name]
         message = app.amqp.create_task_message(
             _PLACEHOLDER,
             task_name,
@@ -53,6 +55,8 @@ class RunMessageFormat:
             reply_to=app.thread_oid,
             create_sent_event=False,
             ignore_result=app.conf.task_ignore_result,
+            time_limit=task.time_limit,
+            soft_time_limit=task.soft_time_limit,
         )
         _args, _kwargs, embed = message.body
         queue = app.conf.task_default_queue

@@ -1,31 +1,28 @@
 """One GET of a polled source, guarded (docs/polling.md).
 
-A source's URL is typed in by a tenant, so every request goes through the outbound guard of
-the runners (executions/runners/outbound.py): the host must resolve to public addresses only
-(unless ALLOW_PRIVATE_OUTBOUND), and the request goes to the checked address with the
+A source's URL is typed in by a tenant, so every request is an outbound exchange of the
+runners (executions/runners/exchange.py), guarded: the host must resolve to public addresses
+only (unless ALLOW_PRIVATE_OUTBOUND), and the request goes to the checked address with the
 original Host header and TLS server name. Redirects are followed by hand, at most
 MAX_REDIRECTS, each hop checked again; the connection's headers are not sent to another
-origin. The answer is read up to ``max_bytes`` (after decompression) and within ``timeout``
-seconds in all. A 304 to a conditional request is ``not_modified``; a 429 or 5xx, an error
-status, a timeout or a refused address raise PollFailed.
+origin. ``timeout`` is one deadline for the whole fetch — every hop's lookup, connection,
+status line, header lines and body — so a source that dribbles its answer is cut at it. The
+answer is read up to ``max_bytes`` (after decompression). A 304 to a conditional request is
+``not_modified``; a 429 or 5xx, an error status, a timeout or a refused address raise
+PollFailed.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 import time
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.utils import timezone
 
-from executions.runners.outbound import (
-    OutboundURLRefused,
-    check_url_syntax,
-    resolve_public_address,
-)
+from executions.runners.exchange import ResponseTooLarge, send
+from executions.runners.outbound import OutboundURLRefused
 from polling.errors import PollFailed
 from polling.rules import retry_after_seconds
 
@@ -45,23 +42,6 @@ class Fetched:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-_client: httpx.Client | None = None
-_client_pid: int | None = None
-
-
-def _http() -> httpx.Client:
-    """This process's client: its keep-alive connections and TLS context are reused across
-    polls (made anew after a fork)."""
-    global _client, _client_pid
-    if _client is None or _client_pid != os.getpid():
-        _client = httpx.Client(
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        )
-        _client_pid = os.getpid()
-    return _client
 
 
 def fetch(
@@ -102,59 +82,25 @@ def _answer(url: str, status: int, headers: dict[str, str], body: bytes) -> Fetc
 def _get(
     url: str, headers: dict[str, str], deadline: float, timeout: float, max_bytes: int
 ) -> tuple[int, dict[str, str], bytes]:
-    target, headers, extensions = _pinned(url, headers)
     left = deadline - time.monotonic()
     if left <= 0:
         raise PollFailed(f"The source did not answer within {timeout:g} s.")
-    client = _http()
-    request = client.build_request(
-        "GET", target, headers=headers, extensions=extensions, timeout=httpx.Timeout(left)
-    )
     try:
-        response = client.send(request, stream=True)
-        try:
-            chunks, size = [], 0
-            if response.status_code not in _REDIRECTS:
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise PollFailed(
-                            f"The source's answer is larger than {max_bytes} bytes "
-                            "(POLLING_MAX_RESPONSE_BYTES)."
-                        )
-                    if time.monotonic() > deadline:
-                        raise PollFailed(f"The source did not answer within {timeout:g} s.")
-                    chunks.append(chunk)
-            answer = {name.lower(): value for name, value in response.headers.items()}
-            return response.status_code, answer, b"".join(chunks)
-        finally:
-            response.close()
-    except httpx.TimeoutException:
+        response = send(
+            "GET", url, headers=headers, timeout=left, guarded=True, max_response_bytes=max_bytes
+        )
+    except OutboundURLRefused as refused:
+        raise PollFailed(str(refused)) from None
+    except ResponseTooLarge:
+        raise PollFailed(
+            f"The source's answer is larger than {max_bytes} bytes (POLLING_MAX_RESPONSE_BYTES)."
+        ) from None
+    except httpx.TimeoutException:  # the deadline, or one operation's timeout within it
         raise PollFailed(f"The source did not answer within {timeout:g} s.") from None
     except httpx.HTTPError as error:
         raise PollFailed(f"The source could not be reached: {error}") from None
-
-
-def _pinned(url: str, headers: dict[str, str]) -> tuple[str, dict[str, str], dict]:
-    """The request to the address the guard checked, with the URL's Host and TLS name (and
-    its user:password, as Basic authentication)."""
-    try:
-        check_url_syntax(url)
-        address = resolve_public_address(url)
-    except OutboundURLRefused as refused:
-        raise PollFailed(str(refused)) from None
-    parts = urlsplit(url)
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    port = f":{parts.port}" if parts.port else ""
-    headers = {**headers, "host": f"{host}{port}"}
-    if parts.username is not None:
-        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers.setdefault(
-            "authorization", "Basic " + base64.b64encode(credentials.encode()).decode()
-        )
-    literal = f"[{address}]" if ":" in address else address
-    target = urlunsplit(parts._replace(netloc=f"{literal}{port}"))
-    return target, headers, {"sni_hostname": parts.hostname}
+    answer = {name.lower(): value for name, value in response.headers.items()}
+    return response.status_code, answer, response.content
 
 
 def _lower(headers: dict[str, str]) -> dict[str, str]:

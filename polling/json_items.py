@@ -9,22 +9,22 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import jmespath
 from jmespath.exceptions import JMESPathError
 
 from api.storable import UnstorableJSON, loads
 from polling.cursors import MAX_ITEMS, Item, item_key
 from polling.errors import PollFailed
+from triggers.jmespath_bounded import DEFAULT_MAX_BYTES, Evaluation, compile_expression
 
 
 @lru_cache(maxsize=256)
 def _compiled(expression: str):
-    return jmespath.compile(expression)
+    return compile_expression(expression)
 
 
-def _search(expression: str, value: Any) -> Any:
+def _search(evaluation: Evaluation, expression: str, value: Any) -> Any:
     try:
-        return _compiled(expression).search(value)
+        return evaluation.search(_compiled(expression), value)
     except JMESPathError as error:
         raise PollFailed(f"'{expression}' cannot be applied: {error}") from None
 
@@ -38,17 +38,19 @@ def read_json_items(
         raise PollFailed(f"The answer cannot be stored: {problem}") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise PollFailed(f"The answer is not JSON: {error}") from None
-    found = _search(items_path, answer)
+    # One budget for every expression on this answer (triggers/jmespath_bounded.py).
+    evaluation = Evaluation(max_bytes=max(len(body), DEFAULT_MAX_BYTES), input_bytes=len(body))
+    found = _search(evaluation, items_path, answer)
     if not isinstance(found, list):
         kind = "nothing" if found is None else type(found).__name__
         raise PollFailed(f"items_path '{items_path}' leads to {kind}, not a list.")
     items = []
     for position, raw in enumerate(found[:MAX_ITEMS]):
-        raw_id = _search(id_field, raw)
+        raw_id = _search(evaluation, id_field, raw)
         key = item_key(raw_id)
         if key is None:
             continue
-        order = _search(order_field, raw) if order_field else None
+        order = _search(evaluation, order_field, raw) if order_field else None
         if not isinstance(order, str | int | float) or isinstance(order, bool):
             order = None
         items.append(Item(key=key, payload=raw, order=order, position=position, raw_id=raw_id))

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Project
+from accounts.selectors import user_public_id
 from api.strict import StrictJSONTypes, reject_nul_characters
 from api.views import TenantScopedViewSet
 from polling.errors import PollFailed
@@ -64,11 +65,11 @@ class SharedTriggerSerializer(TriggerInstanceSerializer):
     def get_trigger_config(self, trigger) -> dict:
         return trigger.effective_config()
 
-    def get_created_by(self, trigger) -> str | None:
-        return str(trigger.created_by_id) if trigger.created_by_id else None
+    def get_created_by(self, trigger) -> uuid.UUID | None:
+        return user_public_id(trigger.created_by) if trigger.created_by_id else None
 
-    def get_updated_by(self, trigger) -> str | None:
-        return str(trigger.updated_by_id) if trigger.updated_by_id else None
+    def get_updated_by(self, trigger) -> uuid.UUID | None:
+        return user_public_id(trigger.updated_by) if trigger.updated_by_id else None
 
 
 class CreatedTriggerSerializer(SharedTriggerSerializer):
@@ -111,7 +112,9 @@ class CatalogEntrySerializer(serializers.Serializer):
 
 
 def _shared_triggers():
-    return Trigger.objects.filter(origin__in=SHARED_ORIGINS).select_related("agent", "project")
+    return Trigger.objects.filter(origin__in=SHARED_ORIGINS).select_related(
+        "agent", "project", "created_by__identity", "updated_by__identity"
+    )
 
 
 def _uuid_or_none(value) -> uuid.UUID | None:
@@ -175,6 +178,9 @@ class ProjectTriggersViewSet(TenantScopedViewSet):
         "webhook_path": "trigger_config.path",
         **{f"config.{key}": f"trigger_config.{key}"
            for key in catalog.FILE_SYSTEM.config_schema["properties"]},
+        # The outside account a trigger names (a 409 when another tenant holds it).
+        **{f"config.{key}": f"trigger_config.{key}"
+           for key in ("team_id", "repository", "account_id")},
     }  # fmt: skip
 
     def project(self) -> Project:

@@ -227,7 +227,8 @@ def engine_environment(**extra: str) -> dict[str, str]:
 
 
 class EngineProcess:
-    """A real ``celery worker`` or ``celery beat`` subprocess on the test database.
+    """A real ``celery worker`` or ``celery beat`` subprocess on the test database (a
+    worker reads the run and control queues, or the comma-separated ``QUEUES`` given).
 
     ``kill()`` ends it like a crash (SIGKILL to its whole process group).
     """
@@ -238,10 +239,10 @@ class EngineProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         if kind == "worker":
+            queues = f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_CONTROL_QUEUE}"
             options = [
                 "--pool", "prefork", "--concurrency", extra_env.pop("CONCURRENCY", "2"),
-                "--queues",
-                f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_CONTROL_QUEUE}",
+                "--queues", extra_env.pop("QUEUES", queues),
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
             ]  # fmt: skip

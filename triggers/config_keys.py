@@ -7,7 +7,8 @@ the engine does, every other key is kept as it is:
   trigger, instead of ``TRIGGER_FAILURE_THRESHOLD``;
 - ``date`` (schedule, ``YYYY-MM-DD``): one run, at the cron's first slot that day; then the
   trigger is Completed;
-- ``expirationDate`` (schedule, ``YYYY-MM-DD``): no slot after that day; then it is Stale;
+- ``expirationDate`` (schedule, ``YYYY-MM-DD``): no slot after that day; then it is Stale
+  (both dates from EARLIEST_DATE to LATEST_DATE);
 - ``jitter_seconds`` (schedule, 0 to MAX_JITTER_SECONDS): every slot of the trigger runs a
   fixed offset later, between 0 and that many seconds, derived from the trigger's uuid
   (``jitter_offset``), so that many triggers of one slot (09:00) spread over the window;
@@ -51,6 +52,11 @@ MAX_JITTER_SECONDS = 3600
 MAX_BODY_CONTAINS_LENGTH = 4096
 MAX_REQUIRED_HEADERS = 20
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Schedule dates a schedule can be computed for: the day's start in any zone, the day after
+# and a cron's next slots must exist (year 1 or 9999 overflows Python's dates), and nothing
+# before the epoch is a date a schedule means.
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(9000, 12, 31)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 
 # The header a sender presents a trigger's own secret in (authentication_required).
@@ -146,9 +152,13 @@ def _date(config: dict, key: str) -> date | None:
         return None
     if isinstance(value, str) and _DATE.fullmatch(value):
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            if EARLIEST_DATE <= day <= LATEST_DATE:
+                return day
+            raise ConfigError(key, f"Must be a date from {EARLIEST_DATE} to {LATEST_DATE}.")
     raise ConfigError(key, "Must be a date as YYYY-MM-DD, or null.")
 
 

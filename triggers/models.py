@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
+from accounts.models import OutsideAccount
 from triggers import catalog, config_keys, schedule, templating
 from triggers.choices import (
     Delivery,
@@ -321,6 +322,36 @@ class Trigger(models.Model):
     def compute_config_hash(self) -> str:
         return config_hash(self.provider_trigger_id, self.effective_config())
 
+    def outside_account(self) -> tuple[catalog.AccountKey, str] | None:
+        """The outside account this provider trigger's config names (a Slack ``team_id``, a
+        GitHub ``repository``'s owner, a Stripe ``account_id``) and how its provider names
+        one; None when it names none."""
+        key = catalog.account_key(self.provider_id)
+        if key is None or self.origin != TriggerOrigin.PROVIDER:
+            return None
+        value = (self.config or {}).get(key.config_key) if isinstance(self.config, dict) else None
+        account_id = key.of_config(value) if isinstance(value, str) and value else None
+        return (key, account_id) if account_id else None
+
+    def _outside_account_errors(self) -> dict[str, str]:
+        # The binding itself is made by triggers.services (a 409 there); this check lets a
+        # form (the admin's) show the refusal on the field.
+        named = self.outside_account()
+        if named is None or self.tenant_id is None:
+            return {}
+        key, account_id = named
+        owner = (
+            OutsideAccount.objects.filter(provider_id=self.provider_id, account_id=account_id)
+            .exclude(tenant__isnull=True)
+            .exclude(tenant_id=self.tenant_id)
+            .exists()
+        )
+        if not owner:
+            return {}
+        return {
+            f"config.{key.config_key}": f"{key.label} '{account_id}' belongs to another tenant."
+        }
+
     def clean(self) -> None:
         """Cross-field rules; every surface (API, admin) runs them through full_clean()."""
         errors: dict[str, str] = {}
@@ -336,6 +367,7 @@ class Trigger(models.Model):
                 {key.replace("trigger_config", "config", 1): message
                  for key, message in entry.config_errors(self.effective_config()).items()}
             )  # fmt: skip
+            errors.update(self._outside_account_errors())
         if entry is not None and entry.delivery == Delivery.SCHEDULE:
             try:
                 self.cron_expression = schedule.validate_cron_expression(self.cron_expression)

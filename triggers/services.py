@@ -12,6 +12,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from accounts import services as account_services
 from accounts.models import Tenant
 from api.storable import storable_text
 from triggers import config_keys, polling_config, schedule
@@ -168,6 +169,27 @@ def _schedule_state(trigger: Trigger) -> tuple:
     return (trigger.status, trigger.cron_expression, trigger.timezone, dates)
 
 
+def _claim_outside_account(trigger: Trigger) -> None:
+    """A provider trigger that names an outside account (a Slack workspace …) binds it to its
+    tenant, the first tenant to name it; naming another tenant's is a 409 naming the key.
+    Inside the caller's transaction: a trigger that fails validation binds nothing."""
+    named = trigger.outside_account()
+    if named is None:
+        return
+    key, account_id = named
+    try:
+        account_services.outside_account_claim(
+            tenant=trigger.tenant,
+            provider_id=trigger.provider_id,
+            account_id=account_id,
+            bound_by=f"trigger {trigger.uuid}",
+        )
+    except account_services.OutsideAccountTaken:
+        raise account_services.OutsideAccountTaken(
+            {f"config.{key.config_key}": f"{key.label} '{account_id}' belongs to another tenant."}
+        ) from None
+
+
 def _validate_and_save(trigger: Trigger, *, rearm: bool, check_dates: bool) -> Trigger:
     """Validate; check the schedule's dates against now when they, the cron, the time zone
     or the status changed; (re)arm when the schedule may have changed; save."""
@@ -176,6 +198,7 @@ def _validate_and_save(trigger: Trigger, *, rearm: bool, check_dates: bool) -> T
         if trigger.delivery == Delivery.POLLING
         else None
     )
+    _claim_outside_account(trigger)
     trigger.full_clean()
     _sync_webhook_secret(trigger)
     now = timezone.now()

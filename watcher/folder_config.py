@@ -8,6 +8,7 @@ never watch, or learn about, a folder outside them.
 
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Iterable
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 from watcher.choices import FileEvent
 from watcher.patterns import PATTERN_MAX_LENGTH, PATTERNS_MAX, compile_patterns
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PATTERNS = ("*",)
 DEFAULT_EVENTS = (FileEvent.CREATED.value,)
@@ -109,8 +112,15 @@ def _folder(watch_path, roots: list[str], errors: dict) -> str:
         return ""
     folder = os.path.realpath(watch_path)
     if not any(is_inside(folder, root) for root in roots):
-        via = "" if folder == os.path.normpath(watch_path) else f" (it resolves to '{folder}')"
-        errors["config.watch_path"] = f"'{watch_path}'{via} is outside FILE_WATCH_ROOTS: {named}."
+        if folder == os.path.normpath(watch_path):
+            errors["config.watch_path"] = f"'{watch_path}' is outside FILE_WATCH_ROOTS: {named}."
+        else:
+            # Where the symlink leads is the machine's to know, not the tenant's: the log.
+            logger.warning("Refused watch_path %r: it resolves to %r", watch_path, folder)
+            errors["config.watch_path"] = (
+                f"'{watch_path}' is a symlink outside the watched roots (FILE_WATCH_ROOTS: "
+                f"{named})."
+            )
     return folder
 
 

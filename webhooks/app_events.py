@@ -6,7 +6,9 @@ to one URL. The delivery is verified with the app's signing secret (``SLACK_SIGN
 ``GITHUB_WEBHOOK_SECRET``, ``STRIPE_WEBHOOK_SECRET``) by the pipeline of that provider's
 preset, Slack's ``url_verification`` is answered, and then every active provider trigger of
 that provider whose catalog entry and ``trigger_config`` match the event (Slack: event type,
-team, channel) gets one execution — stored before the answer, idempotent per trigger on the
+team, channel) *in the tenant the event's outside account belongs to* (a Slack workspace, a
+GitHub account, a Stripe account: ``accounts.OutsideAccount``; an unbound account's events
+reach no one) gets one execution — stored before the answer, idempotent per trigger on the
 provider's event id. The execution's input is the event as received (``{"message": null,
 "payload": <body>}``); a trigger's own message template does not apply here. A provider with
 no secret set is not served (404).
@@ -17,10 +19,12 @@ from functools import lru_cache
 from django.conf import settings
 from django.db.models import Q
 
+from accounts.services import outside_account_owner
 from executions import policies
 from executions.choices import ExecutionType
 from executions.services import firing
 from triggers import catalog
+from triggers.catalog.entry import value_at
 from triggers.choices import Delivery, TriggerOrigin
 from triggers.models import Trigger
 from webhooks.delivery import Ingested
@@ -55,7 +59,9 @@ def receive_app_event(provider_id: str, request: WebhookRequest) -> Ingested:
         return Ingested(200, {"challenge": outcome.challenge})
     body = outcome.request_payload.get("body")
     stored = duplicates = refused = 0
-    for trigger in _candidates(provider_id, request.headers, body):
+    account = catalog.account_key(provider_id)
+    tenant_id = outside_account_owner(provider_id=provider_id, account_id=account.of_event(body))
+    for trigger in _candidates(provider_id, tenant_id, request.headers, body):
         entry = trigger.trigger_type
         if not entry.matches(trigger.config, request.headers, body):
             continue
@@ -79,9 +85,12 @@ def receive_app_event(provider_id: str, request: WebhookRequest) -> Ingested:
     )
 
 
-def _candidates(provider_id: str, headers, body):
-    """The active provider triggers of the entries whose fixed conditions this event meets,
-    narrowed in SQL by the config conditions (a trigger that leaves one out takes any)."""
+def _candidates(provider_id: str, tenant_id: str | None, headers, body):
+    """The active provider triggers of the tenant the event's outside account belongs to
+    (none when it belongs to no tenant), of the entries whose fixed conditions this event
+    meets, narrowed in SQL by the config conditions (a trigger that leaves one out takes any)."""
+    if tenant_id is None:
+        return
     for entry in catalog.provider_entries(provider_id):
         if not entry.event or not entry.matches({}, headers, body):
             continue
@@ -90,7 +99,7 @@ def _candidates(provider_id: str, headers, body):
             if condition.config_key is None:
                 continue
             key = condition.config_key
-            value = _at(body, condition.path) if condition.source == "body" else None
+            value = value_at(body, condition.path) if condition.source == "body" else None
             narrowed &= (
                 Q(**{f"config__{key}": value})
                 | ~Q(config__has_key=key)
@@ -99,14 +108,9 @@ def _candidates(provider_id: str, headers, body):
             )
         yield from Trigger.objects.filter(
             narrowed,
+            tenant_id=tenant_id,
             provider_id=provider_id,
             provider_trigger_id=entry.trigger_id,
             origin=TriggerOrigin.PROVIDER,
             status=policies.FIRING_STATUS,
         ).order_by("id")
-
-
-def _at(body, path: str):
-    for part in path.split("."):
-        body = body.get(part) if isinstance(body, dict) else None
-    return body

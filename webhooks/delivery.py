@@ -52,7 +52,7 @@ from executions import metrics, policies
 from executions.choices import ExecutionType
 from executions.services import firing
 from triggers import services as trigger_services
-from triggers.choices import Delivery
+from triggers.choices import Delivery, TriggerOrigin
 from triggers.models import Trigger
 from webhooks import payloads
 from webhooks.errors import (
@@ -97,12 +97,13 @@ _SETTINGS_COLUMNS = (
 @lru_cache(maxsize=1)
 def _lookup() -> tuple[list[int], dict[str, str]]:
     """(where each firing field sits in the model's concrete fields, the lookup query by
-    token and by path)."""
+    token, by path and by uuid — the last for the provider API's project triggers only)."""
     concrete = Trigger._meta.concrete_fields
     positions = [i for i, f in enumerate(concrete) if f.attname in _FIRING_FIELDS]
     columns = [f"t.{concrete[i].column}" for i in positions]
     columns += [f"t.{Trigger._meta.get_field(name).column}" for name in _SETTINGS_COLUMNS]
     version = Trigger._meta.get_field("delivery_version").column
+    origin = Trigger._meta.get_field("origin").column
     select = (
         f"SELECT {', '.join(columns)}, c.encrypted_value, t.{version} "
         f"FROM {Trigger._meta.db_table} t "
@@ -111,7 +112,9 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
     return positions, {
         "token": select + "webhook_token = %s",
         "path": select + "webhook_path = %s",
-        "uuid": select + "uuid = %s",
+        # /v1/webhooks/<uuid> is the provider API's: a uuid is no secret (the APIs show it),
+        # so every other trigger is reached only by its token or custom path.
+        "uuid": select + f"uuid = %s AND t.{origin} = '{TriggerOrigin.PROVIDER.value}'",
     }
 
 
@@ -150,7 +153,8 @@ def _receive(
     method: str = "POST",
 ) -> Ingested:
     """One delivery to the webhook URL ``token`` (or the custom ``path``, or the provider
-    API's ``/v1/webhooks/<trigger uuid>``), start to end.
+    API's ``/v1/webhooks/<trigger uuid>``, which finds a provider API trigger only), start
+    to end.
 
     ``read`` builds the request, reading its body; it is called only after the declared
     size passed. Raises WebhookRejected (the view renders it as problem+json).

@@ -16,19 +16,22 @@ With no spec, the first present header of Idempotency-Key, webhook-id, X-GitHub-
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-import jmespath
 import jmespath.exceptions
-import jmespath.parser
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.validators import validator_for
 
 from api import storable
+from triggers import jmespath_bounded
+from triggers.budgets import Budget, BudgetExceeded, Meter, budget_for
 from webhooks.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -214,14 +217,23 @@ def _check(pattern: str, location: str) -> None:
 
 @functools.cache
 def linear_time_validator(validator_class: type) -> type:
-    """`validator_class` with `pattern`, `patternProperties` and `additionalProperties` on RE2."""
+    """`validator_class` bounded: `pattern`, `patternProperties` and `additionalProperties` on
+    RE2, `uniqueItems` in O(n log n), `anyOf` and `oneOf` counting the errors they hold, the
+    `regex` format checked without Python's pattern cache, and every keyword charged to the
+    budget of the validation under way (validate_input; the bounds section of the module)."""
+    keywords = {
+        **validator_class.VALIDATORS,
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+        "uniqueItems": _unique_items,
+        "anyOf": _any_of,
+        "oneOf": _one_of,
+    }
     return validators.extend(
         validator_class,
-        {
-            "pattern": _pattern,
-            "patternProperties": _pattern_properties,
-            "additionalProperties": _additional_properties,
-        },
+        {name: _metered(keyword) for name, keyword in keywords.items()},
+        format_checker=_format_checker(validator_class.FORMAT_CHECKER),
     )
 
 
@@ -259,21 +271,183 @@ def _additional_properties(validator, additional, instance, schema):
         yield ValidationError(f"Additional properties are not allowed ({names} {verb} unexpected)")
 
 
+# --- bounds on a validation ------------------------------------------------------------------
+# A schema is the owner's, the body the sender's, and some pairs cost far more than the body's
+# size: jsonschema's own `uniqueItems` compares objects pairwise (12,000 objects: 30 s), an
+# `allOf` or `$ref` that doubles the work at each level of the body is exponential, and every
+# error a check makes (with the failing value's repr in its message) is kept in memory. So a
+# validation runs on a budget (triggers/budgets.py: steps, a deadline, memory for errors)
+# that every keyword charges, through a ContextVar because jsonschema gives its keywords no
+# state of ours; it lists at most MAX_SCHEMA_ERRORS errors, each message clipped.
+
+MAX_SCHEMA_ERRORS = 100
+MAX_ERROR_MESSAGE_LENGTH = 500
+_ERROR_BYTES = 3 * 1024  # a ValidationError with its paths and message, measured
+# A schema is tried on these when saved: one whose work does not depend on the body (a `$ref`
+# to itself, allOf of allOf of ...) shows it on them.
+_PROBES = ({}, [], "", 0, None, True)
+_PROBE_BUDGET = Budget(steps=10_000, seconds=0.25, memory=8 * 1024 * 1024)
+
+_METER: ContextVar[Meter | None] = ContextVar("input_schema_meter", default=None)
+
+
+def _metered(keyword):
+    @functools.wraps(keyword)
+    def metered(validator, value, instance, schema):
+        meter = _METER.get()
+        if meter is not None:
+            meter.charge()
+        return keyword(validator, value, instance, schema)
+
+    return metered
+
+
+def _held(meter: Meter | None, errors) -> list[ValidationError]:
+    """``errors`` as a list, each counted against ``meter``'s memory as it arrives."""
+    held = []
+    for error in errors:
+        if meter is not None:
+            meter.allocate(_ERROR_BYTES + len(error.message))
+        held.append(error)
+    return held
+
+
+def _unique_items(validator, unique, instance, schema):
+    # Equal as JSON Schema says (1 == 1.0, true != 1, keys in any order): each item's JSON
+    # text with sorted keys and integral floats as ints, into a dict — n log n, not n².
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    meter = _METER.get()
+    seen: dict[str, int] = {}
+    for index, item in enumerate(instance):
+        text = json.dumps(
+            _integral_floats_as_ints(item, meter),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        if meter is not None:
+            meter.allocate(len(text) + 64)
+        first = seen.setdefault(text, index)
+        if first != index:
+            yield ValidationError(
+                f"The array has non-unique elements (items {first} and {index} are equal)"
+            )
+            return
+
+
+def _integral_floats_as_ints(value: Any, meter: Meter | None) -> Any:
+    if meter is not None:
+        meter.charge()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item, meter) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item, meter) for item in value]
+    return value
+
+
+def _any_of(validator, any_of, instance, schema):
+    meter = _METER.get()
+    all_errors = []
+    for index, subschema in enumerate(any_of):
+        errors = _held(meter, validator.descend(instance, subschema, schema_path=index))
+        if not errors:
+            return
+        all_errors.extend(errors)
+    yield ValidationError(
+        f"{instance!r} is not valid under any of the given schemas", context=all_errors
+    )
+
+
+def _one_of(validator, one_of, instance, schema):
+    meter = _METER.get()
+    subschemas = enumerate(one_of)
+    all_errors = []
+    for index, subschema in subschemas:
+        errors = _held(meter, validator.descend(instance, subschema, schema_path=index))
+        if not errors:
+            first_valid = subschema
+            break
+        all_errors.extend(errors)
+    else:
+        yield ValidationError(
+            f"{instance!r} is not valid under any of the given schemas", context=all_errors
+        )
+        return
+    more_valid = [
+        each for _, each in subschemas if validator.evolve(schema=each).is_valid(instance)
+    ]
+    if more_valid:
+        more_valid.append(first_valid)
+        reprs = ", ".join(repr(each) for each in more_valid)
+        yield ValidationError(f"{instance!r} is valid under each of {reprs}")
+
+
+def _format_checker(checker: FormatChecker) -> FormatChecker:
+    """``checker`` with `regex` compiled outside Python's pattern cache (512 patterns a
+    sender writes, each up to a body's size, would stay in memory) and a pattern too deep for
+    Python's parser (RecursionError) or too large counted as not a regex."""
+    bounded = FormatChecker(())
+    bounded.checkers = dict(checker.checkers)
+    if "regex" in bounded.checkers:
+        bounded.checks("regex")(_is_regex)
+    return bounded
+
+
+def _is_regex(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    try:
+        re._compiler.compile(instance, 0)  # re.compile without its cache
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return False
+    return True
+
+
+def _check_probes(validator: Any) -> None:
+    for probe in _PROBES:
+        token = _METER.set(Meter(_PROBE_BUDGET))
+        try:
+            for _ in validator.iter_errors(probe):
+                pass
+        except BudgetExceeded as exceeded:
+            raise ValueError(
+                f"inputSchema: checking even {json.dumps(probe)} against it {exceeded}: it "
+                "multiplies its own work (a $ref to itself, allOf or anyOf nested in each other)"
+            ) from None
+        except RecursionError:
+            raise ValueError("inputSchema: a $ref refers back to itself without end") from None
+        finally:
+            _METER.reset(token)
+
+
 def validate_input_schema_config(schema: Any) -> None:
     """Raise ValueError (naming the failing schema location) unless `schema` is a valid JSON Schema.
 
     The dialect comes from `$schema`, defaulting to 2020-12. Remote `$ref`s are never fetched
     (jsonschema's default registry does no retrieval), so a schema cannot make us send requests.
     Its regular expressions must be RE2's, which match in linear time (patterns.py,
-    check_schema_patterns).
+    check_schema_patterns). A schema whose work does not depend on the body — a `$ref` to
+    itself, combinators that multiply each other — is refused: checking a small value
+    against it (``_PROBES``) recurses without end or spends more than ``_PROBE_BUDGET``.
     """
+    _compile_input_schema(schema)
+
+
+def _compile_input_schema(schema: Any) -> Any:
     if not isinstance(schema, dict):
         raise ValueError("inputSchema: must be a JSON object")
+    cls = _validator_class(schema)
     try:
-        _validator_class(schema).check_schema(schema)
+        cls.check_schema(schema)
     except SchemaError as exc:
         raise ValueError(f"inputSchema{_pointer(exc.absolute_path)}: {exc.message}") from exc
     check_schema_patterns(schema, "inputSchema")
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    _check_probes(validator)
+    return validator
 
 
 def compile_input_schema(schema: dict[str, Any]) -> Any:
@@ -281,18 +455,20 @@ def compile_input_schema(schema: dict[str, Any]) -> Any:
 
     ValueError (naming the failing schema location) when `schema` is not a valid JSON Schema.
     """
-    validate_input_schema_config(schema)
-    cls = _validator_class(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return _compile_input_schema(schema)
 
 
-def validate_input(schema: Any, data: Any) -> None:
-    """Raise UnprocessableEntity (422) listing every violation of `schema` by `data`.
+def validate_input(schema: Any, data: Any, *, input_bytes: int = MAX_BODY_BYTES) -> None:
+    """Raise UnprocessableEntity (422) listing the violations of `schema` by `data`.
 
     `schema` is a JSON Schema dict or a validator from compile_input_schema (compiled once per
     trigger). `errors` is a list of {"path": JSON pointer into data, "message": str}, one per
-    failing location, sorted by path (indexes numerically) then message. `format` keywords are
-    enforced. A None schema accepts anything.
+    failing location (the first MAX_SCHEMA_ERRORS found, each message at most
+    MAX_ERROR_MESSAGE_LENGTH characters), sorted by path (indexes numerically) then message.
+    `format` keywords are enforced. A None schema accepts anything.
+
+    The check runs on the budget of a body of ``input_bytes`` bytes (triggers/budgets.py);
+    spent, or recursing without end, it is 422 ``input_schema_too_costly``.
     """
     if schema is None:
         return
@@ -301,7 +477,23 @@ def validate_input(schema: Any, data: Any) -> None:
     else:
         cls = _validator_class(schema)
         validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    found = [(list(error.absolute_path), error.message) for error in validator.iter_errors(data)]
+    meter = Meter(budget_for(input_bytes))
+    token = _METER.set(meter)
+    found: list[tuple[list, str]] = []
+    more = False
+    try:
+        for error in validator.iter_errors(data):
+            if len(found) == MAX_SCHEMA_ERRORS:
+                more = True
+                break
+            meter.allocate(_ERROR_BYTES + len(error.message))
+            found.append((list(error.absolute_path), _clipped(error.message)))
+    except BudgetExceeded as exceeded:
+        raise _too_costly(f"{exceeded}") from None
+    except RecursionError:
+        raise _too_costly("recursed too deeply (a $ref that refers back to itself)") from None
+    finally:
+        _METER.reset(token)
     if not found:
         return
     # Ints sort before strings at the same depth so "/items/2" comes before "/items/10".
@@ -312,10 +504,25 @@ def validate_input(schema: Any, data: Any) -> None:
         )
     )
     errors = [{"path": _pointer(path), "message": message} for path, message in found]
+    count = f"the first {len(errors)} errors" if more else f"{len(errors)} error(s)"
     raise UnprocessableEntity(
-        f"Request body does not match the trigger's input schema ({len(errors)} error(s)).",
+        f"Request body does not match the trigger's input schema ({count}).",
         code="input_schema_mismatch",
         errors=errors,
+    )
+
+
+def _clipped(message: str) -> str:
+    if len(message) <= MAX_ERROR_MESSAGE_LENGTH:
+        return message
+    return message[: MAX_ERROR_MESSAGE_LENGTH - 1] + "…"
+
+
+def _too_costly(reason: str) -> UnprocessableEntity:
+    return UnprocessableEntity(
+        f"Checking the request body against the trigger's input schema {reason}; the schema "
+        "makes this body too costly to check.",
+        code="input_schema_too_costly",
     )
 
 
@@ -335,10 +542,7 @@ def validate_idempotency_spec(spec: Any) -> dict[str, str] | None:
         path = spec.get("path")
         if not isinstance(path, str) or not path.strip():
             raise ValueError("idempotencyKey.path: a JMESPath expression is required")
-        try:
-            jmespath.compile(path)
-        except jmespath.exceptions.JMESPathError as exc:
-            raise ValueError(f"idempotencyKey.path: invalid JMESPath expression: {exc}") from exc
+        _compile_jmespath(path, "idempotencyKey.path")
         return {"source": "body", "path": path}
     raise ValueError("idempotencyKey.source: must be one of 'header', 'body'")
 
@@ -352,12 +556,17 @@ def _scalar_text(value: Any) -> str | None:
 
 
 def extract_idempotency_key(
-    spec: dict[str, str] | None, headers: Mapping[str, str], data: Any
+    spec: dict[str, str] | None,
+    headers: Mapping[str, str],
+    data: Any,
+    *,
+    input_bytes: int = MAX_BODY_BYTES,
 ) -> str | None:
     """The idempotency key of a request, or None when it carries none.
 
     `spec` as in the module docstring; None tries the default headers in order. A body value
-    must be a string or number. Raises BadRequest (400) for a key over 255 characters.
+    must be a string or number; a body path that fails, or spends the budget of a body of
+    ``input_bytes`` bytes, finds none. Raises BadRequest (400) for a key over 255 characters.
     """
     spec = validate_idempotency_spec(spec)
     if spec is None:
@@ -367,9 +576,12 @@ def extract_idempotency_key(
         key = _scalar_text(get_header(headers, spec["key"]))
     else:
         try:
-            key = _scalar_text(jmespath.search(spec["path"], data))
+            found = jmespath_bounded.compile_expression(spec["path"]).search(
+                data, input_bytes=input_bytes
+            )
         except jmespath.exceptions.JMESPathError:
-            key = None
+            found = None
+        key = _scalar_text(found)
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
         raise BadRequest(
             f"Idempotency key is longer than {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
@@ -382,19 +594,35 @@ def extract_idempotency_key(
 class OutputTransform:
     """A compiled ``outputTransform``: one JMESPath expression, or one per key of an object."""
 
-    expression: jmespath.parser.ParsedResult | None = None
-    fields: tuple[tuple[str, jmespath.parser.ParsedResult], ...] = ()
+    expression: jmespath_bounded.Expression | None = None
+    fields: tuple[tuple[str, jmespath_bounded.Expression], ...] = ()
 
-    def search(self, data: Any) -> Any:
-        """``data`` reshaped; UnprocessableEntity (422) when an expression fails on it."""
+    def search(
+        self, data: Any, *, max_bytes: int = MAX_BODY_BYTES, input_bytes: int | None = None
+    ) -> Any:
+        """``data`` reshaped; UnprocessableEntity (422) when an expression fails on it.
+
+        Every expression of the transform shares one budget (triggers/jmespath_bounded.py):
+        that of a body of ``input_bytes`` bytes, and no value it makes larger than
+        ``max_bytes`` as JSON.
+        """
+        evaluation = jmespath_bounded.Evaluation(max_bytes=max_bytes, input_bytes=input_bytes)
         if self.expression is not None:
-            return _search(self.expression, data, "")
-        return {key: _search(compiled, data, f" (key {key!r})") for key, compiled in self.fields}
+            return _search(evaluation, self.expression, data, "")
+        return {
+            key: _search(evaluation, compiled, data, f" (key {key!r})")
+            for key, compiled in self.fields
+        }
 
 
-def _search(compiled: jmespath.parser.ParsedResult, data: Any, where: str) -> Any:
+def _search(
+    evaluation: jmespath_bounded.Evaluation,
+    compiled: jmespath_bounded.Expression,
+    data: Any,
+    where: str,
+) -> Any:
     try:
-        return compiled.search(data)
+        return evaluation.search(compiled, data)
     except jmespath.exceptions.JMESPathError as exc:
         raise UnprocessableEntity(
             f"Output transform failed on this payload{where}: {exc}",
@@ -402,13 +630,15 @@ def _search(compiled: jmespath.parser.ParsedResult, data: Any, where: str) -> An
         ) from exc
 
 
-def _compile_jmespath(expression: Any, path: str) -> jmespath.parser.ParsedResult:
+def _compile_jmespath(expression: Any, path: str) -> jmespath_bounded.Expression:
     if not isinstance(expression, str) or not expression.strip():
         raise ValueError(f"{path}: must be a non-empty JMESPath expression")
     try:
-        return jmespath.compile(expression)
+        return jmespath_bounded.compile_expression(expression)
+    except jmespath_bounded.ExpressionTooComplex as exc:
+        raise ValueError(f"{path}: {exc}") from None
     except jmespath.exceptions.JMESPathError as exc:
-        raise ValueError(f"{path}: invalid JMESPath expression: {exc}") from exc
+        raise ValueError(f"{path}: invalid JMESPath expression: {exc}") from None
 
 
 def compile_output_transform(spec: Any) -> OutputTransform | None:
@@ -443,16 +673,21 @@ def compile_output_transform(spec: Any) -> OutputTransform | None:
     return None
 
 
-def apply_output_transform(transform: Any, data: Any) -> Any:
+def apply_output_transform(
+    transform: Any, data: Any, *, max_bytes: int = MAX_BODY_BYTES, input_bytes: int | None = None
+) -> Any:
     """``data`` reshaped by ``transform``: an ``outputTransform`` setting (compiled here) or
     what compile_output_transform returned. No transform gives ``data`` itself.
 
     Raises UnprocessableEntity (422) when an expression fails on this payload, e.g. a function
-    given the wrong type; ValueError when the setting itself does not compile.
+    given the wrong type, or is stopped (OutputTransform.search: its budget is spent, or it
+    makes a value larger than ``max_bytes``); ValueError when the setting does not compile.
     """
     if not isinstance(transform, OutputTransform):
         transform = compile_output_transform(transform)
-    return data if transform is None else transform.search(data)
+    if transform is None:
+        return data
+    return transform.search(data, max_bytes=max_bytes, input_bytes=input_bytes)
 
 
 def check_transformed(payload: Any, *, max_bytes: int) -> None:

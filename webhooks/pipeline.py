@@ -14,13 +14,14 @@ the JMESPath transform compiled); each request then runs these steps, in this or
 4. body parsing (JSON, form-encoded) → 400 / 415;
 5. Slack's ``url_verification`` → a Challenge to echo back, nothing to store; then the
    config's filters (``body_contains``, ``required_headers``) → Filtered, nothing to store;
-6. ``inputSchema`` → 422 listing each failing path;
+6. ``inputSchema`` → 422 listing each failing path (422 ``input_schema_too_costly`` when the
+   check spends its budget, which grows with the body: payloads.validate_input);
 7. the idempotency key → 400 when over 255 characters;
 8. ``messageTemplate`` and ``outputTransform`` → the execution's input (422 when the transform
    fails on this payload, or when the message or the transformed payload would be larger
    than the limits the caller passes: a template or a transform must not multiply a
-   delivery); the config's ``include_…`` keys add the headers, the query and the request's
-   metadata to it.
+   delivery, and a transform is stopped while it runs: triggers/jmespath_bounded.py); the
+   config's ``include_…`` keys add the headers, the query and the request's metadata to it.
 
 Whatever would be stored must be storable (api/storable.py): a body, query or header that
 PostgreSQL cannot hold is a 400 ``unstorable_value`` naming the problem, and nothing is
@@ -158,8 +159,11 @@ class Pipeline:
         reason = filters.filtered_reason(self.options, body=request.body, headers=request.headers)
         if reason is not None:
             return Filtered(reason)
-        payloads.validate_input(self.input_validator, data)
-        key = payloads.extract_idempotency_key(self.idempotency, request.headers, data)
+        size = len(request.body)  # the budget of the schema and the expressions grows with it
+        payloads.validate_input(self.input_validator, data, input_bytes=size)
+        key = payloads.extract_idempotency_key(
+            self.idempotency, request.headers, data, input_bytes=size
+        )
         hidden = self.secret_headers | secret_headers
         kept = stored_request(request, data, secret_headers=hidden, secret_query=self.secret_query)
         payloads.check_storable(kept["headers"], "A request header")
@@ -178,7 +182,9 @@ class Pipeline:
                 ) from None
         payload = data
         if self.transform is not None:
-            payload = payloads.apply_output_transform(self.transform, data)
+            payload = payloads.apply_output_transform(
+                self.transform, data, max_bytes=max_body_bytes, input_bytes=size
+            )
             payloads.check_transformed(payload, max_bytes=max_body_bytes)
         included = filters.included_input(
             self.options,

@@ -13,7 +13,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.models import Agent, Credential, Membership, Tenant
+from accounts.models import Agent, Credential, Tenant
+from accounts.selectors import tenant_member_named
 from triggers import services as trigger_services
 from triggers.choices import TriggerOrigin, TriggerStatus
 from triggers.models import Trigger
@@ -114,16 +115,13 @@ def _credential(tenant: Tenant, reference: str | None, field: str) -> Credential
 
 
 def _members(tenant: Tenant, user_ids: list, field: str) -> list:
-    """The users ``user_ids`` names, each a member of ``tenant``, in order."""
+    """The users ``user_ids`` names (each by its public id, or its integer id as shown before
+    users had one: accounts.selectors.tenant_member_named), each a member of ``tenant``, in
+    order."""
     users = []
     for given in user_ids:
-        user_id = str(given)
-        member = (
-            Membership.objects.filter(tenant=tenant, user_id=int(user_id)).select_related("user")
-            if user_id.isdigit()
-            else Membership.objects.none()
-        ).first()
+        member = tenant_member_named(tenant=tenant, reference=given)
         if member is None:
-            raise ValidationError({field: f"User '{user_id}' is not a member of this tenant."})
+            raise ValidationError({field: f"User '{given}' is not a member of this tenant."})
         users.append(member.user)
     return users

@@ -57,10 +57,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import jmespath
 import jmespath.exceptions
-import jmespath.parser
 
+from triggers import jmespath_bounded
 from webhooks.errors import BadRequest, Unauthorized
 from webhooks.patterns import compile_pattern
 from webhooks.payloads import get_header
@@ -137,9 +136,10 @@ def _regex(value: Any, path: str) -> str | None:
 
 
 @lru_cache(maxsize=1024)
-def _body_path(expression: str) -> jmespath.parser.ParsedResult:
-    """The compiled JMESPath of a `body` key (cached); JMESPathError when it does not parse."""
-    return jmespath.compile(expression)
+def _body_path(expression: str) -> jmespath_bounded.Expression:
+    """The compiled JMESPath of a `body` key (cached); JMESPathError when it does not parse
+    or is too long or deep (triggers/jmespath_bounded.py)."""
+    return jmespath_bounded.compile_expression(expression)
 
 
 def _key(value: Any, path: str, source: str, *, required: bool) -> str | None:
@@ -147,6 +147,8 @@ def _key(value: Any, path: str, source: str, *, required: bool) -> str | None:
     if key is not None and source == "body":
         try:
             _body_path(key)
+        except jmespath_bounded.ExpressionTooComplex as exc:
+            raise ValueError(f"{path}: {exc}") from None
         except jmespath.exceptions.JMESPathError as exc:
             raise ValueError(f"{path}: invalid JMESPath expression: {exc}") from None
     return key
@@ -267,6 +269,7 @@ class _Request:
         self.body = body
         self.case_sensitive = case_sensitive
         self._json: Any = ...
+        self._evaluation: jmespath_bounded.Evaluation | None = None
 
     def json_body(self) -> Any:
         if self._json is ...:
@@ -285,9 +288,11 @@ class _Request:
             if isinstance(value, list | tuple):
                 value = value[0] if value else None
             return value
+        if self._evaluation is None:  # one budget for every body key of the request
+            self._evaluation = jmespath_bounded.Evaluation(input_bytes=len(self.body))
         try:
-            found = _body_path(key).search(self.json_body())
-        except jmespath.exceptions.JMESPathError:
+            found = self._evaluation.search(_body_path(key), self.json_body())
+        except jmespath.exceptions.JMESPathError:  # failed or too costly: missing
             return None
         return _as_text(found)
 

@@ -5,8 +5,9 @@ The form (``application/x-www-form-urlencoded``) carries ``grant_type=password``
 token_type: "bearer", expires_in}``, a token that works as ``Authorization: Bearer`` on every
 surface until it expires (``OAUTH_TOKEN_TTL_SECONDS``). A user who belongs to several
 tenants chooses one with the scope ``tenant:<id>``. Wrong credentials are a 401; repeated
-failures for one username or address are refused with 429 and ``Retry-After``
-(accounts/throttling.py). Swagger UI's *Authorize* posts exactly this form.
+failures for one username from one address are refused with 429 and ``Retry-After``
+(accounts/throttling.py); the address is the client's, behind ``NUM_PROXIES`` the one the
+proxy saw, as for every throttle. Swagger UI's *Authorize* posts exactly this form.
 """
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import throttling
+from accounts.admin_login import client_address
 from accounts.authentication import BearerTokenAuthentication
 from accounts.models import Membership
 from accounts.services import api_token_create
@@ -58,7 +60,7 @@ class TokenView(APIView):
         form = TokenRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         username, password = form.validated_data["username"], form.validated_data["password"]
-        address = request.META.get("REMOTE_ADDR", "")
+        address = client_address(request)
         wait = throttling.login_blocked_for(username=username, address=address)
         if wait is not None:
             raise exceptions.Throttled(wait=wait, detail="Too many failed logins; try later.")

@@ -14,7 +14,7 @@ from executions.runners.base import (
     UnrunnableError,
     build_agent_request,
 )
-from executions.runners.interruptible import AttemptAbandoned
+from executions.runners.exchange import AttemptAbandoned
 from executions.runners.registry import run_agent, runner_name_for
 
 __all__ = [

@@ -7,21 +7,20 @@ with the ``whsec_`` secret of AGENT_RUNTIME_SIGNING_SECRET). Response: 2xx with 
 object; ``output`` (or, without it, the whole object) becomes ``output_data``,
 ``tokens_used``, ``tools_executed`` and ``conversation_id`` are read when present. A
 timeout, a connection error, another status or a body that is not a JSON object fails the
-attempt. A cancelled execution's request is interrupted (interruptible.py). See
-docs/runners.md.
+attempt; the whole exchange has AGENT_RUNTIME_TIMEOUT_SECONDS (exchange.py). A cancelled
+execution's request is interrupted (exchange.py). See docs/runners.md.
 """
 
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
 from executions.runners.base import AgentRequest, AgentResult, RunnerError, UnrunnableError
-from executions.runners.interruptible import ResponseTooLarge, send_interruptible
-from executions.runners.outbound import OutboundURLRefused, resolve_public_address
+from executions.runners.exchange import ResponseTooLarge, send
+from executions.runners.outbound import OutboundURLRefused
 
 _BODY_SHOWN = 300
 
@@ -51,28 +50,20 @@ def run(
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": Webhook(secret).sign(message_id, now, body),
     }
-    target, extensions = url, {}
-    if guarded:
-        try:
-            address = resolve_public_address(url)
-        except OutboundURLRefused as refused:
-            raise RunnerError(str(refused)) from None
-        parts = urlsplit(url)
-        headers["host"] = parts.netloc
-        host = f"[{address}]" if ":" in address else address
-        port = f":{parts.port}" if parts.port else ""
-        target = urlunsplit(parts._replace(netloc=f"{host}{port}"))
-        extensions = {"sni_hostname": parts.hostname}
     try:
-        response = send_interruptible(
-            lambda client: client.build_request(
-                "POST", target, content=body, headers=headers, extensions=extensions
-            ),
+        response = send(
+            "POST",
+            url,
+            content=body,
+            headers=headers,
             timeout=timeout,
+            guarded=guarded,
             abandoned=abandoned,
             poll_seconds=poll_seconds,
             max_response_bytes=max_response_bytes,
         )
+    except OutboundURLRefused as refused:
+        raise RunnerError(str(refused)) from None
     except ResponseTooLarge as too_large:
         raise UnrunnableError(
             f"The agent runtime's answer is larger than {too_large.limit} bytes "

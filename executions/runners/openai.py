@@ -5,7 +5,8 @@ OPENAI_DEFAULT_MODEL), a system message (the trigger's, when set) and a user mes
 rendered task prompt, followed by the execution's input as JSON when there is one.
 ``usage.total_tokens`` becomes ``tokens_used``; ``output_data`` is
 ``{"content", "finish_reason", "model"}``. The provider's error message surfaces as the
-attempt's error. A cancelled execution's request is interrupted (interruptible.py).
+attempt's error. The whole exchange has AGENT_RUNTIME_TIMEOUT_SECONDS, and a cancelled
+execution's request is interrupted (exchange.py).
 """
 
 import json
@@ -14,7 +15,7 @@ from collections.abc import Callable
 import httpx
 
 from executions.runners.base import AgentRequest, AgentResult, RunnerError, UnrunnableError
-from executions.runners.interruptible import ResponseTooLarge, send_interruptible
+from executions.runners.exchange import ResponseTooLarge, send
 
 
 def chat_messages(request: AgentRequest) -> list[dict[str, str]]:
@@ -44,14 +45,13 @@ def run(
         raise RunnerError("No model: set the trigger's agent model or OPENAI_DEFAULT_MODEL.")
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        response = send_interruptible(
-            lambda client: client.build_request(
-                "POST",
-                f"{base_url.rstrip('/')}/chat/completions",
-                json={"model": model, "messages": chat_messages(request)},
-                headers=headers,
-            ),
+        response = send(
+            "POST",
+            f"{base_url.rstrip('/')}/chat/completions",
+            json={"model": model, "messages": chat_messages(request)},
+            headers=headers,
             timeout=timeout,
+            guarded=False,  # OPENAI_BASE_URL is the operator's
             abandoned=abandoned,
             poll_seconds=poll_seconds,
             max_response_bytes=max_response_bytes,

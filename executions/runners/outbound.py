@@ -10,10 +10,13 @@ URLs from settings (the operator's own) are not guarded.
 """
 
 import ipaddress
+import logging
 import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 class OutboundURLRefused(Exception):
@@ -77,8 +80,14 @@ def resolve_public_address(url: str) -> str:
     if not settings.ALLOW_PRIVATE_OUTBOUND:
         for address in addresses:
             if not is_public_address(ipaddress.ip_address(address.split("%")[0])):
+                # The address is the operator's to know, not the tenant's: a DNS answer of
+                # the internal network would tell the tenant what is there.
+                logger.warning(
+                    "Refused a tenant's URL: %r resolves to %s, a private or reserved "
+                    "address (ALLOW_PRIVATE_OUTBOUND=true allows it)",
+                    parts.hostname, address,
+                )  # fmt: skip
                 raise OutboundURLRefused(
-                    f"'{parts.hostname}' resolves to {address}, a private or reserved address; "
-                    "set ALLOW_PRIVATE_OUTBOUND=true to allow it."
+                    f"'{parts.hostname}' resolves to a private or reserved address."
                 )
     return addresses[0]

@@ -15,6 +15,7 @@ import uuid
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -180,6 +181,13 @@ def _attempt(execution: Execution) -> AgentResult | Execution | None:
     except RunnerError as error:
         return execution_attempt_failed(
             execution=execution, error_message=str(error), retry=error.retryable
+        )
+    except SoftTimeLimitExceeded:  # the safety net behind the runner's own deadline
+        limit = settings.EXECUTION_TASK_TIME_LIMIT_SECONDS
+        return execution_attempt_failed(
+            execution=execution,
+            error_message=f"The attempt ran past its time limit ({limit} s, "
+            "EXECUTION_TASK_TIME_LIMIT_SECONDS).",
         )
     except Exception as error:  # a bug or an unexpected reply must still end the attempt
         logger.exception("Runner crashed on execution %s", execution.execution_id)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from config.checks import check_metrics_token
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,6 +31,7 @@ def production_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         "NUM_PROXIES": "1",
         "DATABASE_URL": "postgres://user:pass@db/triggers",
         "CELERY_BROKER_URL": "redis://redis:6379/0",
+        "METRICS_TOKEN": secrets.token_urlsafe(32),
         **extra,
     }
 
@@ -53,6 +56,27 @@ def test_the_https_settings_follow_the_public_url(tmp_path):
     assert plain.returncode != 0
     for warning in ("W004", "W008", "W012", "W016"):  # HSTS, redirect, both cookies
         assert warning in plain.stderr + plain.stdout
+
+
+def test_without_a_metrics_token_the_check_says_so(tmp_path):
+    """Behind the README's nginx every request comes from loopback: /metrics needs its token
+    (issue 25, finding 7), and without one it refuses every scrape."""
+    result = check_deploy(production_environment(tmp_path, METRICS_TOKEN=""))
+
+    assert result.returncode != 0
+    assert "config.W001" in result.stderr + result.stdout
+    assert "METRICS_TOKEN is not set" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("debug", "num_proxies", "token", "warned"),
+    [(False, 0, "", True), (True, 1, "", True), (True, 0, "", False), (False, 1, "t", False)],
+)
+def test_the_metrics_token_check_follows_the_rule(settings, debug, num_proxies, token, warned):
+    settings.DEBUG, settings.METRICS_TOKEN = debug, token
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+
+    assert [w.id for w in check_metrics_token()] == (["config.W001"] if warned else [])
 
 
 def production_section() -> str:

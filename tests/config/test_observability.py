@@ -29,11 +29,14 @@ from tests.conftest import ROOT, purge_test_queue
 from triggers.models import Trigger
 
 P = "agent_triggers_"
+SCRAPE_TOKEN = "s3cret-scrape"
 
 
 def scrape(client, **headers) -> dict[tuple[str, tuple], float]:
-    """/metrics as {(sample name, sorted labels): value}."""
-    response = client.get("/metrics", **headers)
+    """/metrics as {(sample name, sorted labels): value}, scraped with a METRICS_TOKEN (what
+    the tests run as, DEBUG off, requires)."""
+    with override_settings(METRICS_TOKEN=SCRAPE_TOKEN):
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {SCRAPE_TOKEN}", **headers)
     assert response.status_code == 200, response.content
     samples = {}
     for family in text_string_to_metric_families(response.content.decode()):
@@ -127,17 +130,38 @@ def test_a_stored_webhook_delivery_is_counted(client, acme, make_trigger):
     assert value(scrape(client), f"{P}webhook_requests_total", outcome="stored") == before + 1
 
 
-def test_metrics_answer_loopback_only_without_a_token(client, db):
+def behind_proxies(settings, count: int) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": count}
+
+
+@override_settings(METRICS_TOKEN="", DEBUG=True)
+def test_without_a_token_metrics_answer_loopback_only_in_development(client, db):
     assert client.get("/metrics").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
 
 
-@override_settings(METRICS_TOKEN="s3cret-scrape")
-def test_with_a_token_metrics_need_it_from_everywhere(client, db):
+@pytest.mark.parametrize(("debug", "num_proxies"), [(False, 0), (False, 1), (True, 1)])
+def test_without_a_token_metrics_refuse_loopback_too_in_production_or_behind_a_proxy(
+    client, db, settings, debug, num_proxies
+):
+    """Behind README's nginx on the same host every request comes from 127.0.0.1: loopback
+    proves nothing there (issue 25, finding 7)."""
+    settings.METRICS_TOKEN, settings.DEBUG = "", debug
+    behind_proxies(settings, num_proxies)
+
+    from_nginx = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert from_nginx.status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    assert f"{P}pending_executions" not in client.get("/metrics").content.decode()
+
+
+@override_settings(METRICS_TOKEN=SCRAPE_TOKEN)
+def test_with_a_token_metrics_need_it_from_everywhere(client, db, settings):
+    behind_proxies(settings, 1)
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
-    ok = client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION="Bearer s3cret-scrape")
+    ok = client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION=f"Bearer {SCRAPE_TOKEN}")
     assert ok.status_code == 200
     assert f"{P}pending_executions" in ok.content.decode()
 

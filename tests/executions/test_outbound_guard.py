@@ -80,3 +80,20 @@ def test_a_host_resolving_to_an_embedded_loopback_is_refused(monkeypatch, settin
 
     with pytest.raises(OutboundURLRefused, match="private or reserved"):
         resolve_public_address("https://runtime.example.com/run")
+
+
+def test_the_refusal_tells_the_tenant_no_dns_answer(settings, caplog):
+    """Which address a tenant's host resolved to is the operator's to know (issue 25, finding
+    7): the error, which the tenant reads on its execution, says only that it is private; the
+    address goes to the log."""
+    settings.ALLOW_PRIVATE_OUTBOUND = False
+    resolved = {info[4][0] for info in socket.getaddrinfo("localhost", 80)}
+
+    with (
+        caplog.at_level("WARNING", logger="executions.runners.outbound"),
+        pytest.raises(OutboundURLRefused) as refused,
+    ):
+        resolve_public_address("http://localhost:8080/run")
+
+    assert str(refused.value) == "'localhost' resolves to a private or reserved address."
+    assert any(address in caplog.text for address in resolved)

@@ -68,3 +68,26 @@ def test_the_webhook_secret_is_kept_as_a_digest():
     assert secret.startswith("whsk_") and secret not in digest
     assert config_keys.webhook_secret_digest(secret) == digest
     assert config_keys.new_webhook_secret()[0] != secret
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12"])
+def test_schedule_dates_are_bounded_so_that_every_zone_can_compute_them(zone):
+    # Issue 25: 0001-01-01 and 9999-12-31 overflowed Python's dates (a 500 on save).
+    for day in ("0001-01-01", "1969-12-31", "9001-01-01", "9999-12-31"):
+        found = config_keys.config_errors(
+            {"date": day, "expirationDate": day}, Delivery.SCHEDULE,
+            cron_expression="30 14 * * *", timezone_name=zone,
+        )  # fmt: skip
+        message = "Must be a date from 1970-01-01 to 9000-12-31."
+        assert found == {"config.date": message, "config.expirationDate": message}
+        assert config_keys.one_time_date({"date": day}) is None  # the lenient reader
+    for day in ("1970-01-01", "9000-12-31"):
+        config = {"date": day, "expirationDate": day}
+        assert (
+            config_keys.config_errors(
+                config, Delivery.SCHEDULE, cron_expression="30 14 * * *", timezone_name=zone
+            )
+            == {}
+        )
+        window = config_keys.schedule_window(config, zone)
+        assert window.starts_at < window.ends_at

@@ -365,6 +365,11 @@ def test_expiration_date_missed_slots_are_not_caught_up_after_it(alice_client, c
         ({"date": "2026-12-02"}, "config.date"),  # today, once its 14:30 has passed
         ({"expirationDate": "2026-12-01"}, "config.expirationDate"),
         ({"date": "24/12/2026"}, "config.date"),
+        # Issue 25: dates whose day, or the day after, overflows in a time zone (a 500 before).
+        ({"date": "9999-12-31"}, "config.date"),
+        ({"date": "0001-01-01"}, "config.date"),
+        ({"expirationDate": "9999-12-31"}, "config.expirationDate"),
+        ({"expirationDate": "0001-01-01"}, "config.expirationDate"),
         ({"date": "2026-02-30"}, "config.date"),
         ({"expirationDate": 20261224}, "config.expirationDate"),
         ({"date": "2026-12-24", "expirationDate": "2026-12-20"}, "config.date"),

@@ -5,6 +5,9 @@ The same set is sent to a running gunicorn by the fuzz pass (docs/api.md); here 
 through Django's handler with the test client."""
 
 import gzip
+import hashlib
+import hmac
+import time
 
 import pytest
 
@@ -21,6 +24,9 @@ HOSTILE = [
      ["key", "NUL"]),
     ("lone surrogate", b'{"a": ["\\ud800"]}', "application/json", "", 400, "unstorable_value",
      ["surrogate", "/a/0"]),
+    # Issue 25: a surrogate's own UTF-8 bytes, which json.loads would take ("surrogatepass").
+    ("raw surrogate bytes", b'{"a": "\xed\xa0\x80"}', "application/json", "", 400,
+     "invalid_json", ["utf-8", "0xed"]),
     ("1e999", b'{"n": 1e999}', "application/json", "", 400, "unstorable_value",
      ["not finite", "/n"]),
     ("NaN", b'{"n": NaN}', "application/json", "", 400, "invalid_json", ["NaN"]),
@@ -119,3 +125,39 @@ def test_a_utf16_body_is_stored_with_its_raw_text_made_storable(client, hook):
     assert response.status_code == 202, response.content
     stored = Execution.objects.get().request_payload
     assert stored["body"] == {"a": 1} and "\x00" not in stored["raw_body"]
+
+
+RAW_SURROGATE = b'{"type": "event_callback", "event": {"text": "\xed\xa0\x80"}}'
+
+
+def assert_invalid_json(response) -> None:
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_json"
+    assert "0xed" in response.json()["detail"]
+    assert not Execution.objects.exists()
+
+
+def test_raw_surrogate_bytes_are_a_400_on_a_path_url(client, acme, alice):
+    trigger_create(
+        tenant=acme, provider_trigger_id="webhook", name="p", created_by=alice,
+        webhook_path="/in/news",
+    )  # fmt: skip
+
+    response = client.post("/hooks/p/in/news", data=RAW_SURROGATE, content_type="application/json")
+
+    assert_invalid_json(response)
+
+
+def test_raw_surrogate_bytes_are_a_400_on_the_slack_app_url(client, settings, db):
+    settings.SLACK_SIGNING_SECRET = secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    timestamp = str(int(time.time()))
+    signed = b"v0:" + timestamp.encode() + b":" + RAW_SURROGATE  # Slack signs the raw bytes
+    signature = "v0=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+    response = client.post(
+        "/v1/webhooks/slack", data=RAW_SURROGATE, content_type="application/json",
+        headers={"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature},
+    )  # fmt: skip
+
+    assert_invalid_json(response)

@@ -7,6 +7,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -24,7 +26,7 @@ TRIGGER_KEYS = {
 }  # fmt: skip
 INVOCATION_KEYS = {
     "id", "triggerId", "status", "createdAt", "conversationId", "errorMessage",
-    "requestPayload", "transformedPayload", "runAsUserId",
+    "requestPayload", "transformedPayload", "requestHeaders", "requestQuery", "runAsUserId",
 }  # fmt: skip
 # What the management UI sends when a trigger is created (issue 14).
 UI_CREATE = {
@@ -188,17 +190,71 @@ def test_get_and_delete_a_trigger(alice_client, client, created):
 
 
 def test_run_as_users_must_be_members(alice_client, acme_agent, alice, charlie_membership):
+    alice_id = str(alice.identity.public_id)
     mine = alice_client.post(
-        BASE, {"name": "x", "runAsUserIds": [str(alice.pk)], "runAsUserId": str(alice.pk)},
-        format="json",
-    )  # fmt: skip
+        BASE, {"name": "x", "runAsUserIds": [alice_id], "runAsUserId": alice_id}, format="json"
+    )
     theirs = alice_client.post(
-        BASE, {"name": "y", "runAsUserIds": [str(charlie_membership.user.pk)]}, format="json"
+        BASE,
+        {"name": "y", "runAsUserIds": [str(charlie_membership.user.identity.public_id)]},
+        format="json",
     )
 
-    assert mine.json()["data"]["runAsUserIds"] == [str(alice.pk)]
-    assert mine.json()["data"]["runAsUserId"] == str(alice.pk)
+    assert mine.json()["data"]["runAsUserIds"] == [alice_id]
+    assert mine.json()["data"]["runAsUserId"] == alice_id
     assert problem(theirs, 422)["detail"].startswith("runAsUserIds:")
+    stored = Trigger.objects.get(name="x")
+    assert (stored.run_as_user, stored.run_as_user_ids) == (alice, [str(alice.pk)])
+
+
+def test_run_as_users_are_named_by_public_id_or_integer_id_and_shown_by_public_id(
+    alice_client, acme_agent, alice
+):
+    dave = tenant_member_ensure(username="dave", tenant_id="acme", role="member").user
+    alice_id, dave_id = str(alice.identity.public_id), str(dave.identity.public_id)
+
+    made = alice_client.post(
+        BASE, {"id": "orders", "name": "x", "runAsUserIds": [alice_id, str(dave.pk)],
+               "runAsUserId": dave_id}, format="json",
+    )  # fmt: skip
+    unknown = alice_client.patch(
+        f"{BASE}/orders", {"runAsUserId": "7d0b9c7e-3f7a-4c6e-9d7b-4a3f0c1e2b5d"}, format="json"
+    )
+    rerun = alice_client.post(f"{BASE}/orders/rerun", {"userMessage": "go"}, format="json")
+
+    assert made.status_code == 201, made.content
+    assert made.json()["data"]["runAsUserIds"] == [alice_id, dave_id]
+    assert made.json()["data"]["runAsUserId"] == dave_id
+    assert problem(unknown, 422)["detail"].startswith("runAsUserId:")
+    stored = Trigger.objects.get()
+    assert (stored.run_as_user, stored.run_as_user_ids) == (dave, [str(alice.pk), str(dave.pk)])
+    invocation = rerun.json()["invocationId"]
+    shown = alice_client.get(f"{BASE}/orders/invocations/{invocation}").json()["data"]
+    assert shown["runAsUserId"] == dave_id
+    listed = alice_client.get(BASE).json()["data"]
+    assert (listed[0]["runAsUserIds"], listed[0]["runAsUserId"]) == ([alice_id, dave_id], dave_id)
+
+
+def test_run_as_users_cost_no_query_per_trigger_listed(alice_client, acme_agent, alice):
+    dave = tenant_member_ensure(username="dave", tenant_id="acme", role="member").user
+
+    def make(n):
+        for i in range(n):
+            body = {"name": f"t{i}", "runAsUserIds": [str(alice.identity.public_id)],
+                    "runAsUserId": str(dave.identity.public_id)}  # fmt: skip
+            assert alice_client.post(BASE, body, format="json").status_code == 201
+
+    def cost():
+        with CaptureQueriesContext(connection) as captured:
+            listed = alice_client.get(f"{BASE}?limit=100")
+        assert len(listed.json()["data"]) == Trigger.objects.count()
+        return len(captured.captured_queries)
+
+    make(1)
+    one = cost()
+    make(9)
+
+    assert cost() == one
 
 
 def test_another_tenants_credential_cannot_be_named(alice_client, acme_agent, globex):
@@ -245,7 +301,9 @@ def invocations(created):
                         (1, "cancelled")]:  # fmt: skip
         execution = Execution.objects.create(
             tenant=trigger.tenant, trigger=trigger, execution_type="webhook", status=status,
-            request_payload={"body": {"n": age}}, input_data={"payload": {"n": age}},
+            request_payload={"method": "POST", "headers": {"X-N": str(age)}, "query": {},
+                             "body": {"n": age}, "raw_body": f'{{"n": {age}}}'},
+            input_data={"message": None, "payload": {"n": age * 10}},
             error_message="boom" if status == "failed" else "",
         )  # fmt: skip
         Execution.objects.filter(pk=execution.pk).update(created_at=now - timedelta(hours=age))
@@ -292,8 +350,9 @@ def test_an_invocation_shows_what_the_ui_reads(alice_client, invocations):
     data = response.json()["data"]
     assert set(data) == INVOCATION_KEYS
     assert (data["status"], data["errorMessage"], data["triggerId"]) == ("failed", "boom", "orders")
-    assert data["requestPayload"] == {"body": {"n": 2}}
-    assert data["transformedPayload"] == {"payload": {"n": 2}}
+    assert data["requestPayload"] == {"n": 2}
+    assert data["transformedPayload"] == {"n": 20}
+    assert (data["requestHeaders"], data["requestQuery"]) == ({"X-N": "2"}, {})
     problem(alice_client.get(f"{BASE}/orders/invocations/not-a-uuid"), 404)
 
 

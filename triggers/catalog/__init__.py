@@ -10,7 +10,7 @@ lists it under ``/providers/…``.
 
 from triggers.catalog import builtin, github, http, rss, schedule, slack, stripe
 from triggers.catalog.builtin import CRON, FILE_SYSTEM, WEBHOOK
-from triggers.catalog.entry import Condition, TriggerKind, TriggerType
+from triggers.catalog.entry import AccountKey, Condition, TriggerKind, TriggerType
 from triggers.catalog.slack import SLACK_EVENT
 
 __all__ = [
@@ -18,9 +18,11 @@ __all__ = [
     "FILE_SYSTEM",
     "SLACK_EVENT",
     "WEBHOOK",
+    "AccountKey",
     "Condition",
     "TriggerKind",
     "TriggerType",
+    "account_key",
     "provider_entries",
     "trigger_type_get",
     "trigger_types",
@@ -44,3 +46,14 @@ def trigger_types() -> list[TriggerType]:
 def provider_entries(provider_id: str) -> list[TriggerType]:
     """The listed entries of one provider, in catalog order; [] for an unknown provider."""
     return [e for e in _REGISTRY.values() if e.provider_id == provider_id and e.listed]
+
+
+_ACCOUNT_KEYS: dict[str, AccountKey] = {
+    module.ENTRIES[0].provider_id: module.ACCOUNT for module in (github, slack, stripe)
+}
+
+
+def account_key(provider_id: str) -> AccountKey | None:
+    """How ``provider_id``'s app events name their outside account; None for a provider with
+    no app URL (/v1/webhooks/<provider_id>)."""
+    return _ACCOUNT_KEYS.get(provider_id)

@@ -44,6 +44,26 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class AccountKey:
+    """How a provider app's events name the outside account they come from (a Slack
+    workspace, a GitHub account, a Stripe account), and which ``trigger_config`` key names
+    one. The account ties an app event to the one tenant it belongs to
+    (``accounts.OutsideAccount``; docs/provider-api.md)."""
+
+    label: str  # "Slack workspace"
+    config_key: str
+    of_event: Callable[[Any], str | None]  # the parsed body -> the account's id
+    of_config: Callable[[str], str | None]  # the config key's value -> the account's id
+
+
+def value_at(body: Any, path: str) -> Any:
+    """The value at the dotted ``path`` in a parsed JSON body, or None."""
+    for part in path.split("."):
+        body = body.get(part) if isinstance(body, dict) else None
+    return body
+
+
+@dataclass(frozen=True)
 class TriggerType:
     provider_id: str
     trigger_id: str
@@ -117,9 +137,7 @@ class TriggerType:
                     (v for k, v in headers.items() if k.lower() == condition.path.lower()), None
                 )
             else:
-                found = body
-                for part in condition.path.split("."):
-                    found = found.get(part) if isinstance(found, dict) else None
+                found = value_at(body, condition.path)
             if found != wanted:
                 return False
         return True

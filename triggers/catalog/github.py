@@ -1,6 +1,6 @@
 """GitHub: webhooks signed with X-Hub-Signature-256, one type per event and action."""
 
-from triggers.catalog.entry import Condition, TriggerType, string_property
+from triggers.catalog.entry import AccountKey, Condition, TriggerType, string_property, value_at
 from triggers.choices import Delivery
 
 _INSTRUCTIONS = (
@@ -18,6 +18,27 @@ _SCHEMA = {
     },
     "additionalProperties": False,
 }  # fmt: skip
+
+
+def _owner(body) -> str | None:
+    """The GitHub account an event is about: the repository's owner, else the organisation or
+    the installation's account (events without a repository); logins are case-insensitive."""
+    full_name = value_at(body, "repository.full_name")
+    login = full_name.split("/", 1)[0] if isinstance(full_name, str) else None
+    login = (
+        login
+        or value_at(body, "organization.login")
+        or value_at(body, "installation.account.login")
+    )
+    return login.lower() if isinstance(login, str) and login else None
+
+
+# An account (the owner of the repositories) belongs to one tenant, as a Slack workspace does.
+ACCOUNT = AccountKey(
+    "GitHub account", "repository",
+    of_event=_owner,
+    of_config=lambda repository: repository.split("/", 1)[0].lower() or None,
+)  # fmt: skip
 _REPOSITORY = Condition("body", "repository.full_name", config_key="repository")
 
 

@@ -2,12 +2,12 @@
 
 from typing import Any
 
-import jmespath
 from jmespath.exceptions import JMESPathError
 
 from triggers.catalog.entry import TriggerType, string_property
 from triggers.catalog.rss import URL_PATTERN
 from triggers.choices import Delivery
+from triggers.jmespath_bounded import ExpressionTooComplex, compile_expression
 from triggers.polling_config import POLLING_PROPERTIES
 
 _EXPRESSIONS = ("items_path", "id_field", "order_field")
@@ -18,7 +18,9 @@ def _check_expressions(config: dict[str, Any]) -> dict[str, str]:
     for key in _EXPRESSIONS:
         if isinstance(config.get(key), str):
             try:
-                jmespath.compile(config[key])
+                compile_expression(config[key])
+            except ExpressionTooComplex as error:
+                errors[key] = f"Too complex: {error}."
             except JMESPathError as error:
                 errors[key] = f"Not a JMESPath expression: {error}"
     return errors

@@ -1,7 +1,7 @@
 """Slack: events of the Slack app, delivered to /v1/webhooks/slack and routed to every
 trigger whose event type, team and channel match."""
 
-from triggers.catalog.entry import Condition, TriggerType, string_property
+from triggers.catalog.entry import AccountKey, Condition, TriggerType, string_property, value_at
 from triggers.choices import Delivery
 
 # The frontend API's slack_trigger: a trigger with a webhook URL of its own that takes any
@@ -23,6 +23,18 @@ _SCHEMA = {
     },
     "additionalProperties": False,
 }  # fmt: skip
+# A workspace belongs to one tenant: the first whose trigger names it, or an operator's choice.
+ACCOUNT = AccountKey(
+    "Slack workspace", "team_id",
+    of_event=lambda body: _text(value_at(body, "team_id") or value_at(body, "team.id")),
+    of_config=lambda team_id: team_id or None,
+)  # fmt: skip
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 _WHERE = (
     Condition("body", "team_id", config_key="team_id"),
     Condition("body", "event.channel", config_key="channel_id"),

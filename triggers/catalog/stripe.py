@@ -1,6 +1,6 @@
 """Stripe: webhooks signed with the connection's Stripe signing secret, one type per event."""
 
-from triggers.catalog.entry import Condition, TriggerType
+from triggers.catalog.entry import AccountKey, Condition, TriggerType, string_property
 from triggers.choices import Delivery
 
 _INSTRUCTIONS = (
@@ -9,12 +9,41 @@ _INSTRUCTIONS = (
     "the trigger's connection."
 )
 
+_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "account_id": string_property(
+            "Connected account",
+            "Only this connected account's events (acct_…), through the Stripe app's URL; "
+            "any when absent.",
+            pattern="^acct_[A-Za-z0-9]{1,250}$",
+        ),
+    },
+    "additionalProperties": False,
+}  # fmt: skip
+# The account an event of the Stripe app's endpoint comes from: a connected account's events
+# carry ``account``; the endpoint owner's own carry none and count as ``platform``, which only
+# an operator can bind (no trigger_config can name it).
+PLATFORM_ACCOUNT = "platform"
+
+
+def _account(body) -> str:
+    account = body.get("account") if isinstance(body, dict) else None
+    return account if isinstance(account, str) and account else PLATFORM_ACCOUNT
+
+
+ACCOUNT = AccountKey(
+    "Stripe account", "account_id", of_event=_account, of_config=lambda value: value or None
+)
+
 
 def _event(trigger_id: str, name: str, event_type: str, sample: dict) -> TriggerType:
     return TriggerType(
         "stripe", trigger_id, name, f"Fires on Stripe's {event_type} event.", Delivery.WEBHOOK,
         instructions=_INSTRUCTIONS, icon="stripe", tags=("payments", "stripe"),
-        event=(Condition("body", "type", event_type),), signature_preset="stripe",
+        config_schema=_SCHEMA, signature_preset="stripe",
+        event=(Condition("body", "type", event_type),
+               Condition("body", "account", config_key="account_id")),
         sample_payload={"id": "evt_1NG8Du2eZvKYlo2CUI79vXWy", "object": "event",
                         "type": event_type, "data": {"object": sample}},
     )  # fmt: skip

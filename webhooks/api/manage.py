@@ -11,6 +11,7 @@ execution seen through this surface (``INVOCATION_STATUS``).
 
 import secrets
 import uuid
+from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
@@ -21,7 +22,7 @@ from rest_framework.response import Response
 
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
 from accounts.models import Agent, Project
-from accounts.selectors import agent_list
+from accounts.selectors import agent_list, user_public_ids
 from api.errors import PROBLEM_ERRORS, Conflict
 from api.filtering import StrictFilterForm
 from api.pagination import PageEnvelopePagination
@@ -60,6 +61,10 @@ STATUS_TO_EXECUTION = {
     shown: [s for s, name in INVOCATION_STATUS.items() if name == shown]
     for shown in ("pending", "success", "failed")
 }
+RUN_AS_HELP = (
+    "Members of the tenant, each by the user's public id (a uuid, as shown); the integer id "
+    "is accepted too."
+)
 UNAUTHENTICATED_WARNING = (
     "This trigger has neither authentication nor signatureVerification: anyone who knows its "
     "URL can run the agent."
@@ -105,11 +110,12 @@ class ManageTriggerSerializer(serializers.ModelSerializer):
     def get_signingSecretCredentialReferenceId(self, trigger) -> str | None:
         return str(trigger.signing_secret_id) if trigger.signing_secret_id else None
 
-    def get_runAsUserIds(self, trigger) -> list[str]:
-        return [str(user_id) for user_id in trigger.run_as_user_ids or []]
+    def get_runAsUserIds(self, trigger) -> list[uuid.UUID]:
+        return _shown_users(trigger.run_as_user_ids or [], self.context, trigger)
 
-    def get_runAsUserId(self, trigger) -> str | None:
-        return str(trigger.run_as_user_id) if trigger.run_as_user_id else None
+    def get_runAsUserId(self, trigger) -> uuid.UUID | None:
+        shown = _shown_users([trigger.run_as_user_id or ""], self.context, trigger)
+        return shown[0] if shown else None
 
 
 class ManageTriggerInputSerializer(StrictJSONTypes, serializers.Serializer):
@@ -138,9 +144,12 @@ class ManageTriggerInputSerializer(StrictJSONTypes, serializers.Serializer):
         required=False, allow_null=True, allow_blank=True, source="signing_secret_reference"
     )
     runAsUserIds = serializers.ListField(
-        child=serializers.CharField(), required=False, allow_null=True, source="run_as_user_ids"
+        child=serializers.CharField(), required=False, allow_null=True, source="run_as_user_ids",
+        help_text=RUN_AS_HELP,
+    )  # fmt: skip
+    runAsUserId = serializers.CharField(
+        required=False, allow_null=True, source="run_as_user_id", help_text=RUN_AS_HELP
     )
-    runAsUserId = serializers.CharField(required=False, allow_null=True, source="run_as_user_id")
     # Accepted as the contract allows them, and ignored: the service keeps its own times.
     createdAt = serializers.CharField(required=False, write_only=True)
     updatedAt = serializers.CharField(required=False, write_only=True)
@@ -164,7 +173,12 @@ class RerunSerializer(StrictJSONTypes, serializers.Serializer):
 
 
 class InvocationSerializer(serializers.ModelSerializer):
-    """An execution as the management API shows it (an invocation)."""
+    """An execution as the management API shows it (an invocation), as the platform's UI
+    reads one: ``requestPayload`` is the delivered body itself (parsed), ``transformedPayload``
+    what the trigger's outputTransform made of it (the body when it has none); both null for
+    an invocation nothing was delivered to (a rerun). The rest of the request as stored
+    (webhooks.pipeline.stored_request) is ``requestHeaders`` and ``requestQuery``, without
+    the credentials and signatures the pipeline never stores."""
 
     id = serializers.UUIDField(source="execution_id")
     triggerId = serializers.CharField(source="trigger.public_id")
@@ -172,17 +186,35 @@ class InvocationSerializer(serializers.ModelSerializer):
     createdAt = serializers.DateTimeField(source="created_at")
     conversationId = serializers.SerializerMethodField()
     errorMessage = serializers.SerializerMethodField()
-    requestPayload = serializers.JSONField(source="request_payload")
-    transformedPayload = serializers.JSONField(source="input_data")
+    requestPayload = serializers.SerializerMethodField()
+    transformedPayload = serializers.SerializerMethodField()
+    requestHeaders = serializers.SerializerMethodField()
+    requestQuery = serializers.SerializerMethodField()
     runAsUserId = serializers.SerializerMethodField()
 
     class Meta:
         model = Execution
         fields = [
             "id", "triggerId", "status", "createdAt", "conversationId", "errorMessage",
-            "requestPayload", "transformedPayload", "runAsUserId",
+            "requestPayload", "transformedPayload", "requestHeaders", "requestQuery",
+            "runAsUserId",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_requestPayload(self, execution) -> Any:
+        return _delivered(execution, "body")
+
+    def get_transformedPayload(self, execution) -> Any:
+        given = execution.input_data
+        if execution.request_payload is None or not isinstance(given, dict):
+            return None
+        return given.get("payload")
+
+    def get_requestHeaders(self, execution) -> dict[str, str] | None:
+        return _delivered(execution, "headers")
+
+    def get_requestQuery(self, execution) -> dict[str, Any] | None:
+        return _delivered(execution, "query")
 
     def get_status(self, execution) -> str:
         return INVOCATION_STATUS[execution.status]
@@ -193,9 +225,33 @@ class InvocationSerializer(serializers.ModelSerializer):
     def get_errorMessage(self, execution) -> str | None:
         return execution.error_message or None
 
-    def get_runAsUserId(self, execution) -> str | None:
-        run_as = execution.trigger.run_as()
-        return run_as[0] if run_as else None
+    def get_runAsUserId(self, execution) -> uuid.UUID | None:
+        shown = _shown_users(execution.trigger.run_as(), self.context, execution.trigger)
+        return shown[0] if shown else None
+
+
+def _delivered(execution: Execution, part: str) -> Any:
+    """``part`` (body, headers, query) of the request as the webhook pipeline stored it
+    (webhooks.pipeline.stored_request); None when nothing was delivered."""
+    request = execution.request_payload
+    return request.get(part) if isinstance(request, dict) else None
+
+
+def run_as_context(triggers) -> dict:
+    """The serializer context that shows the run-as users of ``triggers`` by public id: one
+    query for a whole page (without it, each trigger costs one)."""
+    keys = {key for trigger in triggers for key in trigger.run_as()}
+    return {"run_as_public_ids": user_public_ids(user_ids=keys)}
+
+
+def _shown_users(keys, context: dict, trigger: Trigger) -> list[uuid.UUID]:
+    """The public ids of the users ``keys`` (stored integer ids) names; a user deleted since is
+    left out."""
+    public_ids = context.get("run_as_public_ids")
+    if public_ids is None:
+        public_ids = run_as_context([trigger])["run_as_public_ids"]
+    found = (public_ids.get(int(key)) for key in keys if str(key).isdigit())
+    return [public_id for public_id in found if public_id is not None]
 
 
 class InvocationFilterSet(django_filters.FilterSet):
@@ -293,7 +349,8 @@ class ManageTriggerViewSet(ManageSurface, viewsets.GenericViewSet):
     def list(self, request, **kwargs):
         triggers = self.webhook_triggers(self.agent()).order_by("-created_at", "-id")
         page = self.paginate_queryset(triggers)
-        return self.get_paginated_response(ManageTriggerSerializer(page, many=True).data)
+        shown = ManageTriggerSerializer(page, many=True, context=run_as_context(page))
+        return self.get_paginated_response(shown.data)
 
     @extend_schema(
         summary="Create a webhook trigger",
@@ -374,9 +431,9 @@ class InvocationViewSet(ManageSurface, viewsets.GenericViewSet):
     serializer_class = InvocationSerializer
     filterset_class = InvocationFilterSet
 
-    def invocations(self) -> QuerySet[Execution]:
+    def invocations(self, trigger: Trigger) -> QuerySet[Execution]:
         return (
-            Execution.objects.filter(trigger=self.trigger())
+            Execution.objects.filter(trigger=trigger)
             .select_related("trigger")
             .order_by("-created_at", "-id")
         )
@@ -389,8 +446,10 @@ class InvocationViewSet(ManageSurface, viewsets.GenericViewSet):
         ],
     )
     def list(self, request, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.invocations()))
-        return self.get_paginated_response(InvocationSerializer(page, many=True).data)
+        trigger = self.trigger()
+        page = self.paginate_queryset(self.filter_queryset(self.invocations(trigger)))
+        shown = InvocationSerializer(page, many=True, context=run_as_context([trigger]))
+        return self.get_paginated_response(shown.data)
 
     @extend_schema(
         summary="Get an invocation",
@@ -398,7 +457,9 @@ class InvocationViewSet(ManageSurface, viewsets.GenericViewSet):
     )
     def retrieve(self, request, **kwargs):
         invocation = (
-            self.invocations().filter(execution_id=_uuid(self.kwargs["invocationId"])).first()
+            self.invocations(self.trigger())
+            .filter(execution_id=_uuid(self.kwargs["invocationId"]))
+            .first()
         )
         if invocation is None:
             raise NotFound("Invocation not found")

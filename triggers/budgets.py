@@ -1,0 +1,81 @@
+"""Work budgets: how much time and memory a check that a trigger's owner writes may spend on
+what a sender feeds it.
+
+An input schema or a JMESPath expression is the owner's; the body it runs on is the sender's.
+Some pairs cost far more than the body's size (an ``allOf`` that doubles the work at each
+level, ``[@,@]`` repeated, ``uniqueItems`` on objects), and one such request would hold a web
+worker until it is killed. So each such check runs on a budget, and stops when it is spent:
+
+- steps, which the check charges as it works (a keyword, a node of an expression, an element
+  it walks); deterministic, so a test sees the same verdict on any machine;
+- a deadline on the clock, for the work a step does not see (C code that compares or
+  serialises large values);
+- memory: the bytes the check makes (values, error messages), counted as they are made.
+
+A budget grows with the input (``budget_for``): a body twice as large may take twice as long,
+as reading it does; a check that costs more than that is refused, never left to run. Pure.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+BASE_STEPS = 100_000
+STEPS_PER_BYTE = 4
+BASE_SECONDS = 0.25
+SECONDS_PER_MIB = 2.0
+BASE_MEMORY = 8 * 1024 * 1024
+MEMORY_PER_BYTE = 24
+
+_CLOCK_EVERY = 64  # steps between two looks at the clock
+
+
+class BudgetExceeded(Exception):
+    """A check spent its budget; the message says which part (``took more than …``)."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int
+    seconds: float
+    memory: int
+
+
+def budget_for(input_bytes: int) -> Budget:
+    """The budget of a check on an input of ``input_bytes`` bytes (see module)."""
+    size = max(int(input_bytes), 0)
+    return Budget(
+        steps=BASE_STEPS + STEPS_PER_BYTE * size,
+        seconds=BASE_SECONDS + SECONDS_PER_MIB * size / (1024 * 1024),
+        memory=BASE_MEMORY + MEMORY_PER_BYTE * size,
+    )
+
+
+class Meter:
+    """One check's spending against its ``budget``; raises BudgetExceeded when it is spent."""
+
+    __slots__ = ("_deadline", "_next_look", "budget", "memory", "steps")
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.steps = 0
+        self.memory = 0
+        self._deadline = time.monotonic() + budget.seconds
+        self._next_look = _CLOCK_EVERY
+
+    def charge(self, steps: int = 1) -> None:
+        """Count ``steps`` more; the limits are looked at every few dozen steps."""
+        self.steps += steps
+        if self.steps >= self._next_look:
+            self._next_look = self.steps + _CLOCK_EVERY
+            if self.steps > self.budget.steps:
+                raise BudgetExceeded(f"took more than {self.budget.steps:,} steps")
+            if time.monotonic() > self._deadline:
+                raise BudgetExceeded(f"took longer than {self.budget.seconds:.2f} s")
+
+    def allocate(self, size: int) -> None:
+        """Count ``size`` more bytes made."""
+        self.memory += size
+        if self.memory > self.budget.memory:
+            raise BudgetExceeded(f"made more than {self.budget.memory:,} bytes")
