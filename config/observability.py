@@ -30,7 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from config.checks import metrics_token_required, num_proxies
 from executions import heartbeats, metrics
-from executions.selectors import pending_summary
+from executions.selectors import agent_capacity, pending_summary
 
 SCHEDULER = heartbeats.SCHEDULER
 
@@ -65,6 +65,18 @@ class DatabaseGauges:
                 lag.add_metric([], float(slot_lag))
         yield age
         yield lag
+        agents = agent_capacity()
+        for name, help_text, value in (
+            ("agent_calls_in_flight", "Agent runs started and waiting on their agent, a "
+             "worker thread each.", agents.calls_in_flight),
+            ("agent_runs_dispatched", "Agent runs handed to the agent workers, not started.",
+             agents.dispatched),
+            ("agent_runs_awaiting_result", "Agent runs whose runtime answered 202: running, "
+             "holding no worker, until their result.", agents.awaiting_results),
+            ("agent_calls_limit", "At most this many agent runs in flight and dispatched "
+             "(AGENT_MAX_IN_FLIGHT); beyond it they wait pending.", agents.limit),
+        ):  # fmt: skip
+            yield GaugeMetricFamily(f"{metrics.PREFIX}_{name}", help_text, value=value)
 
 
 class _Scrape:

@@ -130,6 +130,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that polls the socket instead of a SELECT 1
     # per request (config/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "config.postgresql"
+# A pool of at most this many connections per process (psycopg's pool through Django); 0:
+# one connection per thread, kept CONN_MAX_AGE. The agent worker (bin/run) sets it: its
+# threads, a thousand calls in flight, take a connection only to claim and to store.
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 0, minimum=0)
 if DATABASES["default"]["ENGINE"] == "config.postgresql" and env_bool(
     "DATABASE_PREPARED_STATEMENTS", True
 ):
@@ -145,6 +149,14 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+if DATABASE_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "config.postgresql":
+    # A pooled connection goes back to the pool when closed; Django keeps none across
+    # requests or tasks then (CONN_MAX_AGE 0), and a thread waits for a free one at most
+    # `timeout` seconds.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE, "timeout": 30,
+    }  # fmt: skip
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Indexes with INCLUDE columns (executions' list indexes) are PostgreSQL's covering indexes;
 # SQLite, the embedded default, builds them without the extra columns, which is correct,
@@ -301,7 +313,18 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "executions")
 # a worker of its own (bin/run starts one), so it never waits behind runs or polls. A worker
 # started without -Q consumes every queue.
 CELERY_CONTROL_QUEUE = env_str("CELERY_CONTROL_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-control"
-CELERY_TASK_QUEUES = {CELERY_TASK_DEFAULT_QUEUE: {}, CELERY_CONTROL_QUEUE: {}}
+# Agent runs (an agent runner that waits on its agent: http, openai) have a queue of their
+# own, read by the agent worker: a Celery worker with a pool of threads, each call waiting
+# in one thread, so one process keeps AGENT_WORKER_CONCURRENCY calls in flight (bin/run;
+# docs/runners.md). Instant runs (dry_run batches) and polls stay on CELERY_QUEUE's prefork
+# worker.
+CELERY_AGENT_QUEUE = env_str("CELERY_AGENT_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-agents"
+AGENT_WORKER_CONCURRENCY = env_int("AGENT_WORKER_CONCURRENCY", 1000, minimum=1)
+CELERY_TASK_QUEUES = {
+    CELERY_TASK_DEFAULT_QUEUE: {},
+    CELERY_CONTROL_QUEUE: {},
+    CELERY_AGENT_QUEUE: {},
+}
 CELERY_TASK_ROUTES = {
     "executions.tasks.sweep_executions": {"queue": CELERY_CONTROL_QUEUE},
     "executions.tasks.dispatch_executions": {"queue": CELERY_CONTROL_QUEUE},
@@ -357,9 +380,12 @@ EXECUTION_TIMEOUT_SECONDS = env_int("EXECUTION_TIMEOUT_SECONDS", 900, minimum=1)
 # batch (executions/dispatch.py); 0 publishes each one at once.
 EXECUTION_PUBLISH_BATCH_MS = env_int("EXECUTION_PUBLISH_BATCH_MS", 10, minimum=0)
 # Fair dispatch (executions/dispatch.py, docs/scheduling.md): at most this many executions
-# in flight (handed to the broker, not finished); the rest wait in the database. Set it to
-# about twice the concurrency of all workers together.
+# of instant runners (dry_run) in flight (handed to the broker, not finished); the rest wait
+# in the database. Set it to about twice the concurrency of the run workers together.
 EXECUTION_MAX_IN_FLIGHT = env_int("EXECUTION_MAX_IN_FLIGHT", 64, minimum=1)
+# ... and at most this many agent runs (http, openai): the agent workers' threads together
+# (AGENT_WORKER_CONCURRENCY each), so none waits in the broker behind a busy worker.
+AGENT_MAX_IN_FLIGHT = env_int("AGENT_MAX_IN_FLIGHT", AGENT_WORKER_CONCURRENCY, minimum=1)
 # Per tenant and per trigger (a trigger's max_concurrency overrides the latter); 0: no limit.
 EXECUTION_TENANT_MAX_IN_FLIGHT = env_int("EXECUTION_TENANT_MAX_IN_FLIGHT", 0, minimum=0)
 EXECUTION_TRIGGER_MAX_IN_FLIGHT = env_int("EXECUTION_TRIGGER_MAX_IN_FLIGHT", 0, minimum=0)

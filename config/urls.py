@@ -11,6 +11,7 @@ from accounts.api.oauth import TokenView
 from api.routers import OptionalSlashRouter
 from config import observability
 from executions.api.frontend import ExecutionViewSet, TriggerExecutionsViewSet
+from executions.api.runtime import ExecutionHeartbeatView, ExecutionResultView
 from flows.api.views import (
     ConnectionViewSet,
     FlowViewSet,
@@ -168,6 +169,17 @@ urlpatterns = [
         "api/admin/migrate-user-intents",
         MigrateUserIntentsView.as_view(),
         name="migrate-user-intents",
+    ),
+    # An agent runtime's asynchronous result and heartbeats (signed; docs/runners.md).
+    re_path(
+        r"^api/executions/(?P<execution_id>[^/]+)/result/?$",
+        ExecutionResultView.as_view(),
+        name="execution-result",
+    ),
+    re_path(
+        r"^api/executions/(?P<execution_id>[^/]+)/heartbeat/?$",
+        ExecutionHeartbeatView.as_view(),
+        name="execution-heartbeat",
     ),
     path("api/", include(frontend.urls)),
     path("api/", include(flows.urls)),

@@ -99,8 +99,9 @@ class ExecutionAdmin(TenantScopedAdmin):
                                          "conversation_id"]}),
         ("Attempts and timings", {"fields": ["retry_count", "max_retries", "worker_id",
                                              "scheduled_for", "idempotency_key", "created_at",
-                                             "available_at", "started_at", "completed_at",
-                                             "duration_seconds"]}),
+                                             "available_at", "started_at",
+                                             "awaiting_result_since", "heartbeat_at",
+                                             "completed_at", "duration_seconds"]}),
     ]  # fmt: skip
     change_form_template = "admin/executions/execution/change_form.html"
 

@@ -31,18 +31,22 @@ from executions.run_messages import RunMessageFormat
 # not imported: the tasks call the services, which publish through this module.
 RUN_EXECUTION_TASK = "executions.tasks.run_execution"
 _REDIS_SCHEMES = ("redis://", "rediss://")
-_format: RunMessageFormat | None = None
+_formats: dict[str, RunMessageFormat] = {}
 
 
 def publish_run_messages(
-    arguments: Sequence[str | list[str]], *, eta: datetime | None = None
+    arguments: Sequence[str | list[str]],
+    *,
+    queue: str | None = None,
+    eta: datetime | None = None,
 ) -> None:
     """Publish one run message per argument — an execution id, or a list of them (a batch)
-    — in order; raises when the broker fails."""
+    — in order, to ``queue`` (default: the run queue); raises when the broker fails."""
     app = current_app
+    queue = queue or app.conf.task_default_queue
     url = app.conf.broker_url or ""
     if url.startswith(_REDIS_SCHEMES):
-        message_format = _run_message_format(app)
+        message_format = _run_message_format(app, queue)
         messages = [message_format.encode(argument, eta=eta) for argument in arguments]
         _redis_client(url, app.conf.broker_connection_timeout).lpush(
             message_format.queue, *messages
@@ -52,19 +56,17 @@ def publish_run_messages(
         batch = getattr(producer, "batch", None)
         with batch() if batch is not None and len(arguments) > 1 else nullcontext():
             for argument in arguments:
-                app.send_task(RUN_EXECUTION_TASK, (argument,), eta=eta, producer=producer)
+                app.send_task(
+                    RUN_EXECUTION_TASK, (argument,), eta=eta, producer=producer, queue=queue
+                )
 
 
-def _run_message_format(app) -> RunMessageFormat:
-    """This process's message format (rebuilt after a fork or a change of default queue)."""
-    global _format
-    if (
-        _format is None
-        or _format.pid != os.getpid()
-        or _format.queue != app.conf.task_default_queue
-    ):
-        _format = RunMessageFormat.from_celery(app, RUN_EXECUTION_TASK)
-    return _format
+def _run_message_format(app, queue: str) -> RunMessageFormat:
+    """This process's message format for ``queue`` (rebuilt after a fork)."""
+    found = _formats.get(queue)
+    if found is None or found.pid != os.getpid():
+        found = _formats[queue] = RunMessageFormat.from_celery(app, RUN_EXECUTION_TASK, queue)
+    return found
 
 
 @lru_cache(maxsize=8)
@@ -78,16 +80,16 @@ def _redis_client(url: str, timeout: float) -> redis.Redis:
     )
 
 
-def run_queue_length() -> int | None:
-    """How many run messages wait in the broker's run queue; None when the broker cannot
-    tell cheaply (not Redis) or is unreachable."""
+def run_queue_length(queue: str | None = None) -> int | None:
+    """How many run messages wait in ``queue`` (default: the run queue); None when the
+    broker cannot tell cheaply (not Redis) or is unreachable."""
     app = current_app
     url = app.conf.broker_url or ""
     if not url.startswith(_REDIS_SCHEMES):
         return None
     try:
         return _redis_client(url, app.conf.broker_connection_timeout).llen(
-            app.conf.task_default_queue
+            queue or app.conf.task_default_queue
         )
     except redis.RedisError:
         return None

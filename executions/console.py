@@ -13,7 +13,7 @@ from django.db.models import Count, QuerySet
 from executions import heartbeats
 from executions.choices import ExecutionStatus
 from executions.models import Execution, ServiceHeartbeat
-from executions.selectors import pending_summary
+from executions.selectors import AgentCapacity, agent_capacity, pending_summary
 from triggers import schedule
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
@@ -41,6 +41,7 @@ class Dashboard:
     scheduler: ServiceHeartbeat | None
     scheduler_age_seconds: float | None
     services: list[dict]  # every process's heartbeat: service, instance, age, details
+    agents: AgentCapacity  # agent calls in flight, awaiting results, against the limit
 
 
 def dashboard(*, tenant_ids: list[str] | None, now: datetime) -> Dashboard:
@@ -87,6 +88,7 @@ def dashboard(*, tenant_ids: list[str] | None, now: datetime) -> Dashboard:
             }
             for row in ServiceHeartbeat.objects.order_by("service", "-beat_at")
         ],
+        agents=agent_capacity(tenant_ids),
     )
 
 

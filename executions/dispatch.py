@@ -37,16 +37,18 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from accounts.models import Agent
 from executions import broker, fairness
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
+from executions.policies import INSTANT_RUNNERS, is_instant
 from triggers.choices import OverlapPolicy
 
 logger = logging.getLogger(__name__)
@@ -58,9 +60,6 @@ _LOCK_KEY = 0x6469737061746368
 _SPARE_LANES = 32
 # One pass claims at most this many (a larger bound fills up over several passes).
 _MAX_PER_PASS = 1000
-# Runners that answer at once, without waiting on an agent: their executions may share a
-# run message (a batch).
-INSTANT_RUNNERS = frozenset({"dry_run"})
 _WAITING = "e.status = 'pending' AND e.dispatched_at IS NULL"
 _IN_FLIGHT = "status IN ('pending', 'running') AND dispatched_at IS NOT NULL"
 
@@ -80,21 +79,29 @@ def enqueue_on_commit(execution_ids: Iterable[uuid.UUID], *, batched: bool = Fal
         transaction.on_commit(dispatch_waiting)
 
 
-def enqueue(messages: Iterable[uuid.UUID | list[uuid.UUID]]) -> int:
+def enqueue(
+    messages: Iterable[uuid.UUID | list[uuid.UUID]], *, agent_runs: Collection = frozenset()
+) -> int:
     """Publish run messages, each for one execution id or a batch (a list of them); returns
     how many executions were published.
 
-    They go out together (one LPUSH on Redis, executions/broker.py); a failed publish
-    publishes none of them, and 0 is returned.
+    An agent run (in ``agent_runs``: ``agent_run_ids`` tells them) goes to the agent queue,
+    the rest to the run queue. They go out together per queue (one LPUSH on Redis,
+    executions/broker.py); a failed publish publishes none of them, and 0 is returned.
     """
     messages = list(messages)
-    arguments = [
-        [str(i) for i in message] if isinstance(message, list) else str(message)
-        for message in messages
-    ]
+    by_queue: dict[str | None, list] = {}  # None: the run queue
+    for message in messages:
+        if isinstance(message, list):
+            by_queue.setdefault(None, []).append([str(i) for i in message])
+        else:
+            agent_run = message in agent_runs or str(message) in agent_runs
+            queue = settings.CELERY_AGENT_QUEUE if agent_run else None
+            by_queue.setdefault(queue, []).append(str(message))
     count = len(_execution_ids(messages))
     try:
-        broker.publish_run_messages(arguments)
+        for queue, arguments in by_queue.items():
+            broker.publish_run_messages(arguments, queue=queue)
     except Exception:  # the broker's error types depend on the transport
         logger.warning(
             "Broker unavailable: %d executions left pending, dispatched again later",
@@ -105,35 +112,75 @@ def enqueue(messages: Iterable[uuid.UUID | list[uuid.UUID]]) -> int:
     return count
 
 
+def _agent_runs_configured() -> bool:
+    """Can any execution be an agent run (its agent's runner, or the default, waits on an
+    agent)? When none can, a pass reads only as many lanes as instant runs have places."""
+    if settings.EXECUTION_RUNNER not in INSTANT_RUNNERS:
+        return True
+    return Agent.objects.exclude(runner="").exclude(runner__in=INSTANT_RUNNERS).exists()
+
+
+def agent_run_ids(execution_ids: list) -> set:
+    """Those of ``execution_ids`` whose runner waits on an agent (not INSTANT_RUNNERS)."""
+    if not execution_ids:
+        return set()
+    runners = Execution.objects.filter(execution_id__in=execution_ids).values_list(
+        "execution_id", "trigger__agent__runner"
+    )
+    return {
+        execution_id
+        for execution_id, runner in runners
+        if not is_instant(runner, settings.EXECUTION_RUNNER)
+    }
+
+
 def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int:
     """One dispatch pass: claim waiting executions for the free places, fairly, and publish
     them once that is committed; returns how many were published.
 
+    Instant runs (``INSTANT_RUNNERS``) and agent runs have places of their own —
+    ``EXECUTION_MAX_IN_FLIGHT`` and ``AGENT_MAX_IN_FLIGHT`` — since they go to workers of
+    their own (the run queue's and the agent queue's); a thousand agent calls in flight take
+    no place from a cron slot's dry run, nor the other way round.
+
     ``min_places``: do nothing unless at least that many places are free (the passes after
     each finished execution refill in batches rather than one by one).
     """
-    limit = settings.EXECUTION_MAX_IN_FLIGHT
-    if _in_flight_total() > limit - min_places:  # common under load: no lock, one index read
+    limits = {True: settings.EXECUTION_MAX_IN_FLIGHT, False: settings.AGENT_MAX_IN_FLIGHT}
+    if _in_flight_total() > sum(limits.values()) - min_places:  # one index read, no lock
         return 0
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        by_tenant, by_trigger = _in_flight_counts()
-        places = min(limit - sum(by_trigger.values()), _MAX_PER_PASS)
-        if places <= 0:
+        by_tenant, by_trigger, by_class = _in_flight_counts()
+        places = {instant: limit - by_class[instant] for instant, limit in limits.items()}
+        if not _agent_runs_configured():  # every run is instant: read lanes for those only
+            places[False] = 0
+        if max(places.values()) <= 0:
             return 0
         now = now or timezone.now()
-        lanes = _waiting_lanes(places, now)
-        picked = fairness.pick(
-            lanes,
-            places=places,
-            in_flight_by_tenant=by_tenant,
-            in_flight_by_trigger=by_trigger,
-            rank=fairness.class_ranks(settings.EXECUTION_DISPATCH_CLASSES),
-            tenant_limit=settings.EXECUTION_TENANT_MAX_IN_FLIGHT or None,
-            scheduled_type=ExecutionType.SCHEDULED,
-        )
+        lanes = _waiting_lanes(min(sum(p for p in places.values() if p > 0), _MAX_PER_PASS), now)
+        picked: list[fairness.Waiting] = []
+        for instant in (True, False):  # a trigger's runs are all of one kind
+            kind_lanes = [lane for lane in lanes if lane.waiting[0].batchable is instant]
+            if places[instant] <= 0 or not kind_lanes:
+                continue
+            chosen = fairness.pick(
+                kind_lanes,
+                places=min(places[instant], _MAX_PER_PASS - len(picked)),
+                in_flight_by_tenant=by_tenant,
+                in_flight_by_trigger=by_trigger,
+                rank=fairness.class_ranks(settings.EXECUTION_DISPATCH_CLASSES),
+                tenant_limit=settings.EXECUTION_TENANT_MAX_IN_FLIGHT or None,
+                scheduled_type=ExecutionType.SCHEDULED,
+            )
+            tenant_of = {lane.trigger_id: lane.tenant_id for lane in kind_lanes}
+            trigger_of = {w.id: lane.trigger_id for lane in kind_lanes for w in lane.waiting}
+            for waiting in chosen:  # the tenant limit spans both kinds
+                tenant = tenant_of[trigger_of[waiting.id]]
+                by_tenant[tenant] = by_tenant.get(tenant, 0) + 1
+            picked += chosen
         if not picked:
             return 0
         claimed = _claim([w.id for w in picked], now)
@@ -142,10 +189,11 @@ def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int
             claimed,
             batch_size=settings.EXECUTION_RUN_BATCH_SIZE,
         )
+        agent_runs = {claimed[w.id] for w in picked if w.id in claimed and not w.batchable}
     if connection.in_atomic_block:  # a caller's transaction: publish once it commits
-        transaction.on_commit(lambda: _publish(messages))
+        transaction.on_commit(lambda: _publish(messages, agent_runs))
         return len(claimed)
-    return _publish(messages)
+    return _publish(messages, agent_runs)
 
 
 def run_messages(
@@ -187,9 +235,9 @@ def _claim(pks: list[int], now: datetime) -> dict[int, uuid.UUID]:
         return dict(cursor.fetchall())
 
 
-def _publish(messages: list) -> int:
+def _publish(messages: list, agent_runs: set) -> int:
     """Publish claimed executions; on failure they go back to waiting."""
-    published = enqueue(messages)
+    published = enqueue(messages, agent_runs=agent_runs)
     if not published:
         Execution.objects.filter(
             execution_id__in=_execution_ids(messages), status=ExecutionStatus.PENDING
@@ -208,19 +256,25 @@ def _in_flight_total() -> int:
         return cursor.fetchone()[0]
 
 
-def _in_flight_counts() -> tuple[dict, dict[int, int]]:
-    """(in flight per tenant, per trigger), from the small partial index execution_in_flight."""
+def _in_flight_counts() -> tuple[dict, dict[int, int], dict[bool, int]]:
+    """(in flight per tenant, per trigger, per kind: instant or not), from the small partial
+    index execution_in_flight (and each trigger's agent, for its runner)."""
     by_tenant: dict = {}
     by_trigger: dict[int, int] = {}
+    by_class = {True: 0, False: 0}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT tenant_id, trigger_id, count(*) FROM executions_execution "
-            f"WHERE {_IN_FLIGHT} GROUP BY tenant_id, trigger_id"
+            "SELECT e.tenant_id, e.trigger_id, a.runner, count(*) FROM executions_execution e "
+            "JOIN triggers_trigger t ON t.id = e.trigger_id "
+            "LEFT JOIN accounts_agent a ON a.id = t.agent_id "
+            "WHERE e.status IN ('pending', 'running') AND e.dispatched_at IS NOT NULL "
+            "GROUP BY e.tenant_id, e.trigger_id, a.runner"
         )
-        for tenant_id, trigger_id, count in cursor.fetchall():
+        for tenant_id, trigger_id, runner, count in cursor.fetchall():
             by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + count
-            by_trigger[trigger_id] = count
-    return by_tenant, by_trigger
+            by_trigger[trigger_id] = by_trigger.get(trigger_id, 0) + count
+            by_class[is_instant(runner, settings.EXECUTION_RUNNER)] += count
+    return by_tenant, by_trigger, by_class
 
 
 # The tenants and triggers with waiting executions, by skip scans over execution_waiting
@@ -361,7 +415,7 @@ def _lanes(rows, default_limit) -> list[fairness.Lane]:
                 limit=limit or default_limit,
                 buffer_one=overlap == OverlapPolicy.BUFFER_ONE,
             )
-        batchable = (runner or settings.EXECUTION_RUNNER) in INSTANT_RUNNERS
+        batchable = is_instant(runner, settings.EXECUTION_RUNNER)
         lane.waiting.append(fairness.Waiting(pk, kind, available_at, batchable))
     return list(lanes.values())
 

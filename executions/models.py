@@ -62,6 +62,11 @@ class Execution(models.Model):
     # the database, the queue of record, for a place among those in flight.
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # An attempt whose runtime answered "accepted" (202) and posts its result later
+    # (docs/runners.md): since when it awaits that result, and its runtime's last heartbeat,
+    # which the sweeper's timeout counts from. Both NULL again on a retry.
+    awaiting_result_since = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

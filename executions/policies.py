@@ -350,3 +350,17 @@ def retry_delay_seconds(
     """
     ceiling = min(cap, base * (2**retry_count))
     return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+# -- which runs wait on an agent ------------------------------------------------------------
+
+# Runners that answer at once, without waiting on an agent: their executions may share a
+# run message (a batch) and run on the run queue's workers; every other runner's (http,
+# openai) is an agent run, on the agent queue's thread-pool worker (docs/runners.md).
+INSTANT_RUNNERS = frozenset({"dry_run"})
+
+
+def is_instant(runner: str | None, default_runner: str) -> bool:
+    """Does a trigger whose agent chose ``runner`` ("" or None: ``default_runner``, the
+    EXECUTION_RUNNER setting) answer at once?"""
+    return (runner or default_runner) in INSTANT_RUNNERS

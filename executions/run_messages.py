@@ -42,11 +42,11 @@ class RunMessageFormat:
     pid: int  # the process it was made in: ``origin`` names the publishing process
 
     @classmethod
-    def from_celery(cls, app, task_name: str) -> RunMessageFormat:
+    def from_celery(cls, app, task_name: str, queue: str | None = None) -> RunMessageFormat:
         """The format of the task ``task_name``'s messages on ``app``'s default queue, as
-        Celery builds it (with the app's ``task_ignore_result``, as the task has no own, and
-        the task's time limits: CELERY_TASK_ANNOTATIONS)."""
-        task = app.tasks[task_name]
+        Celery builds it (with the app's ``task_ignore_result``, as the task has no own).
+        Unlike ``apply_async`` it names no time limits: the worker applies its own
+        (CELERY_TASK_ANNOTATIONS), which know the deadline of the runner it runs."""
         message = app.amqp.create_task_message(
             _PLACEHOLDER,
             task_name,
@@ -55,11 +55,9 @@ class RunMessageFormat:
             reply_to=app.thread_oid,
             create_sent_event=False,
             ignore_result=app.conf.task_ignore_result,
-            time_limit=task.time_limit,
-            soft_time_limit=task.soft_time_limit,
         )
         _args, _kwargs, embed = message.body
-        queue = app.conf.task_default_queue
+        queue = queue or app.conf.task_default_queue
         return cls(
             headers=dict(message.headers),
             properties={

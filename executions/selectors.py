@@ -1,11 +1,14 @@
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, Lookup, Min, QuerySet
+from django.conf import settings
+from django.db.models import Count, F, Lookup, Min, Q, QuerySet
 
 from accounts.models import Tenant
 from executions.choices import ExecutionStatus
 from executions.models import Execution
+from executions.policies import INSTANT_RUNNERS
 from triggers.models import Trigger
 
 
@@ -26,6 +29,58 @@ def pending_summary(tenant_ids: list[str] | None = None) -> tuple[int, datetime 
         pending = pending.filter(tenant_id__in=tenant_ids)
     found = pending.aggregate(count=Count("*"), oldest=Min("available_at"))
     return found["count"], found["oldest"]
+
+
+@dataclass(frozen=True)
+class AgentCapacity:
+    """Agent runs (runners that wait on an agent) against the places for them, so that a
+    pending count comes with its reason (docs/ops-console.md)."""
+
+    calls_in_flight: int  # started, an agent call open on a worker thread
+    awaiting_results: int  # the runtime said 202: running, holding no worker
+    dispatched: int  # handed to the agent queue, not started yet
+    limit: int  # AGENT_MAX_IN_FLIGHT: calls in flight plus dispatched, at most
+
+
+def agent_capacity(tenant_ids: list[str] | None = None) -> AgentCapacity:
+    """The agent runs in flight now (``tenant_ids``' only, when given), from the small
+    in-flight set of executions (partial indexes execution_in_flight and on status)."""
+    live = executions_with_status(
+        Execution.objects.all(), [ExecutionStatus.PENDING, ExecutionStatus.RUNNING]
+    )
+    if tenant_ids is not None:
+        live = live.filter(tenant_id__in=tenant_ids)
+    found = agent_runs(live).aggregate(
+        calls=Count("pk", filter=Q(status=ExecutionStatus.RUNNING,
+                                   awaiting_result_since__isnull=True)),
+        awaiting=Count("pk", filter=Q(status=ExecutionStatus.RUNNING,
+                                      awaiting_result_since__isnull=False)),
+        dispatched=Count("pk", filter=Q(status=ExecutionStatus.PENDING,
+                                        dispatched_at__isnull=False)),
+    )  # fmt: skip
+    return AgentCapacity(
+        calls_in_flight=found["calls"],
+        awaiting_results=found["awaiting"],
+        dispatched=found["dispatched"],
+        limit=settings.AGENT_MAX_IN_FLIGHT,
+    )
+
+
+def instant_runs_q() -> Q:
+    """Executions whose runner answers at once (their agent's runner, else the default):
+    policies.is_instant, as a filter."""
+    instant = Q(trigger__agent__runner__in=INSTANT_RUNNERS)
+    if settings.EXECUTION_RUNNER in INSTANT_RUNNERS:
+        instant |= Q(trigger__agent__isnull=True) | Q(trigger__agent__runner="")
+    return instant
+
+
+def instant_runs(executions: QuerySet[Execution]) -> QuerySet[Execution]:
+    return executions.filter(instant_runs_q())
+
+
+def agent_runs(executions: QuerySet[Execution]) -> QuerySet[Execution]:
+    return executions.exclude(instant_runs_q())
 
 
 def executions_with_status(

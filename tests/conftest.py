@@ -184,8 +184,9 @@ def wait_for():
 def purge_test_queue() -> None:
     """Drop this run's queued messages (left by an earlier test's on-commit enqueues)."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
-        settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_CONTROL_QUEUE
-    )
+        settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_CONTROL_QUEUE,
+        settings.CELERY_AGENT_QUEUE,
+    )  # fmt: skip
 
 
 def queued_run_messages(client=None, queue: str | None = None) -> list:
@@ -228,7 +229,8 @@ def engine_environment(**extra: str) -> dict[str, str]:
 
 class EngineProcess:
     """A real ``celery worker`` or ``celery beat`` subprocess on the test database (a
-    worker reads the run and control queues, or the comma-separated ``QUEUES`` given).
+    worker reads the run, control and agent queues, or the comma-separated ``QUEUES`` given;
+    ``POOL`` and ``CONCURRENCY`` choose its pool, prefork and 2 by default).
 
     ``kill()`` ends it like a crash (SIGKILL to its whole process group).
     """
@@ -239,9 +241,13 @@ class EngineProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         if kind == "worker":
-            queues = f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_CONTROL_QUEUE}"
+            queues = ",".join(
+                [settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_CONTROL_QUEUE,
+                 settings.CELERY_AGENT_QUEUE]
+            )  # fmt: skip
             options = [
-                "--pool", "prefork", "--concurrency", extra_env.pop("CONCURRENCY", "2"),
+                "--pool", extra_env.pop("POOL", "prefork"),
+                "--concurrency", extra_env.pop("CONCURRENCY", "2"),
                 "--queues", extra_env.pop("QUEUES", queues),
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",

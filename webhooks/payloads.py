@@ -286,7 +286,9 @@ _ERROR_BYTES = 3 * 1024  # a ValidationError with its paths and message, measure
 # A schema is tried on these when saved: one whose work does not depend on the body (a `$ref`
 # to itself, allOf of allOf of ...) shows it on them.
 _PROBES = ({}, [], "", 0, None, True)
-_PROBE_BUDGET = Budget(steps=10_000, seconds=0.25, memory=8 * 1024 * 1024)
+# Steps decide (the same answer on a busy machine as on an idle one); the clock is only the
+# safety net, generous so that a loaded machine does not refuse a sound schema on save.
+_PROBE_BUDGET = Budget(steps=10_000, seconds=5.0, memory=8 * 1024 * 1024)
 
 _METER: ContextVar[Meter | None] = ContextVar("input_schema_meter", default=None)
 

@@ -64,6 +64,13 @@ class AgentResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ResultDeferred:
+    """The runtime accepted the request (``202 {"status": "accepted"}``) and will post its
+    result later, signed, to ``/api/executions/<execution_id>/result`` (docs/runners.md): the
+    attempt goes on without a worker."""
+
+
 def build_agent_request(execution) -> AgentRequest:
     """The request for ``execution``: the trigger's settings, with the task prompt rendered.
 

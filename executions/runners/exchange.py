@@ -50,7 +50,9 @@ import httpx
 
 from executions.runners.outbound import resolve_public_address
 
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# No cap on connections at once: an agent worker's threads (AGENT_WORKER_CONCURRENCY) are the
+# cap, and a thousand calls to one runtime must not queue for a hundred sockets.
+_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=100)
 _WRITE_CHUNK = 64 * 1024  # a request body is sent in pieces, each within the time left
 
 
@@ -291,6 +293,7 @@ class _Process:
 
 
 _process: _Process | None = None
+_making = threading.Lock()
 
 
 def _here() -> _Process:
@@ -299,5 +302,10 @@ def _here() -> _Process:
     global _process
     process = _process
     if process is None or process.pid != os.getpid():
-        process = _process = _Process()
+        # One for all the threads: an agent worker's thousand calls start at once, and each
+        # making its own (a TLS context: ~20 ms of CPU) cost seconds.
+        with _making:
+            process = _process
+            if process is None or process.pid != os.getpid():
+                process = _process = _Process()
     return process

@@ -8,7 +8,9 @@ object; ``output`` (or, without it, the whole object) becomes ``output_data``,
 ``tokens_used``, ``tools_executed`` and ``conversation_id`` are read when present. A
 timeout, a connection error, another status or a body that is not a JSON object fails the
 attempt; the whole exchange has AGENT_RUNTIME_TIMEOUT_SECONDS (exchange.py). A cancelled
-execution's request is interrupted (exchange.py). See docs/runners.md.
+execution's request is interrupted (exchange.py). A 202 ``{"status": "accepted"}`` defers
+the result: the runtime posts it later (``ResultDeferred``; executions/runners/callbacks.py
+reads it). See docs/runners.md.
 """
 
 import json
@@ -18,11 +20,19 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from executions.runners.base import AgentRequest, AgentResult, RunnerError, UnrunnableError
+from executions.runners.base import (
+    AgentRequest,
+    AgentResult,
+    ResultDeferred,
+    RunnerError,
+    UnrunnableError,
+)
 from executions.runners.exchange import ResponseTooLarge, send
 from executions.runners.outbound import OutboundURLRefused
 
 _BODY_SHOWN = 300
+# A 202 with this ``status`` defers the result: the runtime posts it later.
+ACCEPTED = "accepted"
 
 
 def run(
@@ -35,7 +45,7 @@ def run(
     abandoned: Callable[[], bool] | None = None,
     poll_seconds: float = 1.0,
     max_response_bytes: int | None = None,
-) -> AgentResult:
+) -> AgentResult | ResultDeferred:
     if not secret:
         raise RunnerError(
             "AGENT_RUNTIME_SIGNING_SECRET is not set: the http runner signs requests."
@@ -85,6 +95,8 @@ def run(
         raise RunnerError(
             f"The agent runtime's answer is not a JSON object: {response.text[:_BODY_SHOWN]}"
         )
+    if response.status_code == 202 and reply.get("status") == ACCEPTED:
+        return ResultDeferred()
     return AgentResult(
         output_data=reply.get("output", reply),
         tokens_used=_count(reply.get("tokens_used")),

@@ -27,8 +27,16 @@ from api.storable import storable_text
 from executions import dispatch, log_context, metrics, policies
 from executions.choices import ExecutionStatus
 from executions.models import Execution
-from executions.runners import AgentResult, AttemptAbandoned, RunnerError, run_agent
+from executions.runners import (
+    AgentResult,
+    AttemptAbandoned,
+    ResultDeferred,
+    RunnerError,
+    run_agent,
+    runner_name_for,
+)
 from executions.services import claims
+from executions.services.attempt_watch import AttemptWatch
 from triggers import services as trigger_services
 from triggers.models import Trigger
 
@@ -162,17 +170,26 @@ def executions_run(*, execution_ids: list, worker_id: str | None = None) -> list
                     completed_at=timezone.now(),
                 )
             )
+        elif isinstance(outcome, ResultDeferred):
+            finished[execution.pk] = execution_await_result(execution=execution)
         else:
             finished[execution.pk] = outcome
     finished.update(_store_results(completions))
+    if any(runner_name_for(e) not in policies.INSTANT_RUNNERS for e in started):
+        release_connection()  # an agent worker's thread keeps no pooled connection idle
     return [finished.get(execution.pk) for execution in started]
 
 
 def _attempt(execution: Execution) -> AgentResult | Execution | None:
     """Run the attempt: the runner's result, to be stored; or, when it did not succeed,
     the execution as the failure left it (None: cancelled or taken back meanwhile)."""
+    if runner_name_for(execution) in policies.INSTANT_RUNNERS:
+        watched = nullcontext(None)
+    else:  # an agent call: watched for a cancel, and no connection held while it waits
+        watched = _attempt_watch.watching((execution.pk, execution.retry_count))
     try:
-        return run_agent(execution, abandoned=lambda: _attempt_abandoned(execution))
+        with watched as abandoned:
+            return run_agent(execution, abandoned=abandoned, before_wait=release_connection)
     except AttemptAbandoned:
         # Cancelled, or taken back by the sweeper, while the agent worked: whoever did so
         # has already written the execution's state; this attempt leaves it as it is.
@@ -299,19 +316,52 @@ def _store_result(execution: Execution, result) -> Execution | None:
         return None
 
 
-def _attempt_abandoned(execution: Execution) -> bool:
-    """Asked while the runner waits: was this attempt cancelled or taken back meanwhile?
+def attempts_abandoned(attempts: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Those of ``attempts`` — (execution pk, retry_count) — that are no longer wanted:
+    cancelled, or taken back by the sweeper, while their agent worked. One query for them all
+    (the attempt watch asks it for every call in flight in the process).
 
-    A database error answers no: the agent's work goes on, and the attempt's end meets the
+    A database error answers none: the agent's work goes on, and the attempt's end meets the
     database as it would have without this check. A broken connection is dropped so that
     the next check, and that end, connect anew.
     """
     try:
-        return not _running_attempt(execution).exists()
+        found = Execution.objects.filter(pk__in=[pk for pk, _ in attempts]).values_list(
+            "pk", "status", "retry_count"
+        )
+        now = {pk: (status, retry_count) for pk, status, retry_count in found}
     except DatabaseError:
-        logger.warning("Execution %s: cannot check for a cancel", execution.execution_id)
+        logger.warning("Cannot check %d attempts for a cancel", len(attempts))
         close_old_connections()
-        return False
+        return set()
+    # A row not found (not yet visible to this connection, or deleted with its trigger)
+    # stops nothing: the attempt's end finds what there is to find.
+    return {
+        (pk, retry_count)
+        for pk, retry_count in attempts
+        if pk in now and now[pk] != (ExecutionStatus.RUNNING, retry_count)
+    }
+
+
+def release_connection() -> None:
+    """Give this thread's database connection back (to the pool, where there is one) before
+    a wait on an agent: a thousand calls in flight hold none (docs/runners.md)."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+# Every agent call in flight in this process, checked for a cancel in one query, twice per
+# EXECUTION_CANCEL_CHECK_SECONDS (executions/services/attempt_watch.py).
+_attempt_watch = AttemptWatch(
+    check=attempts_abandoned,
+    interval=lambda: settings.EXECUTION_CANCEL_CHECK_SECONDS / 2,
+    release=release_connection,
+)
+
+
+def agent_calls_in_flight() -> int:
+    """The agent calls this process has in flight now."""
+    return _attempt_watch.watched()
 
 
 def _running_attempt(execution: Execution) -> QuerySet[Execution]:
@@ -355,6 +405,30 @@ def execution_complete(
     return _completed(completion)
 
 
+def execution_await_result(*, execution: Execution) -> Execution | None:
+    """The runtime accepted the attempt and will post its result (docs/runners.md): it stays
+    running, awaiting that result, a cancel or its timeout, with no worker. It leaves the
+    places in flight, which bound what the workers hold (a dispatch pass follows). None when
+    the attempt ended meanwhile (its result came first, a cancel, the sweeper)."""
+    now = timezone.now()
+    updated = _running_attempt(execution).update(
+        awaiting_result_since=now, dispatched_at=None, updated_at=now
+    )
+    if not updated:
+        return None
+    dispatch.enqueue_on_commit([execution.execution_id], batched=True)
+    metrics.executions_reached(execution.execution_type, "awaiting_result")
+    execution.awaiting_result_since = execution.updated_at = now
+    execution.dispatched_at = None
+    return execution
+
+
+def execution_heartbeat(*, execution: Execution) -> bool:
+    """The runtime of this running attempt is still at work: the sweeper's timeout counts
+    from now (docs/runners.md). False when the attempt is over (finished, cancelled, retried)."""
+    return bool(_running_attempt(execution).update(heartbeat_at=timezone.now()))
+
+
 def execution_attempt_failed(
     *, execution: Execution, error_message: str, retry: bool = True
 ) -> Execution | None:
@@ -379,6 +453,7 @@ def execution_attempt_failed(
             current.started_at = None
             current.worker_id = ""
             current.dispatched_at = None  # waits in the database until its backoff is over
+            current.awaiting_result_since = current.heartbeat_at = None
             current.save()
             dispatch.enqueue_on_commit([current.execution_id], batched=True)
             metrics.executions_reached(current.execution_type, ExecutionStatus.PENDING)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from executions import broker, dispatch
+from executions import broker, dispatch, selectors
 from executions.choices import ExecutionStatus
 from executions.models import Execution
 from executions.services.lifecycle import execution_attempt_failed
@@ -40,13 +40,20 @@ def executions_sweep(*, now: datetime | None = None, batch_size: int = 1000) -> 
     now = now or timezone.now()
     requeued = _republish_lost(now, batch_size)
     timeout = settings.EXECUTION_TIMEOUT_SECONDS
+    cutoff = now - timedelta(seconds=timeout)
+    # Timed out from the later of its start and its runtime's last heartbeat (an attempt
+    # awaiting an asynchronous result: docs/runners.md).
     lost = Execution.objects.filter(
-        status=ExecutionStatus.RUNNING, started_at__lte=now - timedelta(seconds=timeout)
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lte=cutoff),
+        status=ExecutionStatus.RUNNING,
+        started_at__lte=cutoff,
     )[:batch_size]
     message = f"No result within {timeout} s: the worker was lost or the run hung."
+    awaited = f"No result or heartbeat from the agent runtime within {timeout} s."
     timed_out = 0
     for execution in lost:
-        if execution_attempt_failed(execution=execution, error_message=message) is not None:
+        reason = awaited if execution.awaiting_result_since else message
+        if execution_attempt_failed(execution=execution, error_message=reason) is not None:
             timed_out += 1
     return SweepReport(
         requeued=requeued, timed_out=timed_out, dispatched=dispatch.dispatch_waiting()
@@ -55,27 +62,36 @@ def executions_sweep(*, now: datetime | None = None, batch_size: int = 1000) -> 
 
 def lost_executions(*, now: datetime, batch_size: int = 1000) -> list:
     """The ids of dispatched, unstarted executions whose run message is lost: published at
-    least EXECUTION_REQUEUE_AFTER_SECONDS ago, and either a running execution was published
-    after it (the workers have passed it) or the run queue is empty (none will reach it)."""
+    least EXECUTION_REQUEUE_AFTER_SECONDS ago, and either a running execution of the same
+    queue was published after it (the workers have passed it) or its queue is empty (none
+    will reach it). Agent runs and instant runs have queues of their own
+    (executions/dispatch.py), each first in, first out."""
     old = now - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_SECONDS)
-    unstarted = Execution.objects.filter(
-        status=ExecutionStatus.PENDING, dispatched_at__isnull=False, dispatched_at__lte=old
-    )
-    queued = broker.run_queue_length()  # None: the broker cannot tell
-    newest_started = Execution.objects.filter(
-        status=ExecutionStatus.RUNNING, dispatched_at__isnull=False
-    ).aggregate(newest=Max("dispatched_at"))["newest"]
-    if queued == 0 or (queued is None and newest_started is None):
-        cutoff = old
-    elif newest_started is None:
-        return []  # messages wait in the queue and no worker is taking any: workers away
-    else:
-        cutoff = min(old, newest_started - _PUBLISH_ORDER_SLACK)
-    return list(
-        unstarted.filter(dispatched_at__lte=cutoff)
-        .order_by("dispatched_at")
-        .values_list("execution_id", flat=True)[:batch_size]
-    )
+    lost: list = []
+    for queue, of_queue in (
+        (None, selectors.instant_runs),
+        (settings.CELERY_AGENT_QUEUE, selectors.agent_runs),
+    ):
+        executions = of_queue(Execution.objects.all())
+        unstarted = executions.filter(
+            status=ExecutionStatus.PENDING, dispatched_at__isnull=False, dispatched_at__lte=old
+        )
+        queued = broker.run_queue_length(queue)  # None: the broker cannot tell
+        newest_started = executions.filter(
+            status=ExecutionStatus.RUNNING, dispatched_at__isnull=False
+        ).aggregate(newest=Max("dispatched_at"))["newest"]
+        if queued == 0 or (queued is None and newest_started is None):
+            cutoff = old
+        elif newest_started is None:
+            continue  # messages wait in the queue and no worker is taking any: workers away
+        else:
+            cutoff = min(old, newest_started - _PUBLISH_ORDER_SLACK)
+        lost += (
+            unstarted.filter(dispatched_at__lte=cutoff)
+            .order_by("dispatched_at")
+            .values_list("execution_id", flat=True)[: batch_size - len(lost)]
+        )
+    return lost
 
 
 def _republish_lost(now: datetime, batch_size: int) -> int:
@@ -87,4 +103,4 @@ def _republish_lost(now: datetime, batch_size: int) -> int:
         dispatched_at=now
     )
     logger.warning("Sweeper: %d run messages were lost; publishing them again", len(lost))
-    return dispatch.enqueue(lost)
+    return dispatch.enqueue(lost, agent_runs=dispatch.agent_run_ids(lost))

@@ -116,9 +116,9 @@ def test_a_process_that_exits_dispatches_what_was_waiting(
     ids = _waiting_executions(make_trigger(acme, "webhook"), 3)
 
     # The linger is a minute: only the flush at exit can have sent them.
-    _python(f"from executions import dispatch\ndispatch.batch_publisher.submit({ids!r})")
+    ran = _python(f"from executions import dispatch\ndispatch.batch_publisher.submit({ids!r})")
 
-    assert sorted(queued_executions(client, name)) == sorted(ids)
+    assert sorted(queued_executions(client, name)) == sorted(ids), ran.stderr
 
 
 @pytest.mark.slow

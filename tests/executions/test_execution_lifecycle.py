@@ -211,10 +211,11 @@ def test_the_cancel_check_outlives_a_broken_database_connection(trigger):
     with psycopg.connect(_dsn(), autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [backend])
 
-    assert lifecycle._attempt_abandoned(running) is False  # the run goes on
-    assert lifecycle._attempt_abandoned(running) is False  # connected anew: still running
+    attempt = {(running.pk, running.retry_count)}
+    assert lifecycle.attempts_abandoned(attempt) == set()  # the run goes on
+    assert lifecycle.attempts_abandoned(attempt) == set()  # connected anew: still running
     lifecycle.execution_cancel(execution=running)
-    assert lifecycle._attempt_abandoned(running) is True
+    assert lifecycle.attempts_abandoned(attempt) == attempt
 
 
 def _dsn() -> str:

@@ -83,7 +83,7 @@ def test_the_sweeper_runs_while_every_run_process_is_busy(
     start_engine(
         "worker",
         CONCURRENCY="1",
-        QUEUES=settings.CELERY_TASK_DEFAULT_QUEUE,
+        QUEUES=f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_AGENT_QUEUE}",
         **agent_runtime(dribbling_runtime, AGENT_RUNTIME_TIMEOUT_SECONDS="60"),
     )
     start_engine(
