@@ -20,13 +20,15 @@ Whatever the server does, an exchange keeps to:
 - **A bounded answer**: at most ``max_response_bytes`` of body once decoded, or
   ResponseTooLarge (the rest is not read).
 - **Interruption** (``abandoned``): while the exchange waits, ``abandoned()`` is asked every
-  ``poll_seconds`` (for a runner, one indexed query on the execution's row), on the caller's
-  own thread; when it says yes, AttemptAbandoned is raised, the connection is closed and the
-  server sees its client go. Anything raised meanwhile (a Celery soft time limit) closes it
-  the same way.
+  ``poll_seconds``, on the caller's own thread — or, when it has an ``on_abandon`` (a runner's,
+  executions/services/attempt_watch.py), at every step and never by waking up: the watch
+  calls ``interrupt()``, which shuts the socket being waited on down. Either way
+  AttemptAbandoned is raised, the connection is closed and the server sees its client go.
+  Anything raised meanwhile (a Celery soft time limit) closes it the same way.
 
-The exchange runs on the caller's thread with a process-wide client (keep-alive connections
-and the TLS context reused; made anew after a fork), as cheap as a plain httpx GET. Outbound
+The exchange runs on the caller's thread with process-wide clients (keep-alive connections
+and the TLS context reused; made anew after a fork; a thread's calls in one of ``_SHARDS``
+pools), as cheap as a plain httpx GET. Outbound
 calls do not go through an HTTP(S)_PROXY of the environment: a proxy resolves names itself,
 past the guard, and past the deadline. An operator's URL (unguarded) is resolved by the
 system's resolver, with its own timeouts.
@@ -35,7 +37,10 @@ system's resolver, with its own timeouts.
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
 import os
+import socket
 import ssl
 import threading
 import time
@@ -91,6 +96,8 @@ def send(
     ``user:password`` in the URL is sent as Basic authentication unless ``headers`` hold an
     Authorization."""
     exchange = _Exchange(timeout, abandoned, poll_seconds)
+    if hasattr(abandoned, "on_abandon"):  # it can wake this exchange: no polling needed
+        abandoned.on_abandon = exchange.interrupt
     if guarded:
         exchange.address = exchange.wait_for(_here().resolvers.submit(resolve_public_address, url))
     headers = {name.lower(): value for name, value in (headers or {}).items()}
@@ -100,7 +107,7 @@ def send(
         headers.setdefault(
             "authorization", "Basic " + base64.b64encode(credentials.encode()).decode()
         )
-    client = _here().clients[guarded]
+    client = _here().client(guarded)
     request = client.build_request(
         method,
         httpx.URL(url).copy_with(username=None, password=None),
@@ -111,14 +118,24 @@ def send(
     )
     _current.exchange = exchange
     try:
-        response = client.send(request, stream=True)
+        try:
+            response = client.send(request, stream=True)
+        except (httpx.HTTPError, httpcore.NetworkError):
+            if exchange.interrupted:  # its socket was shut down by interrupt()
+                raise AttemptAbandoned from None
+            raise
         try:
             chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if max_response_bytes is not None and size > max_response_bytes:
-                    raise ResponseTooLarge(max_response_bytes)
-                chunks.append(chunk)
+            try:
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if max_response_bytes is not None and size > max_response_bytes:
+                        raise ResponseTooLarge(max_response_bytes)
+                    chunks.append(chunk)
+            except (httpx.HTTPError, httpcore.NetworkError):
+                if exchange.interrupted:
+                    raise AttemptAbandoned from None
+                raise
             # What Response.read() does, with the bound above; .json() and .text read it.
             response._content = b"".join(chunks)
         finally:
@@ -142,6 +159,21 @@ class _Exchange:
         self.poll_seconds = poll
         self.next_check = now + poll
         self.address: str | None = None  # the guard's, for a guarded exchange
+        # An ``abandoned`` that can wake the exchange (``on_abandon``: interrupt) is read at
+        # every step instead of every ``poll`` seconds, and no wait is cut short to ask it: a
+        # thousand waiting calls then cost no CPU until their answer or their cancel.
+        self.interruptible = hasattr(abandoned, "on_abandon")
+        self.interrupted = False
+        self.socket = None  # the socket this exchange waits on now
+
+    def interrupt(self) -> None:
+        """From another thread: the attempt is no longer wanted. The socket being waited on
+        is shut down, so the wait ends at once (the exchange then raises AttemptAbandoned)."""
+        self.interrupted = True
+        sock = self.socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def wait_at_most(self, limit: float | None, *, resumable: bool = True) -> float:
         """How long the next blocking step may wait: the time left, no more than the step's
@@ -149,8 +181,8 @@ class _Exchange:
         further than the next ``abandoned()`` check. Raises DeadlinePassed, or
         AttemptAbandoned when that check says so."""
         now = time.monotonic()
-        if self.abandoned is not None and now >= self.next_check:
-            if self.abandoned():
+        if self.abandoned is not None and (self.interruptible or now >= self.next_check):
+            if self.interrupted or self.abandoned():
                 raise AttemptAbandoned
             now = time.monotonic()
             self.next_check = now + self.poll_seconds
@@ -158,7 +190,7 @@ class _Exchange:
         if left <= 0:
             raise DeadlinePassed(f"No complete answer within {self.timeout:g} s.")
         waits = [left] if limit is None else [left, limit]
-        if resumable and self.abandoned is not None:
+        if resumable and self.abandoned is not None and not self.interruptible:
             waits.append(self.next_check - now)
         return max(min(waits), 0.001)
 
@@ -189,6 +221,8 @@ class _DeadlineStream(httpcore.NetworkStream):
         exchange = _exchange_here()
         if exchange is None:
             return self._inner.read(max_bytes, timeout)
+        # Known before the abandoned() check below: an interrupt() after it shuts it down.
+        exchange.socket = self._inner.get_extra_info("socket")
         # A read that timed out took nothing: it is tried again until the read's own
         # timeout, the deadline or an abandoned() check ends it.
         ends = None if timeout is None else time.monotonic() + timeout
@@ -274,24 +308,43 @@ class _DeadlineTransport(httpx.HTTPTransport):
 
 
 class _Process:
-    """This process's two clients (guarded, unguarded: pools apart), sharing one TLS context
-    (~20 ms to make), and the threads that resolve guarded hosts (a lookup the deadline gave
-    up on ends there when the system's resolver does)."""
+    """This process's clients — guarded and unguarded in pools apart, each in ``_SHARDS``
+    pools chosen by thread — sharing one TLS context (~20 ms to make), and the threads that
+    resolve guarded hosts (a lookup the deadline gave up on ends there when the system's
+    resolver does).
+
+    Shards: httpcore's pool looks at every connection it holds for each request, so one pool
+    of an agent worker's thousand open calls cost O(n) per request, a third of its CPU; a
+    thread's requests go to one of ``_SHARDS`` pools, each keeping its connections alive."""
 
     def __init__(self):
         self.pid = os.getpid()
-        tls = httpx.create_ssl_context()
-        self.clients = {
-            guarded: httpx.Client(
-                transport=_DeadlineTransport(guarded=guarded, tls=tls),
-                follow_redirects=False,
-                trust_env=False,
-            )
-            for guarded in (True, False)
-        }
+        self.tls = httpx.create_ssl_context()
+        self.clients: dict[tuple[bool, int], httpx.Client] = {}
+        self.lock = threading.Lock()
         self.resolvers = ThreadPoolExecutor(16, thread_name_prefix="outbound-dns")
 
+    def client(self, guarded: bool) -> httpx.Client:
+        shard = getattr(_thread_shard, "index", None)
+        if shard is None:  # threads take the shards in turn
+            shard = _thread_shard.index = next(_shard_turns) % _SHARDS
+        key = (guarded, shard)
+        found = self.clients.get(key)
+        if found is None:
+            with self.lock:
+                found = self.clients.get(key)
+                if found is None:
+                    found = self.clients[key] = httpx.Client(
+                        transport=_DeadlineTransport(guarded=guarded, tls=self.tls),
+                        follow_redirects=False,
+                        trust_env=False,
+                    )
+        return found
 
+
+_SHARDS = 32
+_shard_turns = itertools.count()
+_thread_shard = threading.local()
 _process: _Process | None = None
 _making = threading.Lock()
 

@@ -1,11 +1,12 @@
 """Cancel checks for every agent call in flight in this process, one query for them all.
 
-A runner waiting on its agent asks, again and again, whether its attempt is still wanted
-(cancelled, or taken back by the sweeper). An agent worker keeps a thousand calls in flight
+A runner waiting on its agent must learn when its attempt is no longer wanted (cancelled, or
+taken back by the sweeper). An agent worker keeps a thousand calls in flight
 (docs/runners.md): one query per call and check would be a thousand queries a second, each
 taking one of the pool's few database connections. Instead one thread per process asks for
-all the watched attempts at once, every ``interval()`` seconds, and each waiting call reads
-its answer from memory.
+all the watched attempts at once, every ``interval()`` seconds; a call found no longer
+wanted is woken at once (its ``on_abandon``: the HTTP exchange shuts its socket down), so a
+waiting call spends no CPU on asking.
 """
 
 from __future__ import annotations
@@ -19,6 +20,28 @@ from contextlib import contextmanager
 logger = logging.getLogger(__name__)
 
 Attempt = tuple[int, int]  # (execution pk, retry_count): one attempt of one execution
+
+
+class Abandoned:
+    """One call's view of its attempt: true once the watch found it no longer wanted."""
+
+    __slots__ = ("_abandoned", "attempt", "on_abandon")
+
+    def __init__(self, attempt: Attempt, abandoned: set[Attempt]):
+        self.attempt = attempt
+        self._abandoned = abandoned
+        self.on_abandon: Callable[[], None] | None = None  # set by the waiting call
+
+    def __call__(self) -> bool:
+        return self.attempt in self._abandoned
+
+    def wake(self) -> None:
+        callback = self.on_abandon
+        if callback is not None:
+            try:
+                callback()
+            except Exception:  # a waiter's wake-up must not stop the watch
+                logger.exception("Waking an abandoned call failed")
 
 
 class AttemptWatch:
@@ -42,26 +65,29 @@ class AttemptWatch:
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
-        self._watched: dict[Attempt, int] = {}  # attempt -> how many calls watch it
+        self._watched: dict[Attempt, list[Abandoned]] = {}  # attempt -> the calls watching
         self._abandoned: set[Attempt] = set()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @contextmanager
-    def watching(self, attempt: Attempt) -> Iterator[Callable[[], bool]]:
-        """While inside, ``abandoned()`` (yielded) tells whether ``attempt`` is still wanted,
-        as the last check found."""
+    def watching(self, attempt: Attempt) -> Iterator[Abandoned]:
+        """While inside, the yielded ``abandoned()`` tells whether ``attempt`` is still
+        wanted, as the last check found; its ``on_abandon``, when the caller sets one, is
+        called (from the watch's thread) the moment a check finds it is not."""
+        abandoned = Abandoned(attempt, self._abandoned)
         with self._lock:
-            self._watched[attempt] = self._watched.get(attempt, 0) + 1
+            self._watched.setdefault(attempt, []).append(abandoned)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="attempt-watch", daemon=True)
                 self._thread.start()
         self._wake.set()
         try:
-            yield lambda: attempt in self._abandoned
+            yield abandoned
         finally:
             with self._lock:
-                left = self._watched.pop(attempt) - 1
+                left = self._watched.pop(attempt)
+                left.remove(abandoned)
                 if left:
                     self._watched[attempt] = left
                 else:
@@ -88,5 +114,9 @@ class AttemptWatch:
             finally:
                 self.release()
             with self._lock:
-                self._abandoned |= gone & set(self._watched)
+                gone &= set(self._watched)
+                self._abandoned |= gone
+                woken = [waiter for attempt in gone for waiter in self._watched[attempt]]
+            for waiter in woken:
+                waiter.wake()
             threading.Event().wait(self.interval())
