@@ -95,7 +95,7 @@ def test_readme_puts_a_buffering_proxy_with_timeouts_in_front_of_gunicorn():
     assert "two bytes at a time" in " ".join(section.split())  # and says why
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "beat", "watcher"])
+@pytest.mark.parametrize("service", ["web", "worker", "control", "agents", "beat", "watcher"])
 def test_readme_shows_a_systemd_unit_per_service(service):
     [units] = re.findall(r"```ini\n(.*?)```", production_section(), re.DOTALL)
 
