@@ -108,12 +108,37 @@ def compile_expression(text: str) -> Expression:
         tree = _Parser().parse(text).parsed
     except RecursionError:  # a deep JSON literal: the library's lexer parses it with json
         raise ExpressionTooComplex("the expression nests too deeply") from None
+    if any(_value_depth(value) > MAX_EXPRESSION_DEPTH for value in _literals(tree)):
+        # Python 3.11's json gives up on such a literal (above); 3.12's and later's parse it.
+        raise ExpressionTooComplex("the expression nests too deeply")
     depth = _tree_depth(tree)
     if depth > MAX_EXPRESSION_DEPTH:
         raise ExpressionTooComplex(
             f"the expression nests {depth:,} levels deep; at most {MAX_EXPRESSION_DEPTH}"
         )
     return Expression(text, tree)
+
+
+def _literals(tree: dict):
+    """The values of the tree's JSON literals (`` `[1, 2]` ``)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "literal":
+            yield node.get("value")
+        stack.extend(child for child in node.get("children", ()) if isinstance(child, dict))
+
+
+def _value_depth(value) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _tree_depth(tree: dict) -> int:
