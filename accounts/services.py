@@ -234,15 +234,13 @@ def outside_account_owner(*, provider_id: str, account_id: str | None) -> str | 
 
 
 def _record_unrouted(provider_id: str, account_id: str) -> None:
+    """The account's event reached no one: noted on its row (made at its first such event;
+    a concurrent event or claim may have made it already, which the insert leaves alone)."""
     now = timezone.now()
-    updated = OutsideAccount.objects.filter(
+    OutsideAccount.objects.bulk_create(
+        [OutsideAccount(provider_id=provider_id, account_id=account_id, last_unrouted_at=now)],
+        ignore_conflicts=True,
+    )
+    OutsideAccount.objects.filter(
         provider_id=provider_id, account_id=account_id, tenant__isnull=True
     ).update(last_unrouted_at=now)
-    if not updated:
-        try:
-            with transaction.atomic():
-                OutsideAccount.objects.create(
-                    provider_id=provider_id, account_id=account_id, last_unrouted_at=now
-                )
-        except IntegrityError:
-            pass  # recorded (or claimed) by a concurrent event or claim

@@ -90,13 +90,13 @@ def enqueue(
     executions/broker.py); a failed publish publishes none of them, and 0 is returned.
     """
     messages = list(messages)
+    agent_ids = {str(i) for i in agent_runs}
     by_queue: dict[str | None, list] = {}  # None: the run queue
     for message in messages:
         if isinstance(message, list):
             by_queue.setdefault(None, []).append([str(i) for i in message])
         else:
-            agent_run = message in agent_runs or str(message) in agent_runs
-            queue = settings.CELERY_AGENT_QUEUE if agent_run else None
+            queue = settings.CELERY_AGENT_QUEUE if str(message) in agent_ids else None
             by_queue.setdefault(queue, []).append(str(message))
     count = len(_execution_ids(messages))
     try:
