@@ -1,5 +1,6 @@
 """Every change to a trigger, in one place; views, admin actions and tasks call these."""
 
+import copy
 import hashlib
 import hmac
 import secrets
@@ -18,6 +19,7 @@ from api.storable import storable_text
 from triggers import config_keys, polling_config, schedule
 from triggers.choices import Delivery, PollStatus, TriggerStatus
 from triggers.models import Trigger
+from triggers.signals import trigger_saved, triggers_status_changed
 
 # What a duplicate copies: the settings, not the identity, counters or state.
 _SETTINGS_FIELDS = (
@@ -190,9 +192,12 @@ def _claim_outside_account(trigger: Trigger) -> None:
         ) from None
 
 
-def _validate_and_save(trigger: Trigger, *, rearm: bool, check_dates: bool) -> Trigger:
+def _validate_and_save(
+    trigger: Trigger, *, rearm: bool, check_dates: bool, before: Trigger | None = None
+) -> Trigger:
     """Validate; check the schedule's dates against now when they, the cron, the time zone
-    or the status changed; (re)arm when the schedule may have changed; save."""
+    or the status changed; (re)arm when the schedule may have changed; save; tell the apps
+    that keep a delivery kind's table (``trigger_saved``; ``before`` is None when created)."""
     trigger.poll_interval_seconds = (
         polling_config.interval_seconds(trigger.config)
         if trigger.delivery == Delivery.POLLING
@@ -208,6 +213,7 @@ def _validate_and_save(trigger: Trigger, *, rearm: bool, check_dates: bool) -> T
         _arm(trigger, now=now)
     trigger.config_hash = trigger.compute_config_hash()
     trigger.save()
+    trigger_saved.send(sender=Trigger, trigger=trigger, created=before is None, before=before)
     return trigger
 
 
@@ -260,6 +266,7 @@ def trigger_update(
     (an agent deleted, a single run done, repeated failures).
     """
     locked = Trigger.objects.select_for_update().get(pk=trigger.pk)
+    previous = copy.copy(locked)
     before = _schedule_state(locked)
     source = _poll_source(locked)
     for name, value in fields.items():
@@ -273,7 +280,7 @@ def trigger_update(
         _apply_requested_status(locked, status)
         rearm = True
     check_dates = _schedule_state(locked) != before
-    return _validate_and_save(locked, rearm=rearm, check_dates=check_dates)
+    return _validate_and_save(locked, rearm=rearm, check_dates=check_dates, before=previous)
 
 
 def _poll_source(trigger: Trigger) -> tuple:
@@ -342,13 +349,26 @@ def trigger_delete(*, trigger: Trigger) -> None:
 
 def triggers_mark_stale(*, triggers: QuerySet[Trigger], reason: str) -> int:
     """Triggers that can no longer fire as configured become stale, with the reason."""
-    return triggers.exclude(status__in=[TriggerStatus.STALE, TriggerStatus.COMPLETED]).update(
+    now = timezone.now()
+    ids = list(
+        triggers.exclude(status__in=[TriggerStatus.STALE, TriggerStatus.COMPLETED])
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+    count = Trigger.objects.filter(pk__in=ids).update(
         status=TriggerStatus.STALE,
         next_fire_at=None,
         error_message=reason,
-        error_at=timezone.now(),
-        updated_at=timezone.now(),
+        error_at=now,
+        updated_at=now,
     )
+    _status_changed(ids, TriggerStatus.STALE)
+    return count
+
+
+def _status_changed(trigger_ids: list[int], status: str) -> None:
+    if trigger_ids:
+        triggers_status_changed.send(sender=Trigger, trigger_ids=trigger_ids, status=status)
 
 
 def trigger_count_filtered(*, trigger_id: int) -> None:
@@ -382,25 +402,25 @@ def trigger_record_outcome(*, trigger_id: int, succeeded: bool, finished_at: dat
 def trigger_freeze(*, trigger_id: int, reason: str, at: datetime) -> bool:
     """An active trigger is frozen as ``failed`` with ``reason``, until it is enabled again;
     False when it was not active."""
-    return bool(
-        Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).update(
-            status=TriggerStatus.FAILED,
-            next_fire_at=None,
-            error_message=reason[:2000],
-            error_at=at,
-            updated_at=at,
-        )
+    frozen = Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).update(
+        status=TriggerStatus.FAILED,
+        next_fire_at=None,
+        error_message=reason[:2000],
+        error_at=at,
+        updated_at=at,
     )
+    _status_changed([trigger_id] if frozen else [], TriggerStatus.FAILED)
+    return bool(frozen)
 
 
 def trigger_complete(*, trigger_id: int, at: datetime) -> bool:
     """An active single-execution trigger that has run is ``completed``; False when it was
     not active."""
-    return bool(
-        Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).update(
-            status=TriggerStatus.COMPLETED, next_fire_at=None, updated_at=at
-        )
+    completed = Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).update(
+        status=TriggerStatus.COMPLETED, next_fire_at=None, updated_at=at
     )
+    _status_changed([trigger_id] if completed else [], TriggerStatus.COMPLETED)
+    return bool(completed)
 
 
 # -- polls (docs/polling.md) --------------------------------------------------------------------

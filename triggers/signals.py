@@ -10,3 +10,14 @@ from django.dispatch import Signal
 # its own findings. Validation that needs a higher app (the webhook pipeline compiling a
 # trigger's webhook settings) runs here, so every writer — API, admin — gets it.
 trigger_validating = Signal()
+
+# Sent by triggers.services inside the writing transaction, once a trigger's row is written by a
+# create, an update or a duplicate, with ``trigger`` (as saved), ``created`` and ``before`` (a
+# copy of the row as it was read, None when created). The apps above keep the one-to-one tables
+# they own for a delivery kind (a polling trigger's state, a webhook's endpoint) from it, so
+# triggers never writes them.
+trigger_saved = Signal()
+
+# Sent by triggers.services inside the writing transaction when a rule moves triggers out of
+# ``active`` in bulk (stale, failed, completed), with ``trigger_ids`` and the new ``status``.
+triggers_status_changed = Signal()
