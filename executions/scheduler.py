@@ -174,7 +174,7 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
         report.slot_lag_seconds = max(lag, report.slot_lag_seconds or lag)
         # Triggers of one schedule share their next slot: one UPDATE per distinct slot.
         for next_fire_at, ids in next_slots.items():
-            Trigger.objects.filter(pk__in=ids).update(next_fire_at=next_fire_at)
+            trigger_services.triggers_set_next_fire_at(trigger_ids=ids, next_fire_at=next_fire_at)
         for trigger in ended:  # its window closed: it can no longer fire as configured
             trigger_services.triggers_mark_stale(
                 triggers=Trigger.objects.filter(pk=trigger.pk),

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 import redis
+import table_owners
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from rest_framework.test import APIClient
 
 from accounts.choices import MembershipRole
@@ -320,3 +323,20 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "start_engine" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _tables_written_by_their_owners():
+    """Fail a test during which a table was written from outside its owner
+    (tests/table_owners.py; docs/architecture.md, "Tables and their owners")."""
+    table_owners.violations.clear()
+    yield
+    found = list(dict.fromkeys(str(v) for v in table_owners.violations))
+    table_owners.violations.clear()
+    assert not found, "Tables written outside their owners:\n" + "\n".join(found)
+
+
+@receiver(connection_created)
+def _watch_writes(sender, connection, **kwargs):
+    if table_owners.record_write not in connection.execute_wrappers:
+        connection.execute_wrappers.append(table_owners.record_write)

@@ -117,8 +117,7 @@ def agent_triggers_set(
 def agent_triggers_delete(*, agent: Agent) -> int:
     """Delete every trigger the agent API manages for ``agent`` (and their history); how
     many triggers."""
-    _, deleted = agent_triggers(agent=agent).delete()
-    return deleted.get(Trigger._meta.label, 0)
+    return services.triggers_delete(triggers=agent_triggers(agent=agent))
 
 
 def _create(agent: Agent, item: DeclaredTrigger, user) -> Trigger:

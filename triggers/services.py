@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -347,6 +347,12 @@ def trigger_delete(*, trigger: Trigger) -> None:
     trigger.delete()
 
 
+def triggers_delete(*, triggers: QuerySet[Trigger]) -> int:
+    """Delete ``triggers`` and, with them, their execution history; how many triggers."""
+    _, deleted = triggers.delete()
+    return deleted.get(Trigger._meta.label, 0)
+
+
 def triggers_mark_stale(*, triggers: QuerySet[Trigger], reason: str) -> int:
     """Triggers that can no longer fire as configured become stale, with the reason."""
     now = timezone.now()
@@ -397,6 +403,36 @@ def trigger_record_outcome(*, trigger_id: int, succeeded: bool, finished_at: dat
         return 0
     # The UPDATE holds the row lock until commit, so this reads this very count.
     return counted.values_list("consecutive_failures", flat=True).first() or 0
+
+
+# Executions completed together, counted on their triggers as trigger_record_outcome counts
+# one (the engine's batch of instant runs: executions/services/claims.py).
+_COUNT_COMPLETED_SQL = f"""
+UPDATE {Trigger._meta.db_table} t SET execution_count = t.execution_count + c.n,
+    last_executed_at = c.last, last_execution_status = 'completed', consecutive_failures = 0
+FROM (SELECT trigger_id, count(*) AS n, max(completed_at) AS last
+      FROM unnest(%s::bigint[], %s::timestamptz[]) AS r (trigger_id, completed_at)
+      GROUP BY trigger_id) c
+WHERE t.id = c.trigger_id
+"""
+
+
+def triggers_count_completed(*, completed: list[tuple[int, datetime]]) -> None:
+    """Count executions that completed — (trigger id, completed at) each — in one UPDATE
+    (PostgreSQL: the engine stores results together only there)."""
+    if not completed:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COUNT_COMPLETED_SQL,
+            [[trigger_id for trigger_id, _ in completed], [at for _, at in completed]],
+        )
+
+
+def triggers_set_next_fire_at(*, trigger_ids: list[int], next_fire_at: datetime | None) -> int:
+    """Arm (or, with None, disarm) the given triggers' next slot, as the scheduler and the
+    firing rules decide; how many were set."""
+    return Trigger.objects.filter(pk__in=trigger_ids).update(next_fire_at=next_fire_at)
 
 
 def trigger_freeze(*, trigger_id: int, reason: str, at: datetime) -> bool:

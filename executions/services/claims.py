@@ -21,6 +21,7 @@ from functools import lru_cache
 from django.db import connection
 
 from executions.models import Execution
+from triggers import services as trigger_services
 from triggers.models import Trigger
 
 
@@ -105,35 +106,28 @@ class Completion:
     completed_at: datetime
 
 
-# Each still-running attempt becomes completed with its result; its trigger counts it (as
-# trigger_record_outcome does for one: count, last run and status, the failure streak ended).
+# Each still-running attempt becomes completed with its result; its trigger counts them
+# (triggers.services.triggers_count_completed, the trigger table's one writer).
 _COMPLETE_SQL = """
 WITH result (id, retry_count, output_data, tokens_used, tools_executed, conversation_id,
              completed_at) AS (
     SELECT * FROM unnest(%s::bigint[], %s::int[], %s::jsonb[], %s::int[], %s::jsonb[],
                          %s::varchar[], %s::timestamptz[])
-), completed AS (
-    UPDATE executions_execution e SET status = 'completed', output_data = r.output_data,
-        tokens_used = r.tokens_used, tools_executed = r.tools_executed,
-        conversation_id = r.conversation_id, error_message = '',
-        completed_at = r.completed_at, updated_at = r.completed_at
-    FROM result r
-    WHERE e.id = r.id AND e.status = 'running' AND e.retry_count = r.retry_count
-    RETURNING e.id, e.trigger_id, e.completed_at
-), counted AS (
-    UPDATE triggers_trigger t SET execution_count = t.execution_count + c.n,
-        last_executed_at = c.last, last_execution_status = 'completed', consecutive_failures = 0
-    FROM (SELECT trigger_id, count(*) AS n, max(completed_at) AS last
-          FROM completed GROUP BY trigger_id) c
-    WHERE t.id = c.trigger_id
 )
-SELECT id FROM completed
+UPDATE executions_execution e SET status = 'completed', output_data = r.output_data,
+    tokens_used = r.tokens_used, tools_executed = r.tools_executed,
+    conversation_id = r.conversation_id, error_message = '',
+    completed_at = r.completed_at, updated_at = r.completed_at
+FROM result r
+WHERE e.id = r.id AND e.status = 'running' AND e.retry_count = r.retry_count
+RETURNING e.id, e.trigger_id, e.completed_at
 """
 
 
 def complete_many(completions: Sequence[Completion]) -> set[int]:
-    """Store the results of attempts still running, in one statement; returns the pks
-    stored (an attempt cancelled or taken back by the sweeper meanwhile is not)."""
+    """Store the results of attempts still running, in one statement, and count them on
+    their triggers in another (run them in one transaction); returns the pks stored (an
+    attempt cancelled or taken back by the sweeper meanwhile is not)."""
     encode = _json_encoder()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -148,7 +142,11 @@ def complete_many(completions: Sequence[Completion]) -> set[int]:
                 [c.completed_at for c in completions],
             ],
         )
-        return {pk for (pk,) in cursor.fetchall()}
+        completed = cursor.fetchall()
+    trigger_services.triggers_count_completed(
+        completed=[(trigger_id, at) for _pk, trigger_id, at in completed]
+    )
+    return {pk for pk, _trigger_id, _at in completed}
 
 
 @lru_cache(maxsize=1)

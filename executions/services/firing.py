@@ -20,6 +20,7 @@ from executions import dispatch, metrics, policies, throttles
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_execution
 from executions.models import Execution
+from triggers import services as trigger_services
 from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
 
@@ -156,7 +157,9 @@ def execution_fire(
             _refuse_if_refused(trigger, execution_type, facts, now)
             firing = _insert_once(fields)
             if firing.created and trigger.is_single_execution:
-                Trigger.objects.filter(pk=trigger.pk).update(next_fire_at=None)
+                trigger_services.triggers_set_next_fire_at(
+                    trigger_ids=[trigger.pk], next_fire_at=None
+                )
     if firing.created:
         dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
         metrics.executions_reached(execution_type, ExecutionStatus.PENDING)

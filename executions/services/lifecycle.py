@@ -239,11 +239,11 @@ def _store_results(completions: list[claims.Completion]) -> dict[int, Execution 
 
 
 def _store_together(completions: list[claims.Completion]) -> set[int]:
-    """One statement, committed on its own; in a transaction (a savepoint in a caller's)
-    when a result completes its trigger (a single-execution trigger, a one-time schedule's
-    run), so that both are stored or neither."""
+    """In one transaction (a savepoint in a caller's): the results, their triggers' counts
+    and, when a result completes its trigger (a single-execution trigger, a one-time
+    schedule's run), the trigger's status — all stored or none."""
     ends = [c.execution for c in completions if _completes_its_trigger(c.execution)]
-    with transaction.atomic() if ends or connection.in_atomic_block else nullcontext():
+    with transaction.atomic():
         stored = claims.complete_many(completions)
         at = timezone.now()
         for execution in ends:
