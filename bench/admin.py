@@ -18,28 +18,21 @@ Prints p50 and p95 per page, the number of queries, and the stock admin's p95.
 """
 
 import argparse
-import os
 import statistics
 import time
 import types
 
-from _shared import PG, ROOT, SECRETS, django_setup, percentile, prepare_kept_database, timed
+from _shared import django_setup, environment, percentile, prepare_kept_database, timed
 
 DATABASE = "bench_admin"
 
 
-def environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
-        **SECRETS,
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "0",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+ENV = environment(
+    DATABASE,
+    broker="redis://127.0.0.1:6379/13",
+    ALLOWED_HOSTS="testserver",
+    SECURE_SSL_REDIRECT="0",
+)
 
 
 def fill(executions: int) -> None:
@@ -135,8 +128,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    must_fill = prepare_kept_database(DATABASE, environment(), rebuild=args.rebuild)
-    django_setup(environment())
+    must_fill = prepare_kept_database(DATABASE, ENV, rebuild=args.rebuild)
+    django_setup(ENV)
     if must_fill:
         fill(args.executions)
 

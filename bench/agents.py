@@ -23,7 +23,6 @@ import contextlib
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,34 +32,22 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import psutil
-from _shared import PG, ROOT, SECRETS, django_setup, migrate, recreate_database
+from _shared import (
+    PG,
+    ROOT,
+    django_setup,
+    environment,
+    migrate,
+    percentile,
+    recreate_database,
+    stop_group,
+)
 
 DATABASE = "bench_agents"
 BROKER = "redis://127.0.0.1:6379/10"
 WEB_PORT = 8017
 RUNTIME_PORT = 8027
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-def environment(var_dir: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        **SECRETS,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": "bench-agents",
-        "VAR_DIR": var_dir,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{WEB_PORT}",
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "AGENT_RUNTIME_URL": f"http://127.0.0.1:{RUNTIME_PORT}/run",
-        "AGENT_RUNTIME_SIGNING_SECRET": SECRET,
-        "BIND": f"127.0.0.1:{WEB_PORT}",
-        "SERVICES": "web worker beat",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
 
 
 # -- the fake agent runtime ------------------------------------------------------------------
@@ -287,7 +274,19 @@ def main() -> int:
     args = parser.parse_args()
 
     var_dir = tempfile.mkdtemp(prefix="bench-agents-")
-    env = environment(var_dir)
+    env = environment(
+        DATABASE,
+        broker=BROKER,
+        CELERY_QUEUE="bench-agents",
+        VAR_DIR=var_dir,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{WEB_PORT}",
+        SECURE_SSL_REDIRECT="0",
+        ALLOWED_HOSTS="127.0.0.1",
+        AGENT_RUNTIME_URL=f"http://127.0.0.1:{RUNTIME_PORT}/run",
+        AGENT_RUNTIME_SIGNING_SECRET=SECRET,
+        BIND=f"127.0.0.1:{WEB_PORT}",
+        SERVICES="web worker beat",
+    )
     recreate_database(DATABASE)
     subprocess.run(["redis-cli", "-n", "10", "FLUSHDB"], check=True, capture_output=True)
     migrate(env)
@@ -310,9 +309,7 @@ def main() -> int:
         cpu = _cpu_by_process(service.pid)
     finally:
         sampler.stop()
-        os.killpg(service.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            service.wait(30)
+        stop_group(service, seconds=30)
     from executions.models import Execution
 
     called_twice = sum(1 for count in runtime.calls.values() if count > 1)
@@ -362,8 +359,7 @@ def _cpu_by_process(root_pid: int) -> dict[str, float]:
 def _at(times: list[float], share: float, started: float) -> str:
     if not times:
         return "-"
-    ordered = sorted(times)
-    return f"{ordered[min(len(ordered) - 1, int(share * len(ordered)))] - started:.1f} s"
+    return f"{percentile(times, share) - started:.1f} s"
 
 
 if __name__ == "__main__":

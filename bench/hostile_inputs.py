@@ -21,18 +21,23 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 
 import hostile_webhooks
 import psutil
-from _shared import PG, ROOT, SECRETS, django_setup, migrate, recreate_database
+from _shared import (
+    ROOT,
+    django_setup,
+    environment,
+    migrate,
+    recreate_database,
+    wait_until_serving,
+)
 
 DATABASE = "bench_hostile"
 PORT = 8019
@@ -45,25 +50,20 @@ POLL_DEADLINE_S = 1
 LOG = "/tmp/bench_hostile_inputs.log"
 
 
-def environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        **SECRETS,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/12",
-        "CELERY_QUEUE": "bench-hostile",
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{PORT}",
-        "SECURE_SSL_REDIRECT": "0",
-        "SLACK_SIGNING_SECRET": SLACK_SECRET,
-        "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
-        "ALLOW_PRIVATE_OUTBOUND": "1",  # the dribbling source is on 127.0.0.1
-        "POLLING_TIMEOUT_SECONDS": str(POLL_DEADLINE_S),
-        "LOG_LEVEL": "ERROR",
-        "PYTHONPATH": str(ROOT),
-    }
+ENV = environment(
+    DATABASE,
+    broker="redis://127.0.0.1:6379/12",
+    log_level="ERROR",
+    CELERY_QUEUE="bench-hostile",
+    DEBUG="0",
+    ALLOWED_HOSTS="127.0.0.1",
+    PUBLIC_BASE_URL=f"http://127.0.0.1:{PORT}",
+    SECURE_SSL_REDIRECT="0",
+    SLACK_SIGNING_SECRET=SLACK_SECRET,
+    GITHUB_WEBHOOK_SECRET=GITHUB_SECRET,
+    ALLOW_PRIVATE_OUTBOUND="1",  # the dribbling source is on 127.0.0.1
+    POLLING_TIMEOUT_SECONDS=str(POLL_DEADLINE_S),
+)
 
 
 # -- the service ---------------------------------------------------------------------------
@@ -73,15 +73,11 @@ def start_gunicorn() -> subprocess.Popen:
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}",
          "--workers", "1", "--timeout", "30", "--log-level", "error"],
-        cwd=ROOT, env=environment(), start_new_session=True,
+        cwd=ROOT, env=ENV, start_new_session=True,
         stderr=open(LOG, "w"),  # noqa: SIM115 — the service's log, read after a failure
     )  # fmt: skip
-    for _ in range(150):
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
-            return server
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
+    wait_until_serving(f"http://127.0.0.1:{PORT}/healthz", seconds=30, name="gunicorn")
+    return server
 
 
 def worker_pid(master: int) -> int | None:
@@ -364,10 +360,9 @@ def run(master: int, batch: list[Case], answers: dict, failures: list[str]) -> N
 
 
 def main() -> int:
-    env = environment()
     recreate_database(DATABASE)
-    migrate(env)
-    django_setup(env)
+    migrate(ENV)
+    django_setup(ENV)
     ids = prepare()
     dribbling_source()
     server = start_gunicorn()

@@ -18,27 +18,16 @@ Prints p50 and p95 per list and page, and the number of queries of one request.
 """
 
 import argparse
-import os
 import statistics
 import time
 
-from _shared import PG, ROOT, SECRETS, django_setup, percentile, prepare_kept_database, timed
+from _shared import django_setup, environment, percentile, prepare_kept_database, timed
 
 DATABASE = "bench_lists"
 MANAGE = "/manage/tenants/bench/projects/bench/agents/bench/triggers"
 
 
-def environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
-        **SECRETS,
-        "ALLOWED_HOSTS": "testserver",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+ENV = environment(DATABASE, broker="redis://127.0.0.1:6379/13", ALLOWED_HOSTS="testserver")
 
 
 def fill(triggers: int, executions: int) -> None:
@@ -117,8 +106,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    must_fill = prepare_kept_database(DATABASE, environment(), rebuild=args.rebuild)
-    django_setup(environment())
+    must_fill = prepare_kept_database(DATABASE, ENV, rebuild=args.rebuild)
+    django_setup(ENV)
     if must_fill:
         fill(args.triggers, args.executions)
 

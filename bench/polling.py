@@ -44,9 +44,8 @@ from pathlib import Path
 
 import psutil
 import redis
+from _shared import ROOT, django_setup, environment, migrate, percentile, recreate_database
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "bench_polling"
 BROKER = "redis://127.0.0.1:6379/12"
 RUN_QUEUE = "bench-polling-runs"
@@ -54,28 +53,6 @@ POLL_QUEUE = "bench-polling-polls"
 INTERVAL = 60
 WINDOW = 10  # items a feed shows
 BACKLOG = 3  # items each feed has before its first poll
-
-
-def environment(log_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": RUN_QUEUE,
-        "POLLING_QUEUE": POLL_QUEUE,
-        "SECRET_KEY": "bench-secret-key",
-        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
-        "ALLOW_PRIVATE_OUTBOUND": "1",
-        # The sweeper must not re-enqueue: no agent runs, executions stay pending on purpose.
-        "EXECUTION_SWEEP_INTERVAL_SECONDS": "100000",
-        # No agent runs: every stored execution is dispatched (fair dispatch would otherwise
-        # stop at EXECUTION_MAX_IN_FLIGHT unfinished ones).
-        "EXECUTION_MAX_IN_FLIGHT": "100000000",
-        "LOG_LEVEL": "WARNING",
-        "BENCH_POLL_LOG": str(log_dir),
-        "PYTHONPATH": str(ROOT),
-    }
 
 
 # -- the feed server (a process of its own) ---------------------------------------------------
@@ -162,12 +139,6 @@ def serve(port: int, t0: float, n: int, every: float, log_path: str) -> None:
 
 
 # -- setup ------------------------------------------------------------------------------------
-
-
-def prepare_database(env: dict[str, str]) -> None:
-    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
 
 
 def create_triggers(n: int, port: int) -> list[int]:
@@ -282,11 +253,6 @@ def postgres_pids() -> list[int]:
     return [pid for pid, parent in found.items() if parent not in found]
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
-
-
 def stop_all(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         process.send_signal(signal.SIGTERM)
@@ -311,13 +277,22 @@ def main() -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     for old in log_dir.glob("*"):
         old.unlink()
-    env = environment(log_dir)
-    prepare_database(env)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    env = environment(
+        DATABASE,
+        broker=BROKER,
+        CELERY_QUEUE=RUN_QUEUE,
+        POLLING_QUEUE=POLL_QUEUE,
+        ALLOW_PRIVATE_OUTBOUND="1",
+        # The sweeper must not re-enqueue: no agent runs, executions stay pending on purpose.
+        EXECUTION_SWEEP_INTERVAL_SECONDS="100000",
+        # No agent runs: every stored execution is dispatched (fair dispatch would otherwise
+        # stop at EXECUTION_MAX_IN_FLIGHT unfinished ones).
+        EXECUTION_MAX_IN_FLIGHT="100000000",
+        BENCH_POLL_LOG=str(log_dir),
+    )
+    recreate_database(DATABASE)
+    migrate(env)
+    django_setup(env)
     port = 18000 + os.getpid() % 1000
     ids = create_triggers(args.n, port)
     t0 = time.time() - BACKLOG * args.item_every  # every feed has its backlog

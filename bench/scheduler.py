@@ -29,7 +29,6 @@ import argparse
 import base64
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -41,49 +40,32 @@ from pathlib import Path
 
 import psutil
 import redis
+from _shared import (
+    PG,
+    ROOT,
+    django_setup,
+    environment,
+    migrate,
+    percentile,
+    recreate_database,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "bench_scheduler"
 BROKER = "redis://127.0.0.1:6379/12"
 QUEUE = "bench-scheduler"
 
-
-def environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": QUEUE,
-        "SECRET_KEY": "bench-secret-key",
-        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
-        "SCHEDULER_MAX_SLEEP_SECONDS": "1",
-        # The sweeper must not re-enqueue: no worker runs, executions stay pending on purpose.
-        "EXECUTION_SWEEP_INTERVAL_SECONDS": "100000",
-        # No worker finishes anything: every stored execution is dispatched (fair dispatch's
-        # bound on those in flight would otherwise stop at 64), as the scheduler published
-        # them all before it.
-        "EXECUTION_MAX_IN_FLIGHT": "100000000",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
-
-
-def django_setup() -> None:
-    os.environ.update(environment())
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def prepare_database() -> None:
-    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
-    )
+ENV = environment(
+    DATABASE,
+    broker=BROKER,
+    CELERY_QUEUE=QUEUE,
+    SCHEDULER_MAX_SLEEP_SECONDS="1",
+    # The sweeper must not re-enqueue: no worker runs, executions stay pending on purpose.
+    EXECUTION_SWEEP_INTERVAL_SECONDS="100000",
+    # No worker finishes anything: every stored execution is dispatched (fair dispatch's
+    # bound on those in flight would otherwise stop at 64), as the scheduler published
+    # them all before it.
+    EXECUTION_MAX_IN_FLIGHT="100000000",
+)
 
 
 def create_triggers(n: int) -> None:
@@ -223,7 +205,7 @@ def start_schedulers(count: int, scheduler: str, log_dir: Path) -> list[subproce
                     str(log.name) + ".db",
                 ],
                 cwd=ROOT,
-                env=environment(),
+                env=ENV,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -265,11 +247,6 @@ def slots(start: datetime, last: datetime) -> list[datetime]:
 def expected_firings(n: int, measured: list[datetime]) -> int:
     """Trigger i fires at minute i mod 60: minutes below n mod 60 have one more trigger."""
     return sum(n // 60 + (1 if slot.minute < n % 60 else 0) for slot in measured)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def report(name: str, lags: list[float], extra: dict) -> None:
@@ -488,8 +465,9 @@ def main() -> None:
     log_dir = ROOT / "var" / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
     if not (args.herd and args.reuse):
-        prepare_database()
-    django_setup()
+        recreate_database(DATABASE)
+        migrate(ENV)
+    django_setup(ENV)
     if args.herd:
         bench_herd(args.n, args.herd, log_dir, reuse=args.reuse)
         return

@@ -25,17 +25,23 @@ what the sweeper re-published; the backlog left.
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
+from _shared import (
+    ROOT,
+    django_setup,
+    environment,
+    migrate,
+    percentile,
+    recreate_database,
+    stop_group,
+    wait_until_serving,
+)
+
 DATABASE = "bench_soak"
 BROKER = "redis://127.0.0.1:6379/10"
 QUEUE = "bench-soak"
@@ -43,38 +49,23 @@ PORT = 8078
 BODY = json.dumps({"action": "opened", "issue": {"number": 1347, "title": "Found a bug"}})
 LOGS = ROOT / "var" / "bench-soak"
 
-
-def environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "DATABASE_CONN_MAX_AGE": "600",
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": QUEUE,
-        "SECRET_KEY": "bench-secret-key",
-        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "EXECUTION_RUNNER": "dry_run",
-        "SCHEDULER_MAX_SLEEP_SECONDS": "1",
-        "EXECUTION_SWEEP_INTERVAL_SECONDS": "10",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+ENV = environment(
+    DATABASE,
+    broker=BROKER,
+    DATABASE_CONN_MAX_AGE="600",
+    CELERY_QUEUE=QUEUE,
+    ALLOWED_HOSTS="127.0.0.1",
+    EXECUTION_RUNNER="dry_run",
+    SCHEDULER_MAX_SLEEP_SECONDS="1",
+    EXECUTION_SWEEP_INTERVAL_SECONDS="10",
+)
 
 
 def prepare(cron: int, per_minute: int) -> tuple[list[str], list[str]]:
     """A fresh database; returns the webhook tokens (flood's, calm's)."""
-    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
-    )
-    os.environ.update(environment())
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    recreate_database(DATABASE)
+    migrate(ENV)
+    django_setup(ENV)
     from accounts.services import tenant_member_ensure
     from triggers.models import Trigger
     from triggers.schedule import next_fire_after
@@ -110,7 +101,7 @@ def prepare(cron: int, per_minute: int) -> tuple[list[str], list[str]]:
 def start(name: str, command: list[str]) -> subprocess.Popen:
     log = open(LOGS / f"{name}.log", "wb")  # noqa: SIM115 - the process's, for its lifetime
     return subprocess.Popen(
-        command, cwd=ROOT, env=environment(), stdout=log, stderr=subprocess.STDOUT,
+        command, cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
 
@@ -127,14 +118,8 @@ def start_service() -> list[subprocess.Popen]:
                        "executions.beat:TriggerBeatScheduler", "--loglevel", "INFO",
                        "--pidfile=", "--schedule", str(LOGS / "beat-schedule.db")]),
     ]  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            asyncio.run(post("/healthz", method="GET"))
-            return processes
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("gunicorn did not start")
+    wait_until_serving(f"http://127.0.0.1:{PORT}/healthz", seconds=60, name="gunicorn")
+    return processes
 
 
 async def post(path: str, method: str = "POST") -> tuple[int, bytes]:
@@ -205,10 +190,9 @@ async def load(flood, calm, *, until: float, connections: int, trickle: float) -
 def percentiles(values: list[float]) -> str:
     if not values:
         return "none"
-    values = sorted(values)
-    p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
     return (
-        f"p50 {statistics.median(values):.2f} s, p99 {p99:.2f} s, max {values[-1]:.2f} s "
+        f"p50 {statistics.median(values):.2f} s, p99 {percentile(values, 0.99):.2f} s, "
+        f"max {max(values):.2f} s "
         f"(n={len(values)})"
     )
 
@@ -343,17 +327,11 @@ def main() -> None:
         report(answered, start_at, end_at, args.per_minute)
     finally:
         for process in processes:
-            with_group = threading.Thread(target=_stop, args=(process,))
+            with_group = threading.Thread(
+                target=stop_group, args=(process,), kwargs={"seconds": 15}
+            )
             with_group.start()
             with_group.join()
-
-
-def _stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, 9)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ queue of the bench's own, deleted at the end.
 """
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -27,33 +26,11 @@ from pathlib import Path
 
 import psutil
 import redis
+from _shared import ROOT, django_setup, environment, migrate, percentile, recreate_database
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "bench_watcher"
 BROKER = "redis://127.0.0.1:6379/12"
 QUEUE = "bench-watcher"
-
-
-def environment(roots: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": QUEUE,
-        "SECRET_KEY": "bench-secret-key",
-        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
-        "FILE_WATCH_ROOTS": str(roots),
-        "LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT),
-    }
-
-
-def prepare_database(env: dict[str, str]) -> None:
-    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
 
 
 def create_triggers(roots: Path, folders: int, settle: float) -> list[tuple[int, Path]]:
@@ -102,11 +79,6 @@ class Watcher:
         self._log.close()
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
-
-
 def drop_files(triggers, files: int, rate: float) -> dict[tuple[int, str], float]:
     """Write ``files`` files round-robin across the folders; (trigger id, name) -> closed at."""
     closed = {}
@@ -142,13 +114,16 @@ def main() -> None:
     log_path.write_bytes(b"")
     with tempfile.TemporaryDirectory(prefix="bench-watcher-") as temporary:
         roots = Path(temporary)
-        env = environment(roots)
-        prepare_database(env)
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
+        env = environment(
+            DATABASE,
+            broker=BROKER,
+            log_level="INFO",
+            CELERY_QUEUE=QUEUE,
+            FILE_WATCH_ROOTS=str(roots),
+        )
+        recreate_database(DATABASE)
+        migrate(env)
+        django_setup(env)
         broker = redis.Redis.from_url(BROKER)
         broker.delete(QUEUE)
         triggers = create_triggers(roots, args.folders, args.settle)

@@ -21,16 +21,20 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
+from _shared import (
+    ROOT,
+    environment,
+    migrate,
+    recreate_database,
+    stop_group,
+    wait_until_serving,
+)
+
 DATABASE = "bench_webhooks"
 SECRET = "bench-github-secret"
 BODY = json.dumps(
@@ -56,38 +60,29 @@ SCHEMA = {
 PORT = 8077
 CPU_GROUPS = ("web", "postgres", "redis", "wrk", "machine")
 
-
-def environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "DATABASE_CONN_MAX_AGE": "600",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
-        "CELERY_QUEUE": "bench-webhooks",
-        "SECRET_KEY": "bench-secret-key",
-        "SECRETS_ENCRYPTION_KEYS": "u1lbbMHmF6v0Ah8ZBZ5G3p8yPbmQ8Nq6e3PfkwBq3xM=",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+# bench.settings: the bare DRF endpoint's URL (bench/urls.py) beside the service's.
+ENV = environment(
+    DATABASE,
+    broker="redis://127.0.0.1:6379/13",
+    DJANGO_SETTINGS_MODULE="bench.settings",
+    DATABASE_CONN_MAX_AGE="600",
+    CELERY_QUEUE="bench-webhooks",
+    ALLOWED_HOSTS="127.0.0.1",
+)
 
 
 def python(code: str) -> str:
     result = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT, env=environment(), check=True, capture_output=True, text=True,
+        cwd=ROOT, env=ENV, check=True, capture_output=True, text=True,
     )  # fmt: skip
     return result.stdout.strip()
 
 
 def prepare_database() -> tuple[str, int]:
     """A fresh database with one signed webhook trigger; returns (token, trigger id)."""
-    for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment(), check=True
-    )
+    recreate_database(DATABASE)
+    migrate(ENV)
     return tuple(
         python(
             "import django, json; django.setup()\n"
@@ -109,15 +104,10 @@ def start_gunicorn(workers: int, worker_class: str, threads: int) -> subprocess.
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}",
          "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
          "--log-level", "warning"],
-        cwd=ROOT, env=environment(), start_new_session=True,
+        cwd=ROOT, env=ENV, start_new_session=True,
     )  # fmt: skip
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
+    wait_until_serving(f"http://127.0.0.1:{PORT}/healthz", seconds=30, name="gunicorn")
+    return server
 
 
 def cpu_seconds(master_pid: int) -> dict[str, float]:
@@ -284,8 +274,7 @@ def main() -> None:
                                                 ids_dir=Path(ids_dir),
                                                 server_pid=server.pid))  # fmt: skip
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_group(server, seconds=30)
 
     results = {name: combine(measured) for name, measured in rounds.items()}
     webhook, bare = results["webhook pipeline"], results["bare DRF insert"]

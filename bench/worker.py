@@ -15,7 +15,6 @@ and their ratios to the baseline (issue goal: at least 0.5).
 """
 
 import argparse
-import os
 import subprocess
 import sys
 import threading
@@ -24,25 +23,17 @@ import uuid
 from pathlib import Path
 
 import redis
-from _shared import PG, ROOT, SECRETS, django_setup, migrate, recreate_database
+from _shared import ROOT, django_setup, environment, migrate, recreate_database, stop_group
 
 DATABASE = "bench_worker"
 BROKER = "redis://127.0.0.1:6379/11"
 QUEUE = "bench-worker"
 
 
-def environment(**extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{PG}/{DATABASE}",
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": QUEUE,
-        **SECRETS,
-        "EXECUTION_RUNNER": "dry_run",
-        "PYTHONPATH": str(ROOT),
-        **extra,
-    }
+# No LOG_LEVEL: the service's own default.
+ENV = environment(
+    DATABASE, broker=BROKER, log_level=None, CELERY_QUEUE=QUEUE, EXECUTION_RUNNER="dry_run"
+)
 
 
 def start_worker(concurrency: int, log_path: Path, batch_size: int) -> subprocess.Popen:
@@ -51,7 +42,7 @@ def start_worker(concurrency: int, log_path: Path, batch_size: int) -> subproces
         [sys.executable, "-m", "celery", "-A", "bench.worker_app", "worker", "--loglevel",
          "WARNING", "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
          "--without-heartbeat"],
-        cwd=ROOT, env=environment(EXECUTION_RUN_BATCH_SIZE=str(batch_size)), stdout=log,
+        cwd=ROOT, env={**ENV, "EXECUTION_RUN_BATCH_SIZE": str(batch_size)}, stdout=log,
         stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     client = redis.Redis.from_url(BROKER)
@@ -142,11 +133,6 @@ def executions(n: int, already_completed: int) -> float:
         stop.set()
 
 
-def stop_worker(worker: subprocess.Popen) -> None:
-    os.killpg(worker.pid, 15)
-    worker.wait(timeout=30)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -155,8 +141,8 @@ def main() -> None:
     args = parser.parse_args()
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     recreate_database(DATABASE)
-    migrate(environment())
-    django_setup(environment())
+    migrate(ENV)
+    django_setup(ENV)
     from django.conf import settings
 
     redis.Redis.from_url(BROKER).flushdb()
@@ -167,7 +153,7 @@ def main() -> None:
     try:
         bare = bare_tasks(args.n)
     finally:
-        stop_worker(worker)
+        stop_group(worker, seconds=30)
     print(f"bare Celery no-op tasks: {args.n} in {bare:.1f} s = {args.n / bare:,.0f}/s")
     for phase, batch_size in enumerate(batch_sizes):
         store_due_executions(args.n)
@@ -176,7 +162,7 @@ def main() -> None:
         try:
             ours = executions(args.n, already_completed=phase * args.n)
         finally:
-            stop_worker(worker)
+            stop_group(worker, seconds=30)
         print(
             f"dry_run executions, EXECUTION_RUN_BATCH_SIZE={batch_size}: {args.n} in {ours:.1f} s"
             f" = {args.n / ours:,.0f}/s; ratio to bare {bare / ours:.2f} (goal >= 0.5)"
