@@ -58,6 +58,13 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EARLIEST_DATE = date(1970, 1, 1)
 LATEST_DATE = date(9000, 12, 31)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+# max_failure_count as a JSON Schema, for the catalog entries that list it (the polled types).
+MAX_FAILURE_COUNT_SCHEMA = {
+    "type": ["integer", "null"],
+    "title": "Failures before freezing",
+    "description": "Consecutive failed executions that freeze the trigger; the default if null.",
+    "minimum": 1,
+}
 
 # The header a sender presents a trigger's own secret in (authentication_required).
 WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
