@@ -21,6 +21,11 @@ the engine does, every other key is kept as it is:
 Dates are read in the trigger's time zone. Pure, no database: ``config_errors`` checks the
 values (``Trigger.clean``, so every writer), the readers give each key's meaning. A key of
 another type (``date`` on a webhook trigger) is one the type does not use: kept, unchecked.
+
+These are the client's own keys, beside the type's one definition in the catalog (its JSON
+Schema: ``schedule``, ``path``, …); the surfaces that refuse keys a type does not define (the
+agent and provider APIs, ``catalog.AGENT_CONFIG``/``PROVIDER_CONFIG``) take only those a
+type's schema lists (``MAX_FAILURE_COUNT_SCHEMA``, in the polled types').
 """
 
 from __future__ import annotations
