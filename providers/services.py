@@ -63,7 +63,7 @@ def project_trigger_create(
              + (f"; it has: {known}." if known else "; no such provider.")}
         )  # fmt: skip
     config = trigger_config if trigger_config is not None else {}
-    errors = entry.config_errors(config)
+    errors = entry.config_errors(config, catalog.PROVIDER_CONFIG)
     if errors:
         raise ValidationError(errors)
     connection = connection_get(project.tenant_id, connection_id)

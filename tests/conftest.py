@@ -100,6 +100,15 @@ def acme_agent(acme, acme_project):
 
 
 @pytest.fixture
+def watch_root(settings, tmp_path):
+    """FILE_WATCH_ROOTS is [tmp_path/root], which holds the folder ``in``."""
+    root = tmp_path / "root"
+    (root / "in").mkdir(parents=True)
+    settings.FILE_WATCH_ROOTS = [root]
+    return root
+
+
+@pytest.fixture
 def make_trigger(alice):
     """Create a trigger through the service, as every surface does."""
 

@@ -21,6 +21,11 @@ the engine does, every other key is kept as it is:
 Dates are read in the trigger's time zone. Pure, no database: ``config_errors`` checks the
 values (``Trigger.clean``, so every writer), the readers give each key's meaning. A key of
 another type (``date`` on a webhook trigger) is one the type does not use: kept, unchecked.
+
+These are the client's own keys, beside the type's one definition in the catalog (its JSON
+Schema: ``schedule``, ``path``, …); the surfaces that refuse keys a type does not define (the
+agent and provider APIs, ``catalog.AGENT_CONFIG``/``PROVIDER_CONFIG``) take only those a
+type's schema lists (``MAX_FAILURE_COUNT_SCHEMA``, in the polled types').
 """
 
 from __future__ import annotations
@@ -58,6 +63,13 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EARLIEST_DATE = date(1970, 1, 1)
 LATEST_DATE = date(9000, 12, 31)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+# max_failure_count as a JSON Schema, for the catalog entries that list it (the polled types).
+MAX_FAILURE_COUNT_SCHEMA = {
+    "type": ["integer", "null"],
+    "title": "Failures before freezing",
+    "description": "Consecutive failed executions that freeze the trigger; the default if null.",
+    "minimum": 1,
+}
 
 # The header a sender presents a trigger's own secret in (authentication_required).
 WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"

@@ -360,13 +360,15 @@ class Trigger(models.Model):
             errors["provider_trigger_id"] = (
                 f"Unknown trigger type '{self.provider_id}/{self.provider_trigger_id}'."
             )
-        if entry is not None and self.origin == TriggerOrigin.PROVIDER:
-            # A provider trigger's config is what its catalog entry's JSON Schema allows
-            # (other surfaces keep keys of their own in config: docs/api.md).
+        if entry is not None:
+            # The type's one config definition, as the surface that made the trigger applies it
+            # (the frontend API's client keeps keys of its own in config: docs/api.md).
+            surface = catalog.config_surface(self.origin)
             errors.update(
-                {key.replace("trigger_config", "config", 1): message
-                 for key, message in entry.config_errors(self.effective_config()).items()}
+                {key.replace(surface.prefix, "config", 1): message
+                 for key, message in entry.config_errors(self.effective_config(), surface).items()}
             )  # fmt: skip
+        if entry is not None and self.origin == TriggerOrigin.PROVIDER:
             errors.update(self._outside_account_errors())
         if entry is not None and entry.delivery == Delivery.SCHEDULE:
             try:

@@ -6,7 +6,8 @@
 - ``initial_items``: how many of the items already there the first poll fires (default 0:
   the first poll only sets the cursor).
 - ``max_failure_count``: consecutive failures (failed polls, or failed executions) that
-  freeze the trigger, instead of ``TRIGGER_FAILURE_THRESHOLD`` (triggers/config_keys.py).
+  freeze the trigger, instead of ``TRIGGER_FAILURE_THRESHOLD`` (defined once, in
+  triggers/config_keys.py).
 
 The catalog's polling entries (``rss``, ``http``) share these keys' JSON Schema
 (``POLLING_PROPERTIES``).
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
+from triggers.config_keys import MAX_FAILURE_COUNT_SCHEMA
 
 DEFAULT_INTERVAL_SECONDS = 60
 MAX_INITIAL_ITEMS = 50
@@ -46,13 +49,11 @@ POLLING_PROPERTIES: dict[str, Any] = {
         "maximum": MAX_INITIAL_ITEMS,
     },
     "max_failure_count": {
-        "type": "integer",
-        "title": "Failures before freezing",
+        **MAX_FAILURE_COUNT_SCHEMA,
         "description": (
             "Consecutive failed polls (or failed executions) after which the trigger is "
-            "frozen as FAILED; the service's TRIGGER_FAILURE_THRESHOLD when absent."
+            "frozen as FAILED; the service's TRIGGER_FAILURE_THRESHOLD when absent or null."
         ),
-        "minimum": 1,
     },
 }
 

@@ -6,4 +6,4 @@ class WatcherConfig(AppConfig):
     verbose_name = "Watched folders"
 
     def ready(self) -> None:
-        from watcher import receivers  # noqa: F401  (connects to triggers' signals)
+        from watcher import receivers  # noqa: F401  (registers the folder checks)

@@ -1,23 +1,22 @@
-"""Reactions to triggers' events: a file_system trigger's config is checked when it is saved
-(a 400 naming ``config.<key>`` on the API that saves it), so the watcher never meets a
-watch_path outside FILE_WATCH_ROOTS."""
+"""The watcher's part of the file_system type's config definition: its folder checks,
+registered with the catalog (``config_check_register``), so every surface that checks a
+file_system config — the agent and provider APIs before they write, ``Trigger.clean()`` on
+every write — names the same ``<prefix>.<key>`` and the watcher never meets a watch_path
+outside FILE_WATCH_ROOTS."""
 
 from django.conf import settings
-from django.dispatch import receiver
 
-from triggers.choices import Delivery
-from triggers.signals import trigger_validating
+from triggers import catalog
 from watcher.folder_config import WatchConfigInvalid, watch_config_parse
 
 
-@receiver(trigger_validating)
-def _watch_config_valid(sender, trigger, **kwargs) -> dict[str, str]:
-    if trigger.delivery != Delivery.FILE_SYSTEM:
-        return {}
-    if not isinstance(trigger.config, dict):
-        return {"config": "Must be an object with watch_path, patterns, events, ..."}
+def watch_config_errors(config: dict) -> dict[str, str]:
+    """{key: message} for each setting of a file_system config the watcher refuses."""
     try:
-        watch_config_parse(trigger.config, roots=settings.FILE_WATCH_ROOTS)
+        watch_config_parse(config, roots=settings.FILE_WATCH_ROOTS)
     except WatchConfigInvalid as invalid:
-        return invalid.errors
+        return {key.removeprefix("config."): message for key, message in invalid.errors.items()}
     return {}
+
+
+catalog.config_check_register(catalog.FILE_SYSTEM, watch_config_errors)

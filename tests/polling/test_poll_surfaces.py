@@ -32,7 +32,7 @@ def test_the_catalog_lists_the_polling_providers(provider, trigger_id):
 
 @pytest.mark.parametrize(
     ("provider", "trigger_id", "config", "named"),
-    [("rss", "on_new_item", {}, "trigger_config"),
+    [("rss", "on_new_item", {}, "trigger_config.url"),
      ("rss", "on_new_item", {"url": "ftp://x/feed"}, "trigger_config.url"),
      ("rss", "on_new_item", {"url": "https://x/f", "polling_frequency": "10s"},
       "trigger_config.polling_frequency"),

@@ -105,7 +105,7 @@ def test_a_project_trigger_is_created_disabled_with_its_key_shown_once(
         ({"provider_id": "slack", "trigger_id": "on_message",
           "trigger_config": {"team_id": 5}}, "trigger_config.team_id"),
         ({"provider_id": "schedule", "trigger_id": "on_schedule", "trigger_config": {}},
-         "trigger_config"),
+         "trigger_config.schedule"),
         ({"provider_id": "schedule", "trigger_id": "on_schedule",
           "trigger_config": {"schedule": "61 * * * *"}}, "trigger_config.schedule"),
         ({"provider_id": "stripe", "trigger_id": "on_invoice_paid",

@@ -42,15 +42,18 @@ def test_a_watch_path_that_leaves_the_roots_is_a_400_naming_it(
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
-    [("patterns", "*.csv"), ("events", ["renamed"]), ("recursive", "true"),
-     ("settle_seconds", 7200), ("settle_seconds", "1")],
+    ("key", "value", "named"),
+    [("patterns", "*.csv", "patterns"), ("events", ["renamed"], "events[0]"),
+     ("recursive", "true", "recursive"), ("settle_seconds", 7200, "settle_seconds"),
+     ("settle_seconds", "1", "settle_seconds")],
 )  # fmt: skip
-def test_a_bad_setting_is_a_400_naming_its_key(alice_client, acme_agent, watch_root, key, value):
+def test_a_bad_setting_is_a_400_naming_its_key(
+    alice_client, acme_agent, watch_root, key, value, named
+):
     response = put(alice_client, {"watch_path": str(watch_root / "in"), key: value})
 
     assert response.status_code == 400
-    assert list(response.json()) == [f"triggers[0].config.{key}"]
+    assert list(response.json()) == [f"triggers[0].config.{named}"]
     assert not Trigger.objects.exists()
 
 

@@ -16,8 +16,7 @@ from accounts import selectors as account_selectors
 from accounts.models import Agent
 from api.strict import StrictJSONTypes, reject_nul_characters
 from api.views import TenantScopedViewSet
-from triggers import agent_sync, services
-from triggers.catalog import trigger_type_get
+from triggers import agent_sync, catalog, services
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
 
@@ -35,18 +34,6 @@ STATUS_TO_AGENT = {
     TriggerStatus.STALE: AgentTriggerStatus.DISABLED,
     TriggerStatus.COMPLETED: AgentTriggerStatus.DISABLED,
     TriggerStatus.FAILED: AgentTriggerStatus.FAILED,
-}
-# The config keys each type takes on this surface: a typo is a 400, not silently ignored.
-CONFIG_KEYS = {
-    "cron": {"schedule": True, "timezone": False},
-    "webhook": {"path": True},
-    "file_system": {
-        "watch_path": True,
-        "patterns": False,
-        "events": False,
-        "recursive": False,
-        "settle_seconds": False,
-    },
 }
 
 
@@ -89,21 +76,17 @@ class TriggerConfigSerializer(StrictJSONTypes, serializers.Serializer):
     config = serializers.DictField(default=dict, validators=[reject_nul_characters])
 
     def validate_trigger_id(self, value):
-        if value not in CONFIG_KEYS or trigger_type_get("builtin", value) is None:
-            known = ", ".join(sorted(CONFIG_KEYS))
+        if catalog.trigger_type_get("builtin", value) is None:
+            known = ", ".join(sorted(e.trigger_id for e in catalog.provider_entries("builtin")))
             raise serializers.ValidationError(f"Unknown trigger type '{value}'; known: {known}.")
         return value
 
     def validate(self, attrs):
-        keys = CONFIG_KEYS[attrs["trigger_id"]]
-        errors = {}
-        for key in sorted(set(attrs["config"]) - set(keys)):
-            errors[f"config.{key}"] = [f"Not a setting of {attrs['trigger_id']} triggers."]
-        for key, required in keys.items():
-            if required and attrs["config"].get(key) in (None, ""):
-                errors[f"config.{key}"] = ["This setting is required."]
+        # The type's one config definition, as this surface applies it (catalog.AGENT_CONFIG).
+        entry = catalog.trigger_type_get("builtin", attrs["trigger_id"])
+        errors = entry.config_errors(attrs["config"], catalog.AGENT_CONFIG)
         if errors:
-            raise serializers.ValidationError(errors)
+            raise serializers.ValidationError({key: [message] for key, message in errors.items()})
         return attrs
 
 

@@ -9,7 +9,8 @@ Decisions where the contract is silent (docs/api.md):
   webhook or Slack trigger is ignored (shown as null), as is ``webhook_method`` on other types
   than webhook; ``space_id`` is an opaque label; ``project_id`` names a project of the
   caller's tenant; ``config`` is stored whole and returned as given, its keys with a meaning
-  checked by the model (triggers/config_keys.py);
+  checked by the model (triggers/config_keys.py, and the type's own keys by its catalog
+  definition under ``catalog.CLIENT_CONFIG``);
 - ``webhook_secret`` (read-only) is the trigger's own webhook secret in the one response
   that made it (``config.authentication_required`` turned on), null in every other.
 """

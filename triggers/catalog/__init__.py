@@ -3,26 +3,45 @@ provider (``builtin``, ``schedule``, ``stripe``, ``github``, ``slack``, and the 
 ``rss`` and ``http``).
 
 A trigger row stores the pair; its entry (``entry.TriggerType``) says how such a trigger
-fires, what its ``trigger_config`` may hold (a JSON Schema) and, for a provider's webhooks,
-which deliveries are its events. Every surface reads this one catalog: the provider API
-lists it under ``/providers/…``.
+fires, the one definition of its config (a JSON Schema, the checks a schema cannot make, and
+those an app above registers with ``config_check_register``) and, for a provider's webhooks,
+which deliveries are its events. Every surface reads this one catalog and checks a config
+with ``TriggerType.config_errors`` under its ``ConfigSurface``: the provider API lists it
+under ``/providers/…``.
 """
 
 from triggers.catalog import builtin, github, http, rss, schedule, slack, stripe
 from triggers.catalog.builtin import CRON, FILE_SYSTEM, WEBHOOK
-from triggers.catalog.entry import AccountKey, Condition, TriggerKind, TriggerType
+from triggers.catalog.entry import (
+    AGENT_CONFIG,
+    CLIENT_CONFIG,
+    PROVIDER_CONFIG,
+    AccountKey,
+    Condition,
+    ConfigSurface,
+    TriggerKind,
+    TriggerType,
+    config_check_register,
+    config_surface,
+)
 from triggers.catalog.slack import SLACK_EVENT
 
 __all__ = [
+    "AGENT_CONFIG",
+    "CLIENT_CONFIG",
     "CRON",
     "FILE_SYSTEM",
+    "PROVIDER_CONFIG",
     "SLACK_EVENT",
     "WEBHOOK",
     "AccountKey",
     "Condition",
+    "ConfigSurface",
     "TriggerKind",
     "TriggerType",
     "account_key",
+    "config_check_register",
+    "config_surface",
     "provider_entries",
     "trigger_type_get",
     "trigger_types",

@@ -1,6 +1,10 @@
 """What one catalog entry says about a trigger type: the provider API's fields, how it
-fires, the JSON Schema of its ``trigger_config`` and, for a provider's webhooks, which
-deliveries are its events."""
+fires, the one definition of its config (a JSON Schema and the checks a schema cannot make)
+and, for a provider's webhooks, which deliveries are its events.
+
+Every surface checks a type's config against that one definition (``config_errors``); what a
+surface's contract adds is its ``ConfigSurface``: the prefix its 400s name keys with, whether
+it keeps keys of its own, and keys it alone requires."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,7 +13,7 @@ from typing import Any
 from django.db import models
 from jsonschema import Draft202012Validator
 
-from triggers.choices import Delivery
+from triggers.choices import Delivery, TriggerOrigin
 
 
 class TriggerKind(models.TextChoices):
@@ -56,6 +60,48 @@ class AccountKey:
     of_config: Callable[[str], str | None]  # the config key's value -> the account's id
 
 
+@dataclass(frozen=True)
+class ConfigSurface:
+    """How one surface applies a type's config definition: what its contract adds to it."""
+
+    # Where the surface's 400s name a key: ``<prefix>.<key>``.
+    prefix: str = "config"
+    # A key the type does not define is stored and ignored instead of refused.
+    keeps_other_keys: bool = False
+    # The config is the trigger's whole configuration, so the type's required keys are in it
+    # (elsewhere a field of the surface's own, e.g. custom_cron_expression, may hold them).
+    whole: bool = True
+    # Keys this surface alone requires (non-empty), by (provider_id, trigger_id).
+    required: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+
+
+REQUIRED_MESSAGE = "This setting is required."
+# The agent API: a declared config is whole and strict; its responses show no webhook URL, so
+# a webhook trigger is reached by its ``path`` alone.
+AGENT_CONFIG = ConfigSurface(required={("builtin", "webhook"): ("path",)})
+# The provider API: ``trigger_config``, whole and strict.
+PROVIDER_CONFIG = ConfigSurface(prefix="trigger_config")
+# The frontend API's client, the management API and the admin keep keys of their own in
+# ``config`` (docs/api.md); the type's keys among them are checked all the same.
+CLIENT_CONFIG = ConfigSurface(keeps_other_keys=True, whole=False)
+
+_SURFACE_OF_ORIGIN = {
+    TriggerOrigin.AGENT: AGENT_CONFIG,
+    TriggerOrigin.PROVIDER: PROVIDER_CONFIG,
+}
+
+
+def config_surface(origin: str) -> ConfigSurface:
+    """The config rules of the surface that made a trigger (every later write keeps them)."""
+    return _SURFACE_OF_ORIGIN.get(origin, CLIENT_CONFIG)
+
+
+ConfigCheck = Callable[[dict[str, Any]], dict[str, str]]
+# Checks an app above triggers makes for a type ({type key: [check]}), registered with
+# ``config_check_register`` so that they are part of the type's definition.
+_REGISTERED_CHECKS: dict[tuple[str, str], list[ConfigCheck]] = {}
+
+
 def value_at(body: Any, path: str) -> Any:
     """The value at the dotted ``path`` in a parsed JSON body, or None."""
     for part in path.split("."):
@@ -91,7 +137,7 @@ class TriggerType:
     # In the provider API's catalog (/providers/...); the frontend API's slack_trigger is not.
     listed: bool = True
     # Checks a JSON Schema cannot make (a JMESPath that compiles): {"<key>": message}.
-    config_check: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    config_check: ConfigCheck | None = None
     # Polling types: the config keys that name the source; a change to one of them starts the
     # cursor over (the new source's items are not "new" to the old cursor).
     cursor_keys: tuple[str, ...] = ()
@@ -104,23 +150,44 @@ class TriggerType:
     def kind(self) -> TriggerKind:
         return _KIND_OF_DELIVERY[self.delivery]
 
-    def config_errors(self, config: Any) -> dict[str, str]:
-        """``{"trigger_config.<path>": message}`` for each part of ``config`` the entry's
-        JSON Schema refuses; {} when it is valid."""
+    def config_errors(
+        self, config: Any, surface: ConfigSurface = PROVIDER_CONFIG
+    ) -> dict[str, str]:
+        """``{"<surface prefix>.<path>": message}`` for each part of ``config`` the type's
+        definition refuses on ``surface`` — its JSON Schema (types, ranges, required and
+        unknown keys), then, once that passes, its checks and those registered for it; {}
+        when it is valid."""
+        prefix = surface.prefix
         if not isinstance(config, dict):
-            return {"trigger_config": "Must be an object."}
+            return {prefix: "Must be an object."}
         errors: dict[str, str] = {}
         for error in Draft202012Validator(self.config_schema).iter_errors(config):
-            where = ".".join(str(part) for part in error.absolute_path)
+            where = [prefix]
+            for part in error.absolute_path:  # config.events[0], as config_keys names items
+                where.append(f"{where.pop()}[{part}]" if isinstance(part, int) else str(part))
             if error.validator == "additionalProperties":
-                extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-                where = ".".join(filter(None, [where, extra[0] if extra else ""]))
-            errors.setdefault(
-                f"trigger_config.{where}" if where else "trigger_config", error.message
-            )
-        if not errors and self.config_check is not None:
-            for key, message in self.config_check(config).items():
-                errors[f"trigger_config.{key}"] = message
+                if surface.keeps_other_keys and len(where) == 1:
+                    continue
+                for key in sorted(set(error.instance) - set(error.schema.get("properties", {}))):
+                    errors.setdefault(
+                        ".".join([*where, key]), f"Not a setting of {self.trigger_id} triggers."
+                    )
+            elif error.validator == "required":
+                if not surface.whole and len(where) == 1:
+                    continue
+                for key in error.validator_value:
+                    if key not in error.instance:
+                        errors.setdefault(".".join([*where, key]), REQUIRED_MESSAGE)
+            else:
+                errors.setdefault(".".join(where), error.message)
+        for key in surface.required.get(self.key, ()):
+            if config.get(key) in (None, ""):
+                errors.setdefault(f"{prefix}.{key}", REQUIRED_MESSAGE)
+        if not errors:
+            checks = [self.config_check] if self.config_check else []
+            for check in checks + _REGISTERED_CHECKS.get(self.key, []):
+                for key, message in check(config).items():
+                    errors.setdefault(f"{prefix}.{key}", message)
         return errors
 
     def matches(self, config: dict[str, Any], headers, body: Any) -> bool:
@@ -153,3 +220,11 @@ class TriggerType:
 
 def string_property(title: str, description: str, **extra) -> dict[str, Any]:
     return {"type": "string", "title": title, "description": description, **extra}
+
+
+def config_check_register(entry: TriggerType, check: ConfigCheck) -> None:
+    """Make ``check`` (config -> {key: message}) part of ``entry``'s config definition: for an
+    app above triggers whose rules a type's config must obey (the watcher's folders)."""
+    checks = _REGISTERED_CHECKS.setdefault(entry.key, [])
+    if check not in checks:
+        checks.append(check)
