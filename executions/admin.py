@@ -26,8 +26,7 @@ from executions import console
 from executions.choices import ExecutionType
 from executions.models import Execution
 from executions.services import firing, lifecycle, replays
-from triggers.admin import TriggerAdmin
-from triggers.models import Trigger
+from triggers.admin import ObjectAction, TriggerAdmin
 
 # django-celery-beat's pages have nothing to do with how triggers fire (its Beat only runs the
 # sweeper and the dispatcher, from CELERY_BEAT_SCHEDULE): they leave the admin.
@@ -287,82 +286,37 @@ class ExecutionAdmin(TenantScopedAdmin):
             )
 
 
-# The trigger admin, with the actions that need the execution engine (the triggers app
-# cannot import it: docs/architecture.md); registered again in its place.
-admin.site.unregister(Trigger)
-
-
-@admin.register(Trigger)
-class TriggerWithRunsAdmin(TriggerAdmin):
-    actions = ["run_now", *TriggerAdmin.actions]
-    change_form_template = "admin/triggers/trigger/change_form.html"
-    # The buttons of a trigger's page: each runs the list action of that name on it.
-    object_actions = [
-        ("run_now", "Run now"),
-        ("enable", "Enable / unfreeze"),
-        ("disable", "Disable"),
-        ("duplicate", "Duplicate"),
-    ]
-
-    @admin.action(description="Run selected triggers now (under their firing rules)")
-    def run_now(self, request, queryset):
-        fired = 0
-        for trigger in queryset:
-            try:
-                firing.execution_run_now(trigger=trigger, requested_by=request.user)
-                fired += 1
-            except firing.FiringRefused as refused:
-                self.message_user(request, f"{trigger}: not run. {refused.reason}", messages.ERROR)
-        self.message_user(request, f"{fired} trigger(s) run.")
-
-    def get_object_actions(self, trigger) -> list[tuple[str, str]]:
-        """(action, label) of the buttons on ``trigger``'s page."""
-        return list(self.object_actions)
-
-    def get_urls(self):
-        own = [
-            path(
-                "<int:pk>/act/<str:action>/",
-                self.admin_site.admin_view(self.object_action_view),
-                name="triggers_trigger_act",
+# The trigger admin's engine side: "run now", and the schedule, next slots and timeline on
+# the trigger's page (triggers/admin.py registers it once).
+@admin.action(description="Run selected triggers now (under their firing rules)")
+def run_now(modeladmin, request, queryset):
+    fired = 0
+    for trigger in queryset:
+        try:
+            firing.execution_run_now(trigger=trigger, requested_by=request.user)
+            fired += 1
+        except firing.FiringRefused as refused:
+            modeladmin.message_user(
+                request, f"{trigger}: not run. {refused.reason}", messages.ERROR
             )
-        ]
-        return own + super().get_urls()
+    modeladmin.message_user(request, f"{fired} trigger(s) run.")
 
-    def object_action_view(self, request, pk, action):
-        """A button of the trigger's page: the list action ``action`` on this one trigger."""
-        queryset = self.get_queryset(request).filter(pk=pk)
-        trigger = get_object_or_404(queryset)
-        back = reverse("admin:triggers_trigger_change", args=[trigger.pk])
-        allowed = dict(self.get_actions(request))
-        if (
-            request.method == "POST"
-            and action in allowed
-            and self.has_change_permission(request, trigger)
-        ):
-            func = allowed[action][0]
-            func(self, request, queryset)
-        return HttpResponseRedirect(back)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        trigger = self.get_object(request, object_id) if object_id else None
-        extra = dict(extra_context or {})
-        if trigger is not None:
-            now = timezone.now()
-            allowed = dict(self.get_actions(request))
-            extra.update(
-                schedule_in_words=console.schedule_in_words(trigger),
-                upcoming_slots=console.upcoming_slots(trigger, now=now),
-                timeline=console.trigger_timeline(trigger),
-                not_firing=console.not_firing_reason(trigger),
-                executions_url=(
-                    reverse("admin:executions_execution_changelist")
-                    + f"?trigger__id__exact={trigger.pk}"
-                ),
-                object_actions=[
-                    (name, label, reverse("admin:triggers_trigger_act", args=[trigger.pk, name]))
-                    for name, label in self.get_object_actions(trigger)
-                    if name in allowed and self.has_change_permission(request, trigger)
-                ],
-            )
-        return super().change_view(request, object_id, form_url, extra)
+def _schedule_console(trigger, request) -> dict:
+    now = timezone.now()
+    return {
+        "schedule_in_words": console.schedule_in_words(trigger),
+        "upcoming_slots": console.upcoming_slots(trigger, now=now),
+        "timeline": console.trigger_timeline(trigger),
+        "not_firing": console.not_firing_reason(trigger),
+        "executions_url": (
+            reverse("admin:executions_execution_changelist") + f"?trigger__id__exact={trigger.pk}"
+        ),
+    }
+
+
+TriggerAdmin.extend(
+    actions=[run_now],
+    object_actions=[ObjectAction("run_now", "Run now")],
+    change_context=_schedule_console,
+)

@@ -162,3 +162,23 @@ def test_the_catalog_page_is_for_staff_only(client):
     response = client.get("/admin/catalog/")
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_trigger_admin_is_registered_once_with_every_apps_parts():
+    from pathlib import Path
+
+    from django.contrib import admin as django_admin
+
+    from triggers.admin import TriggerAdmin
+
+    assert type(django_admin.site._registry[Trigger]) is TriggerAdmin
+    names = [getattr(a, "__name__", a) for a in TriggerAdmin.actions]
+    assert names[:2] == ["poll_now", "run_now"] or names[:2] == ["run_now", "poll_now"]
+    assert {"enable", "disable", "duplicate"} <= set(names)
+    root = Path(__file__).resolve().parent.parent
+    registering = [
+        str(path.relative_to(root))
+        for path in root.glob("*/admin.py")
+        if "register(Trigger)" in path.read_text() or "unregister(Trigger)" in path.read_text()
+    ]
+    assert registering == ["triggers/admin.py"]

@@ -1,5 +1,16 @@
+"""The trigger admin, registered once, here. The apps above add what needs them through
+``TriggerAdmin.extend`` (actions and buttons, inlines, list columns, context for the page):
+executions "run now" and the schedule's console, polling "poll now" and the poll state,
+webhooks the endpoint — triggers imports none of them (docs/architecture.md)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 
 from accounts.admin_scope import TenantScopedAdmin
 from triggers import services
@@ -8,9 +19,30 @@ from triggers.choices import TriggerOrigin
 from triggers.models import Trigger
 
 
+@dataclass(frozen=True)
+class ObjectAction:
+    """A button of a trigger's page: runs the list action ``name`` on that one trigger,
+    shown when ``shown_for(trigger)``."""
+
+    name: str
+    label: str
+    shown_for: Callable = lambda trigger: True
+
+
 @admin.register(Trigger)
 class TriggerAdmin(TenantScopedAdmin):
     """Edits go through the same services as the APIs; status changes only via the actions."""
+
+    change_form_template = "admin/triggers/trigger/change_form.html"
+    inlines = []
+    # The buttons of a trigger's page, in order.
+    object_actions = [
+        ObjectAction("enable", "Enable / unfreeze"),
+        ObjectAction("disable", "Disable"),
+        ObjectAction("duplicate", "Duplicate"),
+    ]
+    # Each gives the trigger page's template more context: fn(trigger, request) -> dict.
+    change_context: list[Callable] = []
 
     list_display = [
         "name",
@@ -66,6 +98,71 @@ class TriggerAdmin(TenantScopedAdmin):
     date_hierarchy = "created_at"
     form = TriggerForm
 
+    @classmethod
+    def extend(
+        cls,
+        *,
+        actions=(),
+        object_actions=(),
+        inlines=(),
+        list_display_after: tuple[str, list] | None = None,
+        list_select_related=(),
+        change_context: Callable | None = None,
+    ) -> None:
+        """Add an app's parts to the trigger admin (called once, by that app's admin.py):
+        ``actions`` (functions decorated with @admin.action) and their buttons first,
+        ``inlines``, list columns after the column named in ``list_display_after``."""
+        cls.actions = [*actions, *cls.actions]
+        cls.object_actions = [*object_actions, *cls.object_actions]
+        cls.inlines = [*cls.inlines, *inlines]
+        if list_display_after is not None:
+            after, columns = list_display_after
+            at = cls.list_display.index(after) + 1
+            cls.list_display = [*cls.list_display[:at], *columns, *cls.list_display[at:]]
+        cls.list_select_related = [*cls.list_select_related, *list_select_related]
+        if change_context is not None:
+            cls.change_context = [*cls.change_context, change_context]
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/act/<str:action>/",
+                self.admin_site.admin_view(self.object_action_view),
+                name="triggers_trigger_act",
+            )
+        ]
+        return own + super().get_urls()
+
+    def object_action_view(self, request, pk, action):
+        """A button of the trigger's page: the list action ``action`` on this one trigger."""
+        queryset = self.get_queryset(request).filter(pk=pk)
+        trigger = get_object_or_404(queryset)
+        back = reverse("admin:triggers_trigger_change", args=[trigger.pk])
+        allowed = dict(self.get_actions(request))
+        if (
+            request.method == "POST"
+            and action in allowed
+            and self.has_change_permission(request, trigger)
+        ):
+            func = allowed[action][0]
+            func(self, request, queryset)
+        return HttpResponseRedirect(back)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        trigger = self.get_object(request, object_id) if object_id else None
+        extra = dict(extra_context or {})
+        if trigger is not None:
+            allowed = dict(self.get_actions(request))
+            may_change = self.has_change_permission(request, trigger)
+            for context in self.change_context:
+                extra.update(context(trigger, request))
+            extra["object_actions"] = [
+                (a.name, a.label, reverse("admin:triggers_trigger_act", args=[trigger.pk, a.name]))
+                for a in self.object_actions
+                if a.name in allowed and may_change and a.shown_for(trigger)
+            ]
+        return super().change_view(request, object_id, form_url, extra)
+
     @admin.display(description="config hash", ordering="config_hash")
     def short_config_hash(self, trigger) -> str:
         return trigger.config_hash[:12]
@@ -74,7 +171,11 @@ class TriggerAdmin(TenantScopedAdmin):
         """The model form plus, for a trigger of a known type, its config keys as fields
         (triggers/admin_config.py)."""
         if kwargs.get("fields"):
-            kwargs["fields"] = [name for name in kwargs["fields"] if not name.startswith(PREFIX)]
+            kwargs["fields"] = [  # (a read-only callable an app added is no form field)
+                name
+                for name in kwargs["fields"]
+                if not (isinstance(name, str) and name.startswith(PREFIX))
+            ]
         form = super().get_form(request, obj, change=change, **kwargs)
         delivery = obj.delivery if obj is not None else None
         if obj is None or delivery is None:
