@@ -10,9 +10,12 @@ from django.utils.html import format_html
 from executions.admin import TriggerWithRunsAdmin
 from executions.services.firing import FiringRefused
 from polling import services
-from triggers.choices import Delivery, PollStatus
+from polling.choices import PollStatus
+from polling.models import PollingState
+from triggers.choices import Delivery
 from triggers.models import Trigger
 
+# Each shown read-only from the trigger's PollingState (polling.services writes it).
 _POLLING_FIELDS = [
     "poll_interval_seconds",
     "next_poll_at",
@@ -41,7 +44,6 @@ class TriggerWithPollsAdmin(TriggerWithRunsAdmin):
         ],
     ]
     readonly_fields = [*TriggerWithRunsAdmin.readonly_fields, *_POLLING_FIELDS]
-    exclude = ["cursor_data"]  # shown read-only as "cursor": it moves only with a poll
 
     def get_object_actions(self, trigger) -> list[tuple[str, str]]:
         """The trigger page's buttons, with "Poll now" for a polling trigger."""
@@ -50,18 +52,48 @@ class TriggerWithPollsAdmin(TriggerWithRunsAdmin):
             return [("poll_now", "Poll now"), *actions]
         return actions
 
-    @admin.display(description="last poll", ordering="last_polled_at")
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("polling_state")
+
+    @admin.display(description="last poll", ordering="polling_state__last_polled_at")
     def last_poll(self, trigger) -> str:
-        if not trigger.last_polled_at:
+        state = _state(trigger)
+        if state is None or not state.last_polled_at:
             return "-"
-        label = PollStatus(trigger.last_poll_status).label if trigger.last_poll_status else ""
-        return f"{label}: {trigger.last_poll_result}"[:120]
+        label = PollStatus(state.last_status).label if state.last_status else ""
+        return f"{label}: {state.last_result}"[:120]
 
     @admin.display(description="cursor")
     def cursor(self, trigger) -> str:
-        if trigger.cursor_data is None:
+        state = _state(trigger)
+        if state is None or state.cursor is None:
             return "- (no poll yet: the first sets it)"
-        return format_html("<pre>{}</pre>", json.dumps(trigger.cursor_data, indent=2)[:20000])
+        return format_html("<pre>{}</pre>", json.dumps(state.cursor, indent=2)[:20000])
+
+    @admin.display(description="poll interval seconds")
+    def poll_interval_seconds(self, trigger):
+        return _state_value(trigger, "interval_seconds")
+
+    @admin.display(description="next poll at", ordering="polling_state__next_poll_at")
+    def next_poll_at(self, trigger):
+        return _state_value(trigger, "next_poll_at")
+
+    @admin.display(description="last polled at")
+    def last_polled_at(self, trigger):
+        return _state_value(trigger, "last_polled_at")
+
+    @admin.display(description="last poll status")
+    def last_poll_status(self, trigger):
+        status = _state_value(trigger, "last_status")
+        return PollStatus(status).label if status else None
+
+    @admin.display(description="last poll result")
+    def last_poll_result(self, trigger):
+        return _state_value(trigger, "last_result")
+
+    @admin.display(description="poll failures")
+    def poll_failures(self, trigger):
+        return _state_value(trigger, "failures")
 
     @admin.action(description="Poll selected polling triggers now")
     def poll_now(self, request, queryset):
@@ -73,3 +105,15 @@ class TriggerWithPollsAdmin(TriggerWithRunsAdmin):
                 continue
             level = messages.SUCCESS if report.status == PollStatus.OK else messages.WARNING
             self.message_user(request, f"{trigger}: {report.result}", level)
+
+
+def _state(trigger: Trigger) -> PollingState | None:
+    try:
+        return trigger.polling_state
+    except PollingState.DoesNotExist:  # not a polling trigger
+        return None
+
+
+def _state_value(trigger: Trigger, field: str):
+    state = _state(trigger)
+    return None if state is None else getattr(state, field)
