@@ -1,6 +1,7 @@
 """Copy each polling trigger's state from its Trigger row into PollingState, before
 triggers/migrations/0012 drops those columns: every trigger of a polling type, and any other
-whose polling columns hold something, so nothing is lost. Reversed, the state goes back."""
+whose polling columns hold something, so nothing is lost. Reversed, the state goes back into
+the trigger's columns (triggers/migrations/0012 reversed has made them again)."""
 
 from django.db import migrations
 from django.db.models import Q
@@ -64,6 +65,7 @@ def copy_back(apps, schema_editor):
         Trigger.objects.filter(pk=state.trigger_id).update(
             **{column: getattr(state, field) for column, field in _MOVED.items()}
         )
+    PollingState.objects.all().delete()  # copied back: applied again, 0002 copies anew
 
 
 class Migration(migrations.Migration):
