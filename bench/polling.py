@@ -145,6 +145,7 @@ def create_triggers(n: int, port: int) -> list[int]:
     """Bulk insert: the rows project_trigger_create and trigger_enable would store (a poll
     due index entry each once armed), without their per-row validation."""
     from accounts.services import project_create, tenant_member_ensure
+    from polling.models import PollingState
     from triggers.models import Trigger
 
     tenant = tenant_member_ensure(username="bench", tenant_id="bench", role="owner").tenant
@@ -158,12 +159,15 @@ def create_triggers(n: int, port: int) -> list[int]:
             tenant=tenant, project=project, origin="provider", name=f"bench {i}",
             provider_id="http" if i % 2 else "rss",
             provider_trigger_id="on_new_json_item" if i % 2 else "on_new_item",
-            config=config, poll_interval_seconds=INTERVAL, public_id=f"bench-{i}",
+            config=config, public_id=f"bench-{i}",
         )  # fmt: skip
         trigger.config_hash = trigger.compute_config_hash()
         batch.append(trigger)
     Trigger.objects.bulk_create(batch, batch_size=2000)
-    return list(Trigger.objects.order_by("id").values_list("id", flat=True))
+    ids = list(Trigger.objects.order_by("id").values_list("id", flat=True))
+    states = [PollingState(trigger_id=pk, interval_seconds=INTERVAL) for pk in ids]
+    PollingState.objects.bulk_create(states, batch_size=2000)
+    return ids
 
 
 def arm(ids: list[int], start: datetime) -> dict[int, datetime]:
@@ -175,7 +179,8 @@ def arm(ids: list[int], start: datetime) -> dict[int, datetime]:
     }
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE triggers_trigger SET next_poll_at = %s + (id - %s) * %s * interval '1 second'",
+            "UPDATE polling_pollingstate"
+            " SET next_poll_at = %s + (trigger_id - %s) * %s * interval '1 second'",
             [start, ids[0], INTERVAL / len(ids)],
         )
     return first

@@ -223,7 +223,7 @@ def freezes_after_failure(*, consecutive_failures: int, threshold: int) -> bool:
 
 def freeze_reason(*, threshold: int, last_error: str, of: str = "executions") -> str:
     """Why a trigger was frozen; ``of``: what failed (``executions``, or a polling trigger's
-    ``polls``, whose streak polling/services.py keeps and asks the same rule about)."""
+    ``polls``, whose streak polling/services/state.py keeps and asks the same rule about)."""
     return f"Frozen after {threshold} consecutive failed {of}; the last one: {last_error}"
 
 

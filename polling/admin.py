@@ -1,6 +1,7 @@
-"""Polling triggers in the admin: each trigger's cursor, last poll (time, status, result),
-next poll and failure streak, and a "poll now" action, added to the trigger admin
-(triggers/admin.py registers it once)."""
+"""Polling triggers in the admin: the trigger's poll state as an inline of its page (cursor,
+last poll: time, status, result; next poll and failure streak), the next and last poll in
+the list, and a "poll now" action — added to the trigger admin, which triggers/admin.py
+registers once."""
 
 import json
 
@@ -9,32 +10,64 @@ from django.utils.html import format_html
 
 from executions.services.firing import FiringRefused
 from polling import services
+from polling.choices import PollStatus
+from polling.models import PollingState
 from triggers.admin import ObjectAction, TriggerAdmin
-from triggers.choices import Delivery, PollStatus
-
-_POLLING_FIELDS = [
-    "poll_interval_seconds",
-    "next_poll_at",
-    "last_polled_at",
-    "last_poll_status",
-    "last_poll_result",
-    "poll_failures",
-]
+from triggers.choices import Delivery
 
 
-@admin.display(description="last poll", ordering="last_polled_at")
+class PollingStateInline(admin.StackedInline):
+    """Read-only: the state moves only with polls (polling.services writes it)."""
+
+    model = PollingState
+    can_delete = False
+    extra = 0
+    max_num = 1
+    verbose_name = verbose_name_plural = "poll state"
+    fields = [
+        "interval_seconds",
+        "next_poll_at",
+        "last_polled_at",
+        "last_status",
+        "last_result",
+        "failures",
+        "cursor_shown",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="cursor")
+    def cursor_shown(self, state) -> str:
+        if state.cursor is None:
+            return "- (no poll yet: the first sets it)"
+        return format_html("<pre>{}</pre>", json.dumps(state.cursor, indent=2)[:20000])
+
+
+def _state(trigger) -> PollingState | None:
+    try:
+        return trigger.polling_state
+    except PollingState.DoesNotExist:
+        return None
+
+
+@admin.display(description="next poll", ordering="polling_state__next_poll_at")
+def next_poll_at(trigger):
+    state = _state(trigger)
+    return state.next_poll_at if state else None
+
+
+@admin.display(description="last poll", ordering="polling_state__last_polled_at")
 def last_poll(trigger) -> str:
-    if not trigger.last_polled_at:
+    state = _state(trigger)
+    if state is None or not state.last_polled_at:
         return "-"
-    label = PollStatus(trigger.last_poll_status).label if trigger.last_poll_status else ""
-    return f"{label}: {trigger.last_poll_result}"[:120]
-
-
-@admin.display(description="cursor")
-def cursor(trigger) -> str:
-    if trigger.cursor_data is None:
-        return "- (no poll yet: the first sets it)"
-    return format_html("<pre>{}</pre>", json.dumps(trigger.cursor_data, indent=2)[:20000])
+    label = PollStatus(state.last_status).label if state.last_status else ""
+    return f"{label}: {state.last_result}"[:120]
 
 
 @admin.action(description="Poll selected polling triggers now")
@@ -54,7 +87,7 @@ TriggerAdmin.extend(
     object_actions=[
         ObjectAction("poll_now", "Poll now", lambda trigger: trigger.delivery == Delivery.POLLING)
     ],
-    list_display_after=("next_fire_at", ["next_poll_at", last_poll]),
+    inlines=[PollingStateInline],
+    list_display_after=("next_fire_at", [next_poll_at, last_poll]),
+    list_select_related=["polling_state"],
 )
-TriggerAdmin.readonly_fields = [*TriggerAdmin.readonly_fields, *_POLLING_FIELDS, cursor]
-TriggerAdmin.exclude = ["cursor_data"]  # shown read-only as "cursor": it moves only with a poll

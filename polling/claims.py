@@ -1,12 +1,13 @@
 """Beat's part of polling: claim the due polls and hand them to workers (docs/polling.md).
 
-Polling triggers are rows with an indexed ``next_poll_at`` (a partial index over active
-triggers), as cron triggers are with ``next_fire_at`` (executions/scheduler.py), not one
-periodic task each. On every Beat tick (the ``beat_tick`` signal: polling/receivers.py) the
+Polling triggers are rows with an indexed ``PollingState.next_poll_at`` (set only while the
+trigger is active), as cron triggers are with ``next_fire_at`` (executions/scheduler.py), not
+one periodic task each. On every Beat tick (the ``beat_tick`` signal: polling/receivers.py) the
 due ones are claimed in batches of ``SCHEDULER_BATCH_SIZE``, each batch in one transaction:
 ``SELECT … FOR UPDATE SKIP LOCKED`` — a second Beat skips the rows this one holds and takes
 others — then each claimed trigger's ``next_poll_at`` moves to its next poll
-(rules.next_poll_after_claim), which is also the claimed poll's lease. After the commit the
+(rules.next_poll_after_claim), which is also the claimed poll's lease (both written by
+polling.services.state). After the commit the
 polls go to ``POLLING_QUEUE``, ``POLLING_POLLS_PER_TASK`` to a task (a worker fetches a
 task's sources at the same time); the polls themselves run on workers, never in Beat. A
 message lost (broker down, worker killed before it acked) costs those polls: each trigger
@@ -24,14 +25,13 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from executions import policies
-from polling import rules
-from triggers.models import Trigger
+from polling.models import PollingState
+from polling.services import state
 
 logger = logging.getLogger(__name__)
 
 # The poll task (polling/tasks.py registers it under this name). Named, not imported: the
-# task calls the services, and Beat needs none of them.
+# tasks are the entry points above this module.
 POLL_TASK = "polling.tasks.poll_triggers"
 
 
@@ -51,39 +51,23 @@ def claim_due_polls(
 
 def seconds_until_next_poll(*, now: datetime | None = None) -> float | None:
     """How long until the earliest active trigger's next poll; None when none is armed."""
-    earliest = Trigger.objects.filter(
-        status=policies.FIRING_STATUS, next_poll_at__isnull=False
-    ).aggregate(earliest=Min("next_poll_at"))["earliest"]
+    earliest = PollingState.objects.filter(next_poll_at__isnull=False).aggregate(
+        earliest=Min("next_poll_at")
+    )["earliest"]
     if earliest is None:
         return None
     return max(0.0, (earliest - (now or timezone.now())).total_seconds())
 
 
 def _claim_batch(now: datetime, batch_size: int) -> list[tuple[int, datetime]]:
-    minimum = settings.POLLING_MIN_INTERVAL_SECONDS
     with transaction.atomic():
-        due = list(
-            Trigger.objects.select_for_update(skip_locked=True)
-            .filter(status=policies.FIRING_STATUS, next_poll_at__lte=now)
-            .order_by("next_poll_at")
-            .values_list("pk", "next_poll_at", "poll_interval_seconds")[:batch_size]
+        claimed = state.polling_states_claim_due(
+            now=now,
+            batch_size=batch_size,
+            minimum_interval=settings.POLLING_MIN_INTERVAL_SECONDS,
         )
-        if not due:
-            return []
-        leases = [
-            Trigger(
-                pk=pk,
-                next_poll_at=rules.next_poll_after_claim(
-                    due_at=due_at,
-                    now=now,
-                    interval=rules.effective_interval(interval, minimum=minimum),
-                ),
-            )
-            for pk, due_at, interval in due
-        ]
-        Trigger.objects.bulk_update(leases, ["next_poll_at"])
-        claimed = [(pk, due_at) for pk, due_at, _ in due]
-        transaction.on_commit(lambda: publish_polls(claimed))
+        if claimed:
+            transaction.on_commit(lambda: publish_polls(claimed))
     return claimed
 
 

@@ -1,4 +1,5 @@
-"""Reactions to the engine's events: on every Beat tick, the due polls are claimed."""
+"""Reactions to the engine's and the triggers' events: on every Beat tick, the due polls are
+claimed; with every write of a trigger, its polling state is kept (polling.services.state)."""
 
 import logging
 
@@ -7,6 +8,10 @@ from django.dispatch import receiver
 from executions import heartbeats
 from executions.signals import beat_tick
 from polling import claims
+from polling.services import state
+from triggers.choices import TriggerStatus
+from triggers.models import Trigger
+from triggers.signals import trigger_saved, triggers_status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +29,14 @@ def _claim_due_polls(sender, **kwargs) -> float | None:
         logger.debug("Poller: %d polls handed to workers", len(claimed))
     until_next = claims.seconds_until_next_poll()
     return None if until_next is None else max(TICK_SECONDS, until_next)
+
+
+@receiver(trigger_saved, sender=Trigger)
+def _keep_polling_state(sender, trigger, created, before, **kwargs) -> None:
+    state.polling_state_keep(trigger=trigger, before=before)
+
+
+@receiver(triggers_status_changed, sender=Trigger)
+def _disarm_polls(sender, trigger_ids, status, **kwargs) -> None:
+    if status != TriggerStatus.ACTIVE:
+        state.polling_states_disarm(trigger_ids=trigger_ids)

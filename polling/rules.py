@@ -1,5 +1,5 @@
 """When a polling trigger polls (docs/polling.md), pure: decided here, asked by the claim
-(polling/claims.py) and by a poll that failed or was rate-limited (polling/services.py)."""
+(polling/claims.py) and by a poll that failed or was rate-limited (polling/services/polls.py)."""
 
 from __future__ import annotations
 

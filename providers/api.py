@@ -21,6 +21,7 @@ from accounts.selectors import user_public_id
 from api.strict import StrictJSONTypes, reject_nul_characters
 from api.views import TenantScopedViewSet
 from polling.errors import PollFailed
+from polling.models import PollingState
 from providers import services
 from triggers import catalog
 from triggers import services as trigger_services
@@ -42,6 +43,7 @@ class SharedTriggerSerializer(TriggerInstanceSerializer):
     project_name = serializers.SerializerMethodField()
     connection_id = serializers.UUIDField(allow_null=True)
     trigger_config = serializers.SerializerMethodField()
+    cursor_data = serializers.SerializerMethodField()
     created_by = serializers.SerializerMethodField()
     updated_by = serializers.SerializerMethodField()
 
@@ -64,6 +66,13 @@ class SharedTriggerSerializer(TriggerInstanceSerializer):
 
     def get_trigger_config(self, trigger) -> dict:
         return trigger.effective_config()
+
+    def get_cursor_data(self, trigger) -> dict | None:
+        """A polling trigger's cursor (polling.PollingState); null for other triggers."""
+        try:
+            return trigger.polling_state.cursor
+        except PollingState.DoesNotExist:
+            return None
 
     def get_created_by(self, trigger) -> uuid.UUID | None:
         return user_public_id(trigger.created_by) if trigger.created_by_id else None
@@ -113,7 +122,7 @@ class CatalogEntrySerializer(serializers.Serializer):
 
 def _shared_triggers():
     return Trigger.objects.filter(origin__in=SHARED_ORIGINS).select_related(
-        "agent", "project", "created_by__identity", "updated_by__identity"
+        "agent", "project", "created_by__identity", "updated_by__identity", "polling_state"
     )
 
 

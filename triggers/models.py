@@ -19,7 +19,6 @@ from triggers.choices import (
     ListenerType,
     MisfirePolicy,
     OverlapPolicy,
-    PollStatus,
     TriggerOrigin,
     TriggerStatus,
     WebhookMethod,
@@ -205,23 +204,8 @@ class Trigger(models.Model):
     # PostgreSQL (triggers/migrations/0003), whatever writes the row; NULL on other databases.
     delivery_version = models.UUIDField(null=True, blank=True, editable=False)
 
-    # -- polling side (the provider API; docs/polling.md) -----------------------------------
+    # -- provider API ------------------------------------------------------------------------
     webhook_data = models.JSONField(null=True, blank=True)
-    # Where the polls are: what the source held at the last committed poll (item ids, the
-    # newest item's time, the answer's ETag). Written only with that poll's executions.
-    cursor_data = models.JSONField(null=True, blank=True)
-    # The interval config.polling_frequency asks for (kept by triggers.services); the poller
-    # never polls more often than POLLING_MIN_INTERVAL_SECONDS.
-    poll_interval_seconds = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)]
-    )
-    # The next poll, in UTC; set only while the trigger is active (see the poll due index).
-    next_poll_at = models.DateTimeField(null=True, blank=True)
-    last_polled_at = models.DateTimeField(null=True, blank=True)
-    last_poll_status = models.CharField(max_length=16, choices=PollStatus.choices, blank=True)
-    last_poll_result = models.TextField(blank=True)
-    # Consecutive failed polls; as many as the failure threshold freeze the trigger.
-    poll_failures = models.PositiveIntegerField(default=0)
 
     # -- counters and state -----------------------------------------------------------------
     execution_count = models.PositiveIntegerField(default=0)
@@ -269,12 +253,6 @@ class Trigger(models.Model):
                 fields=["next_fire_at"],
                 name="trigger_due",
                 condition=Q(status="active", next_fire_at__isnull=False),
-            ),
-            # The poller's work queue: active polling triggers, by their next poll.
-            models.Index(
-                fields=["next_poll_at"],
-                name="trigger_poll_due",
-                condition=Q(status="active", next_poll_at__isnull=False),
             ),
         ]
 

@@ -9,15 +9,13 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Tenant
-from api.storable import storable_text
-from triggers import config_keys, polling_config, schedule
-from triggers.choices import Delivery, PollStatus, TriggerStatus
+from triggers import config_keys, schedule
+from triggers.choices import Delivery, TriggerStatus
 from triggers.models import Trigger
 from triggers.signals import trigger_saved, triggers_status_changed
 
@@ -51,7 +49,6 @@ _SETTINGS_FIELDS = (
     "signature_verification",
     "signing_secret",
     "webhook_method",
-    "poll_interval_seconds",
 )
 _SCHEDULE_FIELDS = frozenset({"cron_expression", "timezone"})
 _WEBHOOK_DELIVERIES = (Delivery.WEBHOOK, Delivery.EVENT)
@@ -84,9 +81,8 @@ def _key_digest(key: str) -> str:
 
 
 def _arm(trigger: Trigger, *, now: datetime) -> None:
-    """Set ``next_fire_at``: the next slot for an active schedule trigger, else nothing; and
-    ``next_poll_at``: now for an active polling trigger (the poller takes it at once; a new
-    trigger's first poll sets its cursor), else nothing.
+    """Set ``next_fire_at``: the next slot for an active schedule trigger, else nothing (a
+    polling trigger's next poll is polling's: polling/receivers.py on ``trigger_saved``).
 
     ``next_fire_at`` is the slot plus the trigger's jitter offset (config_keys.jitter_offset;
     none without ``jitter_seconds``): when it is claimed. A schedule with a ``date`` or an
@@ -96,9 +92,7 @@ def _arm(trigger: Trigger, *, now: datetime) -> None:
     (executions.policies.plan_due_slots).
     """
     trigger.next_fire_at = None
-    active = trigger.status == TriggerStatus.ACTIVE
-    trigger.next_poll_at = now if active and trigger.delivery == Delivery.POLLING else None
-    if not active or trigger.delivery != Delivery.SCHEDULE:
+    if trigger.status != TriggerStatus.ACTIVE or trigger.delivery != Delivery.SCHEDULE:
         return
     window = config_keys.schedule_window(trigger.config, trigger.timezone)
     slot = schedule.first_slot_in(trigger.cron_expression, trigger.timezone, window, after=now)
@@ -198,11 +192,6 @@ def _validate_and_save(
     """Validate; check the schedule's dates against now when they, the cron, the time zone
     or the status changed; (re)arm when the schedule may have changed; save; tell the apps
     that keep a delivery kind's table (``trigger_saved``; ``before`` is None when created)."""
-    trigger.poll_interval_seconds = (
-        polling_config.interval_seconds(trigger.config)
-        if trigger.delivery == Delivery.POLLING
-        else None
-    )
     _claim_outside_account(trigger)
     trigger.full_clean()
     _sync_webhook_secret(trigger)
@@ -268,13 +257,10 @@ def trigger_update(
     locked = Trigger.objects.select_for_update().get(pk=trigger.pk)
     previous = copy.copy(locked)
     before = _schedule_state(locked)
-    source = _poll_source(locked)
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.updated_by = updated_by or locked.updated_by
     _reconcile_config(locked, set(fields), whole=config_is_whole)
-    if _poll_source(locked) != source:
-        locked.cursor_data = None  # another source: its items are not new to the old cursor
     rearm = bool(_SCHEDULE_FIELDS & fields.keys()) or "config" in fields
     if status is not None and status != locked.status:
         _apply_requested_status(locked, status)
@@ -283,22 +269,14 @@ def trigger_update(
     return _validate_and_save(locked, rearm=rearm, check_dates=check_dates, before=previous)
 
 
-def _poll_source(trigger: Trigger) -> tuple:
-    """What a polling trigger polls (its type and the config keys naming the source)."""
-    entry = trigger.trigger_type
-    config = trigger.config if isinstance(trigger.config, dict) else {}
-    keys = entry.cursor_keys if entry is not None else ()
-    return (trigger.provider_id, trigger.provider_trigger_id, *(config.get(k) for k in keys))
-
-
 def _apply_requested_status(trigger: Trigger, status: str) -> None:
     if status == TriggerStatus.ACTIVE:
         if trigger.agent is not None and trigger.agent.is_pending_deletion:
             raise ValidationError({"status": "Its agent is pending deletion; it cannot run."})
         trigger.status = TriggerStatus.ACTIVE
-        # Enabling unfreezes a failed trigger: its failure streaks start over.
+        # Enabling unfreezes a failed trigger: its failure streak starts over (a polling
+        # trigger's poll failures too: polling/receivers.py).
         trigger.consecutive_failures = 0
-        trigger.poll_failures = 0
         trigger.error_message = ""
         trigger.error_at = None
     elif status == TriggerStatus.INACTIVE:
@@ -457,73 +435,3 @@ def trigger_complete(*, trigger_id: int, at: datetime) -> bool:
     )
     _status_changed([trigger_id] if completed else [], TriggerStatus.COMPLETED)
     return bool(completed)
-
-
-# -- polls (docs/polling.md) --------------------------------------------------------------------
-
-_POLL_RESULT_MAX_LENGTH = 2000
-
-
-def trigger_poll_succeeded(
-    *,
-    trigger_id: int,
-    polled_at: datetime,
-    result: str,
-    config_hash: str,
-    cursor_data,
-) -> bool:
-    """Record a poll that succeeded: when it ran, what it found, the cursor it moved to; the
-    failure streak starts over. Written only while the trigger is
-    active with the config it was polled with (``config_hash``): False otherwise, and
-    nothing is written. Inside the poll's transaction, it commits with the executions."""
-    changes = {
-        "last_polled_at": polled_at,
-        "last_poll_status": PollStatus.OK,
-        "last_poll_result": storable_text(result)[:_POLL_RESULT_MAX_LENGTH],
-        "poll_failures": 0,
-        "cursor_data": cursor_data,
-    }
-    polled = Trigger.objects.filter(
-        pk=trigger_id, status=TriggerStatus.ACTIVE, config_hash=config_hash
-    )
-    return bool(polled.update(**changes))
-
-
-def triggers_poll_unchanged(
-    *, polled: list[tuple[int, str]], polled_at: datetime, result: str
-) -> int:
-    """Record polls that found nothing new — (trigger id, the config hash it was polled
-    with) each — in one UPDATE: when they ran, and the failure streaks start over. As
-    trigger_poll_succeeded, only for triggers still active with that config; how many."""
-    condition = Q(pk__in=[])
-    for trigger_id, config_hash in polled:
-        condition |= Q(pk=trigger_id, config_hash=config_hash)
-    return Trigger.objects.filter(condition, status=TriggerStatus.ACTIVE).update(
-        last_polled_at=polled_at,
-        last_poll_status=PollStatus.OK,
-        last_poll_result=storable_text(result)[:_POLL_RESULT_MAX_LENGTH],
-        poll_failures=0,
-    )
-
-
-@transaction.atomic
-def trigger_poll_failed(
-    *, trigger_id: int, polled_at: datetime, error: str, not_before: datetime, counted: bool
-) -> int | None:
-    """Record a poll that failed (``counted``: it adds to the failure streak) or that the
-    source rate-limited (not counted): the error, and no next poll before ``not_before``.
-    Returns the failure streak after it, for the firing rules to judge (None when the
-    trigger is not active: nothing is written). The cursor is left as it was."""
-    changes = {
-        "last_polled_at": polled_at,
-        "last_poll_status": PollStatus.FAILED if counted else PollStatus.THROTTLED,
-        "last_poll_result": storable_text(error)[:_POLL_RESULT_MAX_LENGTH],
-        "next_poll_at": Greatest(Coalesce("next_poll_at", Value(not_before)), Value(not_before)),
-    }
-    if counted:
-        changes["poll_failures"] = F("poll_failures") + 1
-    polled = Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE)
-    if not polled.update(**changes):
-        return None
-    # The UPDATE holds the row lock until commit, so this reads this very count.
-    return polled.values_list("poll_failures", flat=True).first() or 0

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
+from polling.models import PollingState
 from providers.services import project_trigger_create
 from triggers.services import trigger_enable
 
@@ -155,3 +156,8 @@ def make_polling(acme_project, alice, polling_settings):
         return (trigger_enable(trigger=trigger) if enabled else trigger), key
 
     return make
+
+
+def polling_state(trigger) -> PollingState:
+    """The trigger's polling state as stored now."""
+    return PollingState.objects.get(trigger_id=trigger.pk)

@@ -14,7 +14,8 @@ from django.utils import timezone
 from executions.signals import beat_tick
 from polling import claims, receivers
 from polling.claims import POLL_TASK
-from triggers.models import Trigger
+from polling.models import PollingState
+from tests.polling.conftest import polling_state
 from triggers.services import trigger_disable
 
 
@@ -46,7 +47,9 @@ def test_due_polls_are_claimed_leased_and_sent_to_workers(
     off, _ = make_polling(server)
     trigger_disable(trigger=off)
     later, _ = make_polling(server)
-    Trigger.objects.filter(pk=later.pk).update(next_poll_at=timezone.now() + timedelta(hours=1))
+    PollingState.objects.filter(trigger=later).update(
+        next_poll_at=timezone.now() + timedelta(hours=1)
+    )
     now = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -54,8 +57,7 @@ def test_due_polls_are_claimed_leased_and_sent_to_workers(
 
     assert [pk for pk, _ in claimed] == [due.pk]
     due_at = claimed[0][1]
-    due.refresh_from_db()
-    assert due.next_poll_at == due_at + timedelta(seconds=1)  # its lease: the next poll
+    assert polling_state(due).next_poll_at == due_at + timedelta(seconds=1)  # its lease
     assert queued_polls(poll_queue) == [(due.pk, due_at.isoformat())]
     assert claims.claim_due_polls(now=now) == []
 
@@ -70,7 +72,7 @@ def test_the_minimum_interval_bounds_every_trigger(
         ((_, due_at),) = claims.claim_due_polls()
 
     trigger.refresh_from_db()
-    assert trigger.next_poll_at == due_at + timedelta(seconds=60)
+    assert polling_state(trigger).next_poll_at == due_at + timedelta(seconds=60)
 
 
 def test_a_rate_limited_trigger_is_not_claimed_before_its_retry_after(
@@ -117,7 +119,7 @@ def test_beat_ticks_claim_polls_and_sleep_until_the_next(
 
     sleep = answers[receivers._claim_due_polls]
     assert receivers.TICK_SECONDS <= sleep <= 1.0
-    assert trigger.next_poll_at > timezone.now()
+    assert polling_state(trigger).next_poll_at > timezone.now()
 
 
 def test_beat_sleeps_its_longest_without_polling_triggers(db):
@@ -155,4 +157,4 @@ def test_a_tasks_polls_are_fetched_together_and_committed_each_on_its_own(
     assert took < 0.75  # the three requests waited together, not one after another
     assert Execution.objects.filter(trigger=first).count() == 2
     third.refresh_from_db()
-    assert third.last_poll_result == "No new items (unchanged)."
+    assert polling_state(third).last_result == "No new items (unchanged)."

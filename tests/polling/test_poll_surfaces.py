@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from executions.models import Execution
 from polling import services
-from tests.polling.conftest import KINDS, source_config
+from tests.polling.conftest import KINDS, polling_state, source_config
 from triggers.models import Trigger
 from triggers.services import trigger_disable
 
@@ -64,14 +64,12 @@ def test_a_polling_trigger_made_over_the_api_polls_once_enabled(
         format="json",
     ).json()  # fmt: skip
     trigger = Trigger.objects.get(uuid=created["project_trigger_id"])
-    assert (created["status"], trigger.next_poll_at, trigger.poll_interval_seconds) == (
-        "DISABLED", None, 10,
-    )  # fmt: skip
+    state = polling_state(trigger)  # made with the trigger
+    assert (created["status"], state.next_poll_at, state.interval_seconds) == ("DISABLED", None, 10)
 
     alice_client.post(f"/triggers/{trigger.uuid}/enable")
-    trigger.refresh_from_db()
 
-    assert trigger.next_poll_at is not None  # due now: the first poll sets the cursor
+    assert polling_state(trigger).next_poll_at is not None  # due now: its first poll sets a cursor
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -85,9 +83,9 @@ def test_test_samples_are_fetched_now_and_leave_the_cursor(
 
     before_any_poll = alice_client.get(path)
     trigger.refresh_from_db()
-    assert trigger.cursor_data is None
+    assert polling_state(trigger).cursor is None
     poll(trigger)
-    cursor = trigger.cursor_data
+    cursor = polling_state(trigger).cursor
     server.add(1)
     after_a_poll = alice_client.get(path).json()
     trigger.refresh_from_db()
@@ -98,7 +96,7 @@ def test_test_samples_are_fetched_now_and_leave_the_cursor(
         "Item 7", "Item 6", "Item 5", "Item 4", "Item 3",
     ]  # fmt: skip
     assert after_a_poll["samples"][0]["title"] == "Item 8"
-    assert trigger.cursor_data == cursor and not Execution.objects.exists()
+    assert polling_state(trigger).cursor == cursor and not Execution.objects.exists()
 
 
 def test_test_samples_of_a_failing_source_are_a_502(alice_client, feed_server, make_polling):
@@ -111,7 +109,7 @@ def test_test_samples_of_a_failing_source_are_a_502(alice_client, feed_server, m
     assert response.status_code == 502
     assert "answered 500" in response.json()["detail"]
     trigger.refresh_from_db()
-    assert trigger.poll_failures == 0  # a look, not a poll
+    assert polling_state(trigger).failures == 0  # a look, not a poll
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -144,7 +142,7 @@ def test_the_polling_key_of_a_failing_source_is_a_502_and_a_failed_poll(
     assert response.status_code == 502
     assert response["Content-Type"] == "application/problem+json"
     trigger.refresh_from_db()
-    assert trigger.poll_failures == 1
+    assert polling_state(trigger).failures == 1
 
 
 def test_the_polling_key_of_a_disabled_trigger_is_a_409(client, feed_server, make_polling):

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from executions.models import Execution
+from polling.models import PollingState
 from tests.conftest import engine_environment
 from tests.polling.conftest import KINDS
-from triggers.models import Trigger
 
 ENGINE = {
     "POLLING_MIN_INTERVAL_SECONDS": "1",
@@ -28,7 +28,7 @@ def fired(trigger) -> Counter:
 
 
 def cursor_of(trigger):
-    return Trigger.objects.values_list("cursor_data", flat=True).get(pk=trigger.pk)
+    return PollingState.objects.values_list("cursor", flat=True).get(trigger_id=trigger.pk)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -57,7 +57,7 @@ def test_two_beats_and_a_worker_fire_each_new_item_exactly_once(
 
     assert fired(trigger) == Counter(expected)  # each new item once, none of the backlog
     assert rate <= 1.5, rate  # one poll a second with two Beats, not two
-    assert Trigger.objects.get(pk=trigger.pk).last_poll_status == "ok"
+    assert PollingState.objects.get(trigger_id=trigger.pk).last_status == "ok"
 
 
 @pytest.mark.parametrize("kind", KINDS)

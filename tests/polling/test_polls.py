@@ -11,8 +11,10 @@ from executions.choices import ExecutionType
 from executions.models import Execution
 from executions.services import firing
 from polling import services
-from tests.polling.conftest import KINDS
-from triggers.choices import PollStatus, TriggerStatus
+from polling.choices import PollStatus
+from polling.services import polls
+from tests.polling.conftest import KINDS, polling_state
+from triggers.choices import TriggerStatus
 from triggers.services import trigger_enable, trigger_update
 
 pytestmark = pytest.mark.parametrize("kind", KINDS)
@@ -51,8 +53,9 @@ def test_over_five_polls_each_new_item_fires_exactly_once(kind, feed_server, mak
     assert execution.input_data["item_id"] == "item-4"
     assert execution.input_data["item"]["title"] == "Item 4"
     assert execution.input_data["source"]["url"] == server.url
-    assert trigger.cursor_data["last_item_id"] == "item-9"
-    assert (trigger.last_poll_status, trigger.poll_failures) == (PollStatus.OK, 0)
+    state = polling_state(trigger)
+    assert state.cursor["last_item_id"] == "item-9"
+    assert (state.last_status, state.failures) == (PollStatus.OK, 0)
 
 
 def test_the_first_poll_may_fire_the_newest_items(kind, feed_server, make_polling):
@@ -72,9 +75,9 @@ def test_a_poll_cut_short_between_fetch_and_commit_stores_nothing_and_loses_noth
     server.add(2)
     trigger, _ = make_polling(server)
     poll(trigger)
-    cursor = trigger.cursor_data
+    cursor = polling_state(trigger).cursor
     new = server.add(3)
-    real_fire, calls = services.execution_fire, []
+    real_fire, calls = polls.execution_fire, []
 
     def fire_then_die(**kwargs):
         calls.append(kwargs["idempotency_key"])
@@ -82,14 +85,14 @@ def test_a_poll_cut_short_between_fetch_and_commit_stores_nothing_and_loses_noth
             raise SystemExit("worker killed")  # after one execution was stored
         return real_fire(**kwargs)
 
-    monkeypatch.setattr(services, "execution_fire", fire_then_die)
+    monkeypatch.setattr(polls, "execution_fire", fire_then_die)
     with django_capture_on_commit_callbacks() as published, pytest.raises(SystemExit):
         poll(trigger)
     trigger.refresh_from_db()
 
     assert (Execution.objects.count(), published) == (0, [])  # rolled back, nothing sent
-    assert trigger.cursor_data == cursor
-    monkeypatch.setattr(services, "execution_fire", real_fire)
+    assert polling_state(trigger).cursor == cursor
+    monkeypatch.setattr(polls, "execution_fire", real_fire)
     assert len(poll(trigger).fired) == 3
     assert len(poll(trigger).fired) == 0
     assert fired_items() == new
@@ -117,20 +120,21 @@ def test_a_failing_poll_leaves_the_cursor_as_it_was(kind, feed_server, make_poll
     server.add(2)
     trigger, _ = make_polling(server)
     poll(trigger)
-    cursor = trigger.cursor_data
+    cursor = polling_state(trigger).cursor
     new = server.add(2)
     server.failing = (500, {})
 
     report = poll(trigger)
 
     assert report.status == PollStatus.FAILED and "answered 500" in report.result
-    assert trigger.cursor_data == cursor and not Execution.objects.exists()
-    assert (trigger.last_poll_status, trigger.poll_failures) == (PollStatus.FAILED, 1)
-    assert "answered 500" in trigger.last_poll_result
-    assert trigger.next_poll_at >= timezone.now() + timedelta(seconds=1)  # backed off
+    state = polling_state(trigger)
+    assert state.cursor == cursor and not Execution.objects.exists()
+    assert (state.last_status, state.failures) == (PollStatus.FAILED, 1)
+    assert "answered 500" in state.last_result
+    assert state.next_poll_at >= timezone.now() + timedelta(seconds=1)  # backed off
     server.failing = None
     poll(trigger)
-    assert fired_items() == new and trigger.poll_failures == 0
+    assert fired_items() == new and polling_state(trigger).failures == 0
 
 
 def test_a_429_with_retry_after_delays_the_next_poll(kind, feed_server, make_polling):
@@ -143,10 +147,11 @@ def test_a_429_with_retry_after_delays_the_next_poll(kind, feed_server, make_pol
     report = poll(trigger)
 
     assert report.status == PollStatus.THROTTLED
-    delay = (trigger.next_poll_at - before).total_seconds()
+    state = polling_state(trigger)
+    delay = (state.next_poll_at - before).total_seconds()
     assert 29 <= delay <= 31, delay
-    assert (trigger.last_poll_status, trigger.poll_failures) == (PollStatus.THROTTLED, 0)
-    assert "Retry-After: 30 s" in trigger.last_poll_result
+    assert (state.last_status, state.failures) == (PollStatus.THROTTLED, 0)
+    assert "Retry-After: 30 s" in state.last_result
 
 
 def test_repeated_failures_freeze_the_trigger_with_the_error(kind, feed_server, make_polling):
@@ -161,8 +166,9 @@ def test_repeated_failures_freeze_the_trigger_with_the_error(kind, feed_server, 
     assert trigger.error_message.startswith("Frozen after 3 consecutive failed polls; the last")
     assert "answered 503" in trigger.error_message
     assert services.trigger_poll(trigger_id=trigger.pk).status == services.SKIPPED
-    enabled = trigger_enable(trigger=trigger)
-    assert (enabled.poll_failures, enabled.next_poll_at is not None) == (0, True)
+    assert polling_state(trigger).next_poll_at is None  # frozen: out of the poll due index
+    state = polling_state(trigger_enable(trigger=trigger))
+    assert (state.failures, state.next_poll_at is not None) == (0, True)
 
 
 def test_a_limit_defers_items_to_a_later_poll(kind, feed_server, make_polling):
@@ -204,7 +210,7 @@ def test_a_new_source_starts_the_cursor_over(kind, feed_server, make_polling):
     config = {**trigger.config, "url": second.url}
     trigger = trigger_update(trigger=trigger, config=config, config_is_whole=True)
 
-    assert trigger.cursor_data is None
+    assert polling_state(trigger).cursor is None
     report = poll(trigger)
     assert report.fired == () and "First poll" in report.result
 

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 import pytest
 
 from polling import services
+from polling.choices import PollStatus
 from tests.dribbling import DribblingServer
-from triggers.choices import PollStatus
+from tests.polling.conftest import polling_state
 
 ENDED_WITHIN = 5  # a 1 s deadline, with room; the source would go on for ever
 
@@ -41,8 +42,9 @@ def test_a_poll_of_a_dribbling_source_fails_at_the_deadline(dribbling_source, ma
         PollStatus.FAILED, "The source did not answer within 1 s.",
     )  # fmt: skip
     trigger.refresh_from_db()
-    assert (trigger.last_poll_status, trigger.poll_failures) == (PollStatus.FAILED, 1)
-    assert trigger.cursor_data is None
+    state = polling_state(trigger)
+    assert (state.last_status, state.failures) == (PollStatus.FAILED, 1)
+    assert state.cursor is None
     assert_cut_at_the_deadline(dribbling_source, took)
 
 
@@ -58,7 +60,7 @@ def test_test_samples_of_a_dribbling_source_are_a_502_at_the_deadline(
     assert response.status_code == 502, response.content
     assert response.json()["detail"] == "The source did not answer within 1 s."
     trigger.refresh_from_db()
-    assert trigger.poll_failures == 0  # a look, not a poll
+    assert polling_state(trigger).failures == 0  # a look, not a poll
     assert_cut_at_the_deadline(dribbling_source, took)
 
 
@@ -75,5 +77,6 @@ def test_the_polling_key_of_a_dribbling_source_is_a_502_and_a_failed_poll(
     assert response["Content-Type"] == "application/problem+json"
     assert "did not answer within 1 s" in response.json()["detail"]
     trigger.refresh_from_db()
-    assert (trigger.last_poll_status, trigger.poll_failures) == (PollStatus.FAILED, 1)
+    state = polling_state(trigger)
+    assert (state.last_status, state.failures) == (PollStatus.FAILED, 1)
     assert_cut_at_the_deadline(dribbling_source, took)

@@ -19,9 +19,10 @@ from rest_framework.views import APIView
 from api.errors import PROBLEM_ERRORS
 from api.views import RequestIdMixin
 from executions.services import firing
+from polling.choices import PollStatus
 from polling.services import trigger_poll_now
 from triggers import services as trigger_services
-from triggers.choices import PollStatus, TriggerOrigin
+from triggers.choices import TriggerOrigin
 from triggers.models import Trigger
 from webhooks import app_events, delivery
 from webhooks.errors import (

@@ -32,12 +32,15 @@ from executions import policies
 from executions.choices import ExecutionType
 from executions.services.firing import FiringRefused, execution_fire
 from polling import cursors, rules
+from polling.choices import PollStatus
 from polling.errors import PollFailed
 from polling.fetch import Fetched, fetch
+from polling.models import PollingState
+from polling.services import state
 from polling.sources import Answer, Source, source_for
 from triggers import polling_config
 from triggers import services as trigger_services
-from triggers.choices import Delivery, PollStatus
+from triggers.choices import Delivery
 from triggers.models import Trigger
 
 logger = logging.getLogger(__name__)
@@ -48,8 +51,9 @@ SAMPLES = 5
 # keeps the poll cheap, at 10,000 triggers a minute (docs/benchmarks.md).
 _POLL_FIELDS = (
     "id", "tenant_id", "provider_id", "provider_trigger_id", "status", "config",
-    "config_hash", "cursor_data", "connection_id", "poll_interval_seconds", "poll_failures",
-    "last_polled_at", "max_retries", *policies.RULE_FIELDS,
+    "config_hash", "connection_id", "max_retries", *policies.RULE_FIELDS,
+    "polling_state__cursor", "polling_state__interval_seconds", "polling_state__failures",
+    "polling_state__last_polled_at",
 )  # fmt: skip
 
 
@@ -110,7 +114,7 @@ def trigger_poll_now(*, trigger: Trigger) -> PollReport:
     endpoint), the same as a scheduled one. Raises FiringRefused when the trigger is not
     active, ValueError when it is not a polling trigger."""
     trigger = _polled({trigger.pk}).get(trigger.pk)
-    if trigger is None or trigger.delivery != Delivery.POLLING:
+    if trigger is None or trigger.delivery != Delivery.POLLING or _state(trigger) is None:
         raise ValueError(f"{trigger} is not a polling trigger.")
     refusal = policies.status_refusal(trigger.status)
     if refusal is not None:
@@ -130,7 +134,12 @@ def trigger_samples(*, trigger: Trigger) -> list:
 
 
 def _polled(trigger_ids: set[int]) -> dict[int, Trigger]:
-    triggers = {t.pk: t for t in Trigger.objects.only(*_POLL_FIELDS).filter(pk__in=trigger_ids)}
+    triggers = {
+        t.pk: t
+        for t in Trigger.objects.select_related("polling_state")
+        .only(*_POLL_FIELDS)
+        .filter(pk__in=trigger_ids)
+    }
     connection_ids = {t.connection_id for t in triggers.values() if t.connection_id}
     if connection_ids:
         connections = Credential.objects.in_bulk(connection_ids)
@@ -141,19 +150,36 @@ def _polled(trigger_ids: set[int]) -> dict[int, Trigger]:
 
 
 def _locked(trigger_id: int) -> Trigger | None:
+    """The trigger under its row lock, with its polling state read after the lock was taken
+    (the state's writers of a cursor hold that lock too)."""
     try:
-        return Trigger.objects.select_for_update().only(*_POLL_FIELDS).get(pk=trigger_id)
+        trigger = (
+            Trigger.objects.select_for_update()
+            .only(*(f for f in _POLL_FIELDS if not f.startswith("polling_state__")))
+            .get(pk=trigger_id)
+        )
     except Trigger.DoesNotExist:
+        return None
+    trigger.polling_state = PollingState.objects.filter(trigger_id=trigger_id).first()
+    return trigger
+
+
+def _state(trigger: Trigger) -> PollingState | None:
+    """The trigger's polling state; None for a trigger that has none."""
+    try:
+        return trigger.polling_state
+    except PollingState.DoesNotExist:
         return None
 
 
 def _skip_reason(trigger: Trigger | None, due_at: datetime | None) -> str | None:
-    if trigger is None or trigger.delivery != Delivery.POLLING:
+    if trigger is None or trigger.delivery != Delivery.POLLING or _state(trigger) is None:
         return "Not a polling trigger."
     refusal = policies.status_refusal(trigger.status)
     if refusal is not None:
         return refusal.reason
-    if due_at is not None and trigger.last_polled_at and trigger.last_polled_at >= due_at:
+    last_polled_at = trigger.polling_state.last_polled_at
+    if due_at is not None and last_polled_at and last_polled_at >= due_at:
         return "Polled already since this poll was due."
     return None
 
@@ -167,7 +193,7 @@ def _poll_all(triggers: list[Trigger]) -> list[PollReport]:
         try:
             if isinstance(outcome, PollFailed):
                 raise outcome
-            if _unchanged(trigger.cursor_data, outcome):
+            if _unchanged(trigger.polling_state.cursor, outcome):
                 unchanged.append(trigger)
                 continue
             answer = source.read(outcome)
@@ -176,7 +202,7 @@ def _poll_all(triggers: list[Trigger]) -> list[PollReport]:
             continue
         reports.append(_commit(trigger, started, outcome, answer))
     if unchanged:  # nothing new: the cursors stay; one UPDATE records these polls
-        trigger_services.triggers_poll_unchanged(
+        state.polling_states_record_unchanged(
             polled=[(t.pk, t.config_hash) for t in unchanged], polled_at=started,
             result=_UNCHANGED,
         )  # fmt: skip
@@ -190,7 +216,7 @@ def _fetch_all(triggers: list[Trigger]) -> dict[int, tuple[Source | None, object
     jobs: dict[int, tuple[Source | None, object]] = {}
     for trigger in triggers:
         try:
-            jobs[trigger.pk] = (source_for(trigger), _conditional(trigger.cursor_data))
+            jobs[trigger.pk] = (source_for(trigger), _conditional(trigger.polling_state.cursor))
         except PollFailed as failed:
             jobs[trigger.pk] = (None, failed)
     pending = [pk for pk, (source, _) in jobs.items() if source is not None]
@@ -248,7 +274,9 @@ def _commit(trigger: Trigger, started: datetime, fetched: Fetched, answer: Answe
             return PollReport(trigger.pk, SKIPPED, "The trigger was switched off meanwhile.")
         if locked.config_hash != trigger.config_hash:
             return PollReport(trigger.pk, SKIPPED, "The trigger's config changed meanwhile.")
-        cursor = locked.cursor_data
+        if _state(locked) is None:
+            return PollReport(trigger.pk, SKIPPED, "Not a polling trigger.")
+        cursor = locked.polling_state.cursor
         plan = cursors.plan(
             cursor, answer.items, initial_items=polling_config.initial_items(locked.config)
         )
@@ -277,9 +305,9 @@ def _commit(trigger: Trigger, started: datetime, fetched: Fetched, answer: Answe
         if not deferred:  # a refetch must see the deferred items again: no validators then
             new_cursor.update(_validators(fetched))
         result = _result(plan, len(answer.items), fired, duplicates, deferred, refusal)
-        trigger_services.trigger_poll_succeeded(
+        state.polling_state_record_success(
             trigger_id=locked.pk, polled_at=started, result=result,
-            config_hash=locked.config_hash, cursor_data=new_cursor,
+            config_hash=locked.config_hash, cursor=new_cursor,
         )  # fmt: skip
     if fired:
         logger.info("Poll of trigger %s: %s", trigger.pk, result)
@@ -289,16 +317,16 @@ def _commit(trigger: Trigger, started: datetime, fetched: Fetched, answer: Answe
 def _failed(trigger: Trigger, started: datetime, failed: PollFailed) -> PollReport:
     """Record the failure; freeze the trigger when its streak reaches the threshold."""
     interval = rules.effective_interval(
-        trigger.poll_interval_seconds, minimum=settings.POLLING_MIN_INTERVAL_SECONDS
+        trigger.polling_state.interval_seconds, minimum=settings.POLLING_MIN_INTERVAL_SECONDS
     )
     delay = rules.delay_after_failure(
         interval=interval,
-        failures=trigger.poll_failures + 1,
+        failures=trigger.polling_state.failures + 1,
         retry_after=failed.retry_after,
     )
     now = timezone.now()
     not_before = now + timedelta(seconds=delay)
-    streak = trigger_services.trigger_poll_failed(
+    streak = state.polling_state_record_failure(
         trigger_id=trigger.pk, polled_at=started, error=failed.message,
         not_before=not_before, counted=failed.counted,
     )  # fmt: skip
