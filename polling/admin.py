@@ -35,6 +35,10 @@ class PollingStateInline(admin.StackedInline):
     ]
     readonly_fields = fields
 
+    @staticmethod
+    def shown_for(trigger) -> bool:
+        return trigger.delivery == Delivery.POLLING
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 

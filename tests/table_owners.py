@@ -20,6 +20,23 @@ from pathlib import Path
 # table -> the modules (dotted prefixes) that write it.
 TABLE_OWNERS: dict[str, tuple[str, ...]] = {
     "triggers_trigger": ("triggers.services",),
+    "polling_pollingstate": ("polling.services",),
+    # The engine: its services, the one INSERT every firing shares, dispatch's marks.
+    "executions_execution": ("executions.services", "executions.inserts", "executions.dispatch"),
+    "executions_serviceheartbeat": ("executions.heartbeats",),
+    "watcher_ledger": ("watcher.services",),
+    "watcher_ledgerentry": ("watcher.services",),
+    "flows_flow": ("flows.services",),
+    "flows_node": ("flows.services",),
+    "flows_connection": ("flows.services",),
+    "accounts_tenant": ("accounts.services",),
+    "accounts_membership": ("accounts.services",),
+    "accounts_useridentity": ("accounts.services",),
+    "accounts_apitoken": ("accounts.services",),
+    "accounts_project": ("accounts.services",),
+    "accounts_agent": ("accounts.services",),
+    "accounts_credential": ("accounts.services",),
+    "accounts_outsideaccount": ("accounts.services",),
 }
 
 _WRITTEN_TABLE = re.compile(

@@ -123,6 +123,15 @@ class TriggerAdmin(TenantScopedAdmin):
         if change_context is not None:
             cls.change_context = [*cls.change_context, change_context]
 
+    def get_inline_instances(self, request, obj=None):
+        """The inlines an app added, on the pages of the triggers they are for (an inline's
+        ``shown_for(trigger)``; all, when it has none)."""
+        return [
+            inline
+            for inline in super().get_inline_instances(request, obj)
+            if obj is not None and getattr(inline, "shown_for", lambda trigger: True)(obj)
+        ]
+
     def get_urls(self):
         own = [
             path(

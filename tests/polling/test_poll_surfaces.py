@@ -204,7 +204,14 @@ def test_the_admin_polls_now_and_shows_the_poll_state(admin_client, feed_server,
     assert "1 new item(s) fired" in done.content.decode()
     assert Execution.objects.get().idempotency_key == "item-1"
     detail = page.content.decode()
-    for shown in ("next poll at", "last polled at", "last_item_id", "item-1", "Poll failures"):
+    for shown in (
+        "poll state",
+        "next poll at",
+        "last polled at",
+        "last_item_id",
+        "item-1",
+        "failures",
+    ):
         assert shown.lower() in detail.lower(), shown
     assert "1 new item(s) fired" in listed.content.decode()
     assert 'id="trigger-poll_now"' in detail  # the page's "Poll now" button

@@ -24,6 +24,9 @@ def _post_data(page) -> dict:
             continue
         # A JSON field's value is its JSON text already.
         data[name] = value if isinstance(value, str | list | tuple) else field.prepare_value(value)
+    for inline in page.context["inline_admin_formsets"]:  # a kind's inline: its management form
+        management = inline.formset.management_form
+        data.update({management.add_prefix(n): management[n].value() for n in management.fields})
     return data
 
 
