@@ -25,13 +25,18 @@ from triggers.models import Trigger
 
 
 class FiringRefused(Exception):
-    """The trigger may not fire now; ``refusal`` says which rule refused and why."""
+    """The trigger may not fire now; ``refusal`` says which rule refused and why.
+
+    Carries what api/errors.py answers it with on every surface (``refusal_error``): 429
+    with Retry-After when the rule says when to try again (a limit, a throttle), else 409."""
 
     def __init__(self, refusal: policies.Refusal):
         super().__init__(refusal.reason)
         self.refusal = refusal
         self.reason = refusal.reason
         self.retry_after_seconds = refusal.retry_after_seconds
+        self.http_status = 429 if refusal.retry_after_seconds else 409
+        self.code = "rate_limited" if refusal.retry_after_seconds else "trigger_not_active"
 
 
 @dataclass(frozen=True)
