@@ -55,7 +55,7 @@ from executions.services import firing
 from triggers import services as trigger_services
 from triggers.choices import Delivery, TriggerOrigin
 from triggers.models import Trigger
-from webhooks import payloads
+from webhooks import parsing
 from webhooks.errors import (
     Conflict,
     LengthRequired,
@@ -307,7 +307,7 @@ def check_declared_size(content_length: str | None, transfer_encoding: str | Non
         declared = int(content_length or 0)
     except ValueError:
         declared = 0
-    payloads.check_body_size(declared, settings.WEBHOOK_MAX_BODY_BYTES)
+    parsing.check_body_size(declared, settings.WEBHOOK_MAX_BODY_BYTES)
 
 
 def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
