@@ -1,7 +1,8 @@
 """One exception handler for every API surface: errors are mapped once, rendered per surface.
 
 Services raise Django's exceptions — ``ValidationError`` keyed by model field names,
-``ObjectDoesNotExist``, ``PermissionDenied`` — and serializers and DRF raise its
+``ObjectDoesNotExist``, ``PermissionDenied`` — or a refusal that carries its own
+``http_status`` (a firing rule's: ``refusal_error``), and serializers and DRF raise its
 ``APIException``\\s. ``exception_handler`` (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) maps them
 all to one APIException, renaming model fields to the surface's own names with the view's
 ``field_names``; the view's ``error_format`` then writes the body:
@@ -305,6 +306,12 @@ def as_api_exception(
         if domain_error_status == 422:
             return UnprocessableEntity(detail)
         return exceptions.ValidationError(detail)
+    refused = refusal_error(exc)
+    if refused is not None:  # DRF's own 409/429 bodies (Throttled adds when to try again)
+        error, _ = refused
+        if error.status == 429:
+            return exceptions.Throttled(wait=exc.retry_after_seconds, detail=error.detail)
+        return Conflict(error.detail)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
@@ -314,6 +321,20 @@ def as_api_exception(
     if isinstance(exc, SuspiciousOperation):  # Django's own refusal of a malformed request
         return exceptions.ParseError("Bad request.")
     return None
+
+
+def refusal_error(exc: BaseException) -> tuple[ApiError, dict[str, str]] | None:
+    """``exc`` as an error and its headers when it is a refusal by the object's state: an
+    exception (not a ValidationError) carrying ``http_status`` 409 or 429, ``code`` and
+    ``retry_after_seconds`` (executions' FiringRefused); else None.
+
+    The webhook URLs answer it so, in problem+json with its own code; the DRF surfaces get
+    it through ``as_api_exception``, in their formats."""
+    status = getattr(exc, "http_status", None)
+    if status not in (409, 429) or isinstance(exc, DjangoValidationError):
+        return None
+    headers = {"Retry-After": str(exc.retry_after_seconds)} if status == 429 else {}
+    return ApiError(status, str(exc), exc.code), headers
 
 
 def _validation_detail(error: DjangoValidationError, names: dict[str, str]) -> dict:

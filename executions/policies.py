@@ -15,10 +15,10 @@ folders and polls to come — gathers the facts of the moment (``FiringFacts``) 
 
 After a run: ``freezes_after_failure`` with ``failure_threshold`` (a streak of failed
 executions freezes the trigger) and ``completes_trigger`` (a single-execution trigger, or a
-one-time schedule, that has run is completed). The cron side: ``schedule_window`` (a
-schedule's ``date`` and ``expirationDate``), ``plan_due_slots`` (misfires; no slot outside
-the window, and a window that has closed ends the schedule: ``schedule_end_reason``) and
-``retry_delay_seconds`` (backoff).
+one-time schedule, that has run is completed). The cron side: ``schedule_config`` (a
+schedule's ``date``, ``expirationDate`` and jitter, read once per firing),
+``plan_due_slots`` (misfires; no slot outside the window, and a window that has closed
+ends the schedule: ``schedule_end_reason``) and ``retry_delay_seconds`` (backoff).
 
 Changing a rule means changing its function here; ``HISTORY_RULE_FIELDS`` says which
 trigger settings make a firing need the trigger's history (and its row lock), and the
@@ -238,32 +238,35 @@ def completes_trigger(
 # -- a schedule's dates ------------------------------------------------------------------------
 
 
-def one_time_date(trigger):
-    """The date of a one-time schedule (a schedule trigger's ``config.date``), else None."""
+def schedule_config(trigger) -> config_keys.ScheduleConfig:
+    """``trigger``'s schedule keys, read once per firing and passed to the rules below: a
+    schedule trigger's ``config.date`` and ``config.expirationDate`` in its time zone (none on
+    other kinds, whose slots have no window), and its jitter offset."""
     if trigger.delivery != Delivery.SCHEDULE:
-        return None
-    return config_keys.one_time_date(trigger.config)
+        return config_keys.ScheduleConfig(
+            jitter=config_keys.jitter_offset(trigger.config, trigger.uuid)
+        )
+    return config_keys.schedule_config(trigger.config, trigger.timezone, trigger.uuid)
 
 
-def schedule_window(trigger) -> schedule.Window:
-    """Where a schedule trigger's slots may fall: its ``config.date`` and
-    ``config.expirationDate``, read in its time zone (``Window()`` without them)."""
-    if trigger.delivery != Delivery.SCHEDULE:
-        return schedule.Window()
-    return config_keys.schedule_window(trigger.config, trigger.timezone)
+def is_one_time_run(
+    trigger, execution_type: str, schedule_keys: config_keys.ScheduleConfig | None = None
+) -> bool:
+    """Does this execution use up a one-time schedule (a slot of its date)? ``schedule_keys``:
+    the trigger's schedule_config when the caller read it already."""
+    if execution_type != ExecutionType.SCHEDULED:
+        return False
+    return (schedule_keys or schedule_config(trigger)).one_time_date is not None
 
 
-def is_one_time_run(trigger, execution_type: str) -> bool:
-    """Does this execution use up a one-time schedule (a slot of its date)?"""
-    return execution_type == ExecutionType.SCHEDULED and one_time_date(trigger) is not None
-
-
-def schedule_end_reason(trigger) -> str:
+def schedule_end_reason(trigger, schedule_keys: config_keys.ScheduleConfig) -> str:
     """Why a schedule whose window closed is stale (plan_due_slots said ``ended``)."""
-    on = one_time_date(trigger)
-    if on is not None:
-        return f"Its one-time date {on} ({trigger.timezone}) passed without a run."
-    until = config_keys.expiration_date(trigger.config)
+    if schedule_keys.one_time_date is not None:
+        return (
+            f"Its one-time date {schedule_keys.one_time_date} ({trigger.timezone}) passed "
+            "without a run."
+        )
+    until = schedule_keys.expiration_date
     return f"Expired: its expirationDate {until} ({trigger.timezone}) has passed."
 
 
@@ -300,7 +303,7 @@ def plan_due_slots(
     every missed slot within ``misfire_window_seconds`` of now. The skipped slots are
     returned so the caller can record them.
 
-    ``ends_at`` closes the schedule's window (schedule_window): no slot at or after it is
+    ``ends_at`` closes the schedule's window (schedule_config): no slot at or after it is
     due. With no slot left before it, the next wake-up is ``ends_at`` itself, and once that
     has come the plan is ``ended`` — the trigger then becomes stale, at the end of its
     expiration day rather than after its last slot, which may be days earlier. A window

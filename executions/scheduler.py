@@ -16,9 +16,9 @@ recorded as one execution whose input lists them (a week offline must not write 
 rows per trigger).
 
 A schedule with a ``date`` (one-time) or an ``expirationDate`` has its slots in a window
-(policies.schedule_window): a one-time schedule is disarmed once its slot fires (its run's
-end completes it), and a schedule whose window has closed with nothing left to fire becomes
-stale, with the reason (policies.schedule_end_reason).
+(policies.schedule_config, read once per firing): a one-time schedule is disarmed once its
+slot fires (its run's end completes it), and a schedule whose window has closed with nothing
+left to fire becomes stale, with the reason (policies.schedule_end_reason).
 
 A trigger with ``config.jitter_seconds`` runs each slot a fixed offset late
 (config_keys.jitter_offset): its ``next_fire_at`` is the slot plus the offset, so it is
@@ -121,14 +121,14 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
         plans: dict[tuple, policies.SlotPlan] = {}
         executions: list[dict] = []
         next_slots: dict[datetime | None, list[int]] = defaultdict(list)
-        ended: list[Trigger] = []
+        ended: list[tuple[Trigger, config_keys.ScheduleConfig]] = []
         to_run: list = []
         missed = 0
         for trigger in triggers:
-            window = policies.schedule_window(trigger)
+            schedule_keys = policies.schedule_config(trigger)  # read once for this firing
+            window, jitter = schedule_keys.window, schedule_keys.jitter
             # A jittered trigger's timeline runs its offset late: plan on the slots' own
             # times, then shift the next one back (config_keys.jitter_offset).
-            jitter = config_keys.jitter_offset(trigger.config, trigger.uuid)
             offset = jitter or timedelta(0)
             key = (
                 trigger.cron_expression,
@@ -152,7 +152,7 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
                     ends_at=window.ends_at,
                 )
             fired, records, facts = _executions_for(
-                trigger, plan, unfinished.get(trigger.pk, (0, 0)), now, jitter
+                trigger, plan, unfinished.get(trigger.pk, (0, 0)), now, schedule_keys
             )
             executions.extend(records)
             to_run.extend(e["execution_id"] for e in fired)
@@ -162,7 +162,7 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
             # Single execution and a one-time date: once fired, the schedule is disarmed.
             done = (trigger.is_single_execution and bool(fired)) or bool(facts.one_time_fired)
             if not done and plan.ended:
-                ended.append(trigger)
+                ended.append((trigger, schedule_keys))
             else:
                 upcoming = plan.next_fire_at and plan.next_fire_at + offset
                 next_slots[None if done else upcoming].append(trigger.pk)
@@ -175,10 +175,10 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
         # Triggers of one schedule share their next slot: one UPDATE per distinct slot.
         for next_fire_at, ids in next_slots.items():
             trigger_services.triggers_set_next_fire_at(trigger_ids=ids, next_fire_at=next_fire_at)
-        for trigger in ended:  # its window closed: it can no longer fire as configured
+        for trigger, schedule_keys in ended:  # its window closed: it can fire no more
             trigger_services.triggers_mark_stale(
                 triggers=Trigger.objects.filter(pk=trigger.pk),
-                reason=policies.schedule_end_reason(trigger),
+                reason=policies.schedule_end_reason(trigger, schedule_keys),
             )
         dispatch.enqueue_on_commit(to_run, batched=True)
         report.triggers += len(triggers)
@@ -191,7 +191,7 @@ def _executions_for(
     plan: policies.SlotPlan,
     unfinished: tuple[int, int],
     now: datetime,
-    jitter: timedelta | None,
+    schedule_keys: config_keys.ScheduleConfig,
 ) -> tuple[list[dict], list[dict], policies.FiringFacts]:
     """(the executions to run, every execution to store, the facts after them) for one
     trigger's due slots, as rows for insert_executions.
@@ -203,14 +203,18 @@ def _executions_for(
     if plan.skipped:
         records.append(_skipped_record(trigger, plan.skipped))
     facts = firing_facts(
-        trigger, now=now, execution_type=ExecutionType.SCHEDULED, unfinished=unfinished
+        trigger,
+        now=now,
+        execution_type=ExecutionType.SCHEDULED,
+        unfinished=unfinished,
+        schedule_keys=schedule_keys,
     )
     for slot in plan.run:
         refusal = policies.firing_refusal(
             trigger, execution_type=ExecutionType.SCHEDULED, facts=facts, now=now
         )
         refused = f"Not run: {refusal.reason}" if refusal else ""
-        execution = _scheduled(trigger, slot, refused, jitter)
+        execution = _scheduled(trigger, slot, refused, schedule_keys.jitter)
         records.append(execution)
         if refusal is None:
             fired.append(execution)

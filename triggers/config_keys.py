@@ -264,6 +264,28 @@ def schedule_window(config: Any, timezone_name: str) -> schedule.Window:
     )
 
 
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """A schedule's keys, read once (``schedule_config``) for all that one firing asks of them:
+    its one-time ``date``, its ``expirationDate``, the window they make, its jitter offset."""
+
+    one_time_date: date | None = None
+    expiration_date: date | None = None
+    window: schedule.Window = schedule.Window(None, None)  # noqa: RUF009 - an immutable tuple
+    jitter: timedelta | None = None
+
+
+def schedule_config(config: Any, timezone_name: str, trigger_uuid: uuid.UUID) -> ScheduleConfig:
+    """``config``'s schedule keys read once, the dates in ``timezone_name``."""
+    on, until = one_time_date(config), expiration_date(config)
+    return ScheduleConfig(
+        one_time_date=on,
+        expiration_date=until,
+        window=schedule.date_window(timezone_name, on=on, until=until),
+        jitter=jitter_offset(config, trigger_uuid),
+    )
+
+
 def jitter_offset(config: Any, trigger_uuid: uuid.UUID) -> timedelta | None:
     """How much later than its slots a schedule runs: ``jitter_seconds`` spread by the trigger's
     uuid (as Jenkins' ``H`` spreads jobs by their name), the same offset for every slot.

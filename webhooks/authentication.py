@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from webhooks.errors import Forbidden, Unauthorized
-from webhooks.payloads import get_header
+from webhooks.headers import get_header
 
 AUTHENTICATION_TYPES = ("none", "api_key", "bearer", "basic")
 DEFAULT_API_KEY_HEADER = "X-API-Key"

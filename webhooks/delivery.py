@@ -18,7 +18,8 @@ the pure steps of webhooks/pipeline.py:
    returns, so a 2xx always means "stored". A repeated idempotency key answers 200 with the
    first execution.
 
-Every error is a WebhookRejected, rendered as application/problem+json by the view.
+Every error is a WebhookRejected, or the firing's FiringRefused (api/errors.py
+``refusal_error``), rendered as application/problem+json by the view.
 
 ``receive`` is the entry point. A trigger this process has served before is not looked up
 again: its compiled pipeline runs at once, and the execution's INSERT checks in the same
@@ -54,12 +55,11 @@ from executions.services import firing
 from triggers import services as trigger_services
 from triggers.choices import Delivery, TriggerOrigin
 from triggers.models import Trigger
-from webhooks import payloads
+from webhooks import parsing
 from webhooks.errors import (
     Conflict,
     LengthRequired,
     NotFound,
-    TooManyRequests,
     TriggerMisconfigured,
     WebhookRejected,
 )
@@ -122,7 +122,7 @@ def receive(**delivery) -> Ingested:
     """``_receive``, counted by outcome in the metrics (executions/metrics.py)."""
     try:
         ingested = _receive(**delivery)
-    except WebhookRejected as rejected:
+    except (WebhookRejected, firing.FiringRefused) as rejected:
         metrics.webhook_request(rejected.code)
         raise
     except Exception:
@@ -157,7 +157,8 @@ def _receive(
     to end.
 
     ``read`` builds the request, reading its body; it is called only after the declared
-    size passed. Raises WebhookRejected (the view renders it as problem+json).
+    size passed. Raises WebhookRejected or FiringRefused (the view renders both as
+    problem+json).
     """
     key = ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
     remembered = _remembered.get(key)
@@ -306,7 +307,7 @@ def check_declared_size(content_length: str | None, transfer_encoding: str | Non
         declared = int(content_length or 0)
     except ValueError:
         declared = 0
-    payloads.check_body_size(declared, settings.WEBHOOK_MAX_BODY_BYTES)
+    parsing.check_body_size(declared, settings.WEBHOOK_MAX_BODY_BYTES)
 
 
 def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
@@ -320,20 +321,13 @@ def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
         return Ingested(200, {"status": "filtered", "detail": outcome.reason})
     if not is_event_of(trigger, request, outcome):
         return Ingested(200, {"status": "ignored", "detail": NOT_AN_EVENT})
-    try:
-        fired = firing.execution_fire(
-            trigger=trigger,
-            execution_type=_execution_type(trigger),
-            input_data=outcome.input_data,
-            request_payload=outcome.request_payload,
-            idempotency_key=outcome.idempotency_key,
-        )
-    except firing.FiringRefused as refused:
-        if refused.retry_after_seconds:
-            raise TooManyRequests(
-                refused.reason, headers={"Retry-After": str(refused.retry_after_seconds)}
-            ) from None
-        raise Conflict(refused.reason) from None
+    fired = firing.execution_fire(
+        trigger=trigger,
+        execution_type=_execution_type(trigger),
+        input_data=outcome.input_data,
+        request_payload=outcome.request_payload,
+        idempotency_key=outcome.idempotency_key,
+    )
     return _answer(fired)
 
 

@@ -6,6 +6,8 @@ service's problem shape (api/errors.py), with ``errors`` for a body that fails t
 input schema. Configuration mistakes found when a trigger is saved are plain ``ValueError``s
 instead (a 400 on the API that saves it), because they are the trigger owner's fault, not
 the webhook sender's; a stored setting that no longer compiles is ``TriggerMisconfigured``.
+A firing rule's refusal (executions' ``FiringRefused``: 409, or 429 with Retry-After) is
+answered by api/errors.py's ``refusal_error``, in the same problem+json.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class MethodNotAllowed(WebhookRejected):
 
 
 class Conflict(WebhookRejected):
-    """The trigger is not active, or a firing rule other than a limit refused."""
+    """The trigger is not active (before its body is read)."""
 
     status = 409
     code = "trigger_not_active"
@@ -95,13 +97,6 @@ class UnsupportedMediaType(WebhookRejected):
 class UnprocessableEntity(WebhookRejected):
     status = 422
     code = "unprocessable_entity"
-
-
-class TooManyRequests(WebhookRejected):
-    """Over a per-hour or per-day limit; ``Retry-After`` says when the window frees."""
-
-    status = 429
-    code = "rate_limited"
 
 
 class InternalError(WebhookRejected):

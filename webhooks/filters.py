@@ -13,7 +13,7 @@ from typing import Any
 from api.timestamps import iso_z
 from triggers import config_keys
 from webhooks.errors import Forbidden, Unauthorized
-from webhooks.payloads import get_header
+from webhooks.headers import get_header
 
 # The header a sender presents the trigger's own secret in; never kept on an execution.
 SECRET_HEADER = config_keys.WEBHOOK_SECRET_HEADER

@@ -10,7 +10,7 @@ in the input whatever the pattern.
 
 RE2 reads Python's syntax except for what needs backtracking: lookahead and lookbehind,
 backreferences, possessive quantifiers and atomic groups. A pattern that uses them is
-refused when the trigger is saved, with RE2's reason (payloads.py does this for the input
+refused when the trigger is saved, with RE2's reason (input_schema.py does this for the input
 schema and runs jsonschema's pattern keywords on RE2). Two smaller differences: `\\d`, `\\w`
 and `\\s` are ASCII-only, and `$` matches at the very end only (not before a final newline).
 """

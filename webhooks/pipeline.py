@@ -15,7 +15,7 @@ the JMESPath transform compiled); each request then runs these steps, in this or
 5. Slack's ``url_verification`` → a Challenge to echo back, nothing to store; then the
    config's filters (``body_contains``, ``required_headers``) → Filtered, nothing to store;
 6. ``inputSchema`` → 422 listing each failing path (422 ``input_schema_too_costly`` when the
-   check spends its budget, which grows with the body: payloads.validate_input);
+   check spends its budget, which grows with the body: input_schema.validate_input);
 7. the idempotency key → 400 when over 255 characters;
 8. ``messageTemplate`` and ``outputTransform`` → the execution's input (422 when the transform
    fails on this payload, or when the message or the transformed payload would be larger
@@ -41,13 +41,15 @@ from typing import Any
 
 from api.storable import storable_text
 from triggers import config_keys, templating
-from webhooks import authentication, filters, payloads, presets, signatures
+from webhooks import authentication, filters, parsing, presets, signatures, transforms
 from webhooks.errors import (
     MethodNotAllowed,
     TriggerMisconfigured,
     Unauthorized,
     UnprocessableEntity,
 )
+from webhooks.idempotency import extract_idempotency_key, validate_idempotency_spec
+from webhooks.input_schema import compile_input_schema, validate_input
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ class Pipeline:
         never stored. The rendered message may be ``max_message_bytes`` at most, the
         transformed payload ``max_body_bytes`` (as JSON).
         """
-        payloads.check_body_size(len(request.body), max_body_bytes)
+        parsing.check_body_size(len(request.body), max_body_bytes)
         self._authenticate(request, credential_value)
         if self.own_secret_required:
             filters.check_own_secret(self.own_secret_digest, headers=request.headers)
@@ -152,22 +154,20 @@ class Pipeline:
                 body=request.body,
                 tolerance_seconds=tolerance_seconds,
             )
-        data = payloads.parse_body(request.body, request.content_type)
-        challenge = payloads.slack_url_verification_challenge(data)
+        data = parsing.parse_body(request.body, request.content_type)
+        challenge = parsing.slack_url_verification_challenge(data)
         if challenge is not None:
             return Challenge(challenge)
         reason = filters.filtered_reason(self.options, body=request.body, headers=request.headers)
         if reason is not None:
             return Filtered(reason)
         size = len(request.body)  # the budget of the schema and the expressions grows with it
-        payloads.validate_input(self.input_validator, data, input_bytes=size)
-        key = payloads.extract_idempotency_key(
-            self.idempotency, request.headers, data, input_bytes=size
-        )
+        validate_input(self.input_validator, data, input_bytes=size)
+        key = extract_idempotency_key(self.idempotency, request.headers, data, input_bytes=size)
         hidden = self.secret_headers | secret_headers
         kept = stored_request(request, data, secret_headers=hidden, secret_query=self.secret_query)
-        payloads.check_storable(kept["headers"], "A request header")
-        payloads.check_storable(kept["query"], "The query string")
+        parsing.check_storable(kept["headers"], "A request header")
+        parsing.check_storable(kept["query"], "The query string")
         message = None
         if self.template is not None:
             context = {"body": data, "headers": kept["headers"], "query": kept["query"]}
@@ -182,10 +182,9 @@ class Pipeline:
                 ) from None
         payload = data
         if self.transform is not None:
-            payload = payloads.apply_output_transform(
+            payload = transforms.apply_output_transform(
                 self.transform, data, max_bytes=max_body_bytes, input_bytes=size
             )
-            payloads.check_transformed(payload, max_bytes=max_body_bytes)
         included = filters.included_input(
             self.options,
             kept=kept,
@@ -254,17 +253,17 @@ def compile_pipeline(
             for key in presets.secret_keys_for(preset, line.strip())
         )
     with _setting("inputSchema"):
-        validator = None if input_schema is None else payloads.compile_input_schema(input_schema)
+        validator = None if input_schema is None else compile_input_schema(input_schema)
     with _setting("messageTemplate"):
         template = (
             templating.compile_message_template(message_template) if message_template else None
         )
     with _setting("outputTransform"):
         transform = (
-            payloads.compile_output_transform(output_transform) if output_transform else None
+            transforms.compile_output_transform(output_transform) if output_transform else None
         )
     with _setting("config.idempotencyKey"):
-        idempotency = payloads.validate_idempotency_spec(idempotency_key)
+        idempotency = validate_idempotency_spec(idempotency_key)
     with _setting("config"):
         options = config_keys.webhook_options(config)
     return Pipeline(

@@ -144,7 +144,7 @@ _IDEMPOTENCY: dict[str, dict[str, str]] = {
 
 
 def preset_idempotency_spec(name: str | None) -> dict[str, str] | None:
-    """The idempotency spec (see payloads.py) that deduplicates preset `name`'s retries."""
+    """The idempotency spec (see idempotency.py) that deduplicates preset `name`'s retries."""
     spec = _IDEMPOTENCY.get(name or "")
     return dict(spec) if spec else None
 

@@ -61,8 +61,8 @@ import jmespath.exceptions
 
 from triggers import jmespath_bounded
 from webhooks.errors import BadRequest, Unauthorized
+from webhooks.headers import get_header
 from webhooks.patterns import compile_pattern
-from webhooks.payloads import get_header
 
 ALGORITHMS = {
     "sha256": hashlib.sha256,

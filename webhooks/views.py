@@ -13,7 +13,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from api.errors import PROBLEM_ERRORS
+from api.errors import PROBLEM_ERRORS, refusal_error
 from webhooks import delivery
 from webhooks.errors import BadRequest, InternalError, WebhookRejected
 from webhooks.pipeline import WebhookRequest
@@ -65,7 +65,10 @@ def _receive(request, **lookup) -> HttpResponse:
         )
     except WebhookRejected as rejected:
         return PROBLEM_ERRORS.http_response(rejected.api_error(), request, rejected.headers)
-    except Exception:  # still problem+json for the sender, and the traceback in the log
+    except Exception as exc:  # still problem+json for the sender, and the traceback in the log
+        refused = refusal_error(exc)  # a firing rule's 409 or 429
+        if refused is not None:
+            return PROBLEM_ERRORS.http_response(refused[0], request, refused[1])
         logger.exception("Webhook delivery to %s failed", request.path)
         rejected = InternalError("The delivery could not be processed.")
         return PROBLEM_ERRORS.http_response(rejected.api_error(), request)

@@ -20,19 +20,25 @@ from executions import dispatch, metrics, policies, throttles
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_execution
 from executions.models import Execution
+from triggers import config_keys
 from triggers import services as trigger_services
 from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
 
 
 class FiringRefused(Exception):
-    """The trigger may not fire now; ``refusal`` says which rule refused and why."""
+    """The trigger may not fire now; ``refusal`` says which rule refused and why.
+
+    Carries what api/errors.py answers it with on every surface (``refusal_error``): 429
+    with Retry-After when the rule says when to try again (a limit, a throttle), else 409."""
 
     def __init__(self, refusal: policies.Refusal):
         super().__init__(refusal.reason)
         self.refusal = refusal
         self.reason = refusal.reason
         self.retry_after_seconds = refusal.retry_after_seconds
+        self.http_status = 429 if refusal.retry_after_seconds else 409
+        self.code = "rate_limited" if refusal.retry_after_seconds else "trigger_not_active"
 
 
 @dataclass(frozen=True)
@@ -81,16 +87,19 @@ def firing_facts(
     now: datetime,
     execution_type: str,
     unfinished: tuple[int, int] | None = None,
+    schedule_keys: config_keys.ScheduleConfig | None = None,
 ) -> policies.FiringFacts:
     """The facts of ``trigger``'s history its settings make the rules read (nothing for a
     trigger without limits, single execution, a one-time date or a slot's overlap policy).
     ``unfinished``: (pending, running) when the caller counted them already (the scheduler,
-    in bulk)."""
+    in bulk); ``schedule_keys``: the trigger's policies.schedule_config, likewise."""
     facts: dict = {}
     if trigger.is_single_execution:
         facts["has_fired"] = counted_executions(trigger.pk).exists()
-    if policies.is_one_time_run(trigger, execution_type):
-        window = policies.schedule_window(trigger)
+    if execution_type == ExecutionType.SCHEDULED and schedule_keys is None:
+        schedule_keys = policies.schedule_config(trigger)  # read once, for every rule below
+    if policies.is_one_time_run(trigger, execution_type, schedule_keys):
+        window = schedule_keys.window
         facts["one_time_fired"] = (
             counted_executions(trigger.pk)
             .filter(

@@ -10,7 +10,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from api.errors import DRF_ERRORS, PROBLEM_ERRORS, STATUS_CODE_ERRORS
+from accounts.services import OutsideAccountTaken
+from api.errors import DRF_ERRORS, PROBLEM_ERRORS, STATUS_CODE_ERRORS, ApiError, refusal_error
+from executions.policies import Refusal
+from executions.services.firing import FiringRefused
 
 PROBLEM_KEYS = {"code", "detail", "instance", "requestId", "status", "title", "error"}
 
@@ -99,6 +102,29 @@ def test_a_retry_after_survives_the_format():
     response = call(exceptions.Throttled(wait=7), PROBLEM_ERRORS)
 
     assert response["Retry-After"] == "7"
+
+
+@pytest.mark.parametrize(("wait", "status", "retry_after"), [(None, 409, None), (7, 429, "7")])
+def test_a_firing_refusal_is_409_or_429_in_every_format(wait, status, retry_after):
+    refused = FiringRefused(Refusal("limit_per_hour", "Over the limit.", wait))
+
+    for error_format in (DRF_ERRORS, STATUS_CODE_ERRORS, PROBLEM_ERRORS):
+        response = call(refused, error_format)
+        assert response.status_code == status
+        assert response.get("Retry-After") == retry_after
+    assert json.loads(call(refused, DRF_ERRORS).content)["detail"].startswith("Over the limit.")
+
+
+def test_a_refusal_error_keeps_the_refusal_s_own_code_and_reason():
+    limited = FiringRefused(Refusal("limit_per_day", "Over the limit.", 60))
+    spent = FiringRefused(Refusal("single_execution", "Already fired."))
+
+    assert refusal_error(limited) == (
+        ApiError(429, "Over the limit.", "rate_limited"),
+        {"Retry-After": "60"},
+    )
+    assert refusal_error(spent) == (ApiError(409, "Already fired.", "trigger_not_active"), {})
+    assert refusal_error(OutsideAccountTaken("Taken.")) is None  # a ValidationError: 409 + field
 
 
 def test_an_unexpected_error_is_a_logged_500_in_the_surface_format(caplog):

@@ -15,6 +15,7 @@ from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from executions.scheduler import fire_due_triggers
 from executions.services import firing, lifecycle
+from triggers import config_keys
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
 from triggers.services import trigger_disable, trigger_freeze
@@ -233,3 +234,29 @@ def test_one_time_a_schedule_s_date_is_used_up_by_its_slot_not_by_a_run_now(acme
         ("scheduled", "pending", ""),
         ("scheduled", "cancelled", "Not run: This one-time schedule has already run."),
     ]  # fmt: skip
+
+
+def test_a_slot_s_firing_reads_each_schedule_key_of_the_config_once(
+    acme, make_trigger, monkeypatch
+):
+    """The scheduler reads the trigger's schedule keys once per firing and hands them to
+    every rule that needs them (window, one-time date, jitter), instead of each rule
+    parsing ``config`` again."""
+    trigger = make_trigger(acme, "cron", cron_expression="0 9 * * *", overlap_policy="allow",
+                           config={"date": "2030-01-02", "expirationDate": "2030-01-05",
+                                   "jitter_seconds": 60})  # fmt: skip
+    reads: list[str] = []
+    lenient = config_keys._lenient
+
+    def counted(read, config, key, off):
+        reads.append(key)
+        return lenient(read, config, key, off)
+
+    monkeypatch.setattr(config_keys, "_lenient", counted)
+    trigger.refresh_from_db()
+    fire_due_triggers(now=trigger.next_fire_at + timedelta(seconds=1))
+
+    assert Execution.objects.get(trigger=trigger).scheduled_for == datetime(
+        2030, 1, 2, 9, 0, tzinfo=UTC
+    )
+    assert sorted(reads) == ["date", "expirationDate", "jitter_seconds"]

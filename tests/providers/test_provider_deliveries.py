@@ -267,3 +267,55 @@ def test_a_key_endpoint_of_another_org_or_kind_is_404(client, make, org, kind):
 
     assert response.status_code == 404
     assert not Execution.objects.exists()
+
+
+# -- a firing rule's refusal, answered as the /hooks URLs answer it ------------------------------
+
+
+def test_a_delivery_over_the_limit_is_429_problem_with_retry_after(client, make):
+    trigger, _ = make("stripe", "on_customer_created", STRIPE_SECRET)
+    Trigger.objects.filter(pk=trigger.pk).update(max_executions_per_hour=1)
+    path = f"/v1/webhooks/{trigger.uuid}"
+
+    first = deliver(client, path, {"id": "evt_1", "type": "customer.created"}, sign=stripe_signed)
+    over = deliver(client, path, {"id": "evt_2", "type": "customer.created"}, sign=stripe_signed)
+
+    assert first.status_code == 200, first.content
+    assert over.status_code == 429, over.content
+    assert over["Content-Type"] == "application/problem+json"
+    assert 3590 <= int(over["Retry-After"]) <= 3601
+    body = over.json()
+    assert (body["code"], body["status"]) == ("rate_limited", 429)
+    assert body["detail"] == "Over the limit of 1 executions per hour."
+    assert Execution.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "code", "detail"),
+    [
+        ({"is_single_execution": True}, 409, "trigger_not_active",
+         "This single-execution trigger has already fired."),
+        ({"max_executions_per_hour": 1}, 429, "rate_limited",
+         "Over the limit of 1 executions per hour."),
+    ],
+)  # fmt: skip
+def test_a_second_run_by_key_a_rule_refuses_is_problem_json(
+    client, make, rule, status, code, detail
+):
+    trigger, key = make("schedule", "on_schedule", schedule="0 9 * * *")
+    Trigger.objects.filter(pk=trigger.pk).update(**rule)
+    path = f"/organizations/acme/triggers/{trigger.uuid}/scheduled/key/{key}"
+
+    first = client.post(path)
+    again = client.post(path)
+
+    assert first.status_code == 202, first.content
+    assert again.status_code == status, again.content
+    assert again["Content-Type"] == "application/problem+json"
+    body = again.json()
+    assert (body["code"], body["status"], body["detail"]) == (code, status, detail)
+    if status == 429:
+        assert 3590 <= int(again["Retry-After"]) <= 3601
+    else:
+        assert "Retry-After" not in again
+    assert Execution.objects.count() == 1

@@ -1,7 +1,7 @@
 """Input-schema checks bounded (issue 25, finding 3): ``uniqueItems`` in O(n log n) with
 jsonschema's notion of equal; every validation on a budget (steps, a deadline, memory for its
 errors) that grows with the body; a schema that multiplies its own work refused when saved;
-a delivery answered with a 4xx problem and nothing stored (webhooks/payloads.py)."""
+a delivery answered with a 4xx problem and nothing stored (webhooks/input_schema.py)."""
 
 import json
 import time
@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from executions.models import Execution
 from triggers.models import Trigger
 from webhooks.errors import UnprocessableEntity
-from webhooks.payloads import MAX_SCHEMA_ERRORS, compile_input_schema, validate_input
+from webhooks.input_schema import MAX_SCHEMA_ERRORS, compile_input_schema, validate_input
 
 MANAGE = "/manage/tenants/acme/projects/support/agents/triage/triggers"
 UNIQUE = {"type": "array", "uniqueItems": True}

@@ -131,7 +131,25 @@ def test_the_toggle_disables_and_deliveries_are_refused(alice_client, client, cr
 
     assert response.json()["data"]["enabled"] is False
     problem(deliver(client, created, X_Shop_Token="tok_0123456789abcdef"), 409)
-    problem(alice_client.post(f"{BASE}/orders/rerun", {"userMessage": "go"}, format="json"), 409)
+    rerun = alice_client.post(f"{BASE}/orders/rerun", {"userMessage": "go"}, format="json")
+    assert problem(rerun, 409, "conflict")["detail"] == "The trigger is inactive."
+    assert "Retry-After" not in rerun
+
+
+def test_a_rerun_over_the_limit_is_429_with_retry_after(alice_client, created):
+    Trigger.objects.update(max_executions_per_hour=1)
+
+    first = alice_client.post(f"{BASE}/orders/rerun", {"userMessage": "go"}, format="json")
+    over = alice_client.post(f"{BASE}/orders/rerun", {"userMessage": "again"}, format="json")
+
+    assert first.status_code == 202, first.content
+    body = problem(over, 429, "too_many_requests")
+    wait = int(over["Retry-After"])
+    assert 3590 <= wait <= 3601
+    assert body["detail"] == (
+        f"Over the limit of 1 executions per hour. Expected available in {wait} seconds."
+    )
+    assert Execution.objects.count() == 1
 
 
 @pytest.mark.parametrize(

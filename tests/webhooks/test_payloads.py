@@ -1,4 +1,5 @@
-"""Body size, parsing, input schema, idempotency keys and output transforms."""
+"""Body size, parsing, input schema, idempotency keys and output transforms: the steps of
+webhooks/pipeline.py, each in its own module."""
 
 import json
 from urllib.parse import urlencode
@@ -11,19 +12,16 @@ from webhooks.errors import (
     UnprocessableEntity,
     UnsupportedMediaType,
 )
-from webhooks.payloads import (
+from webhooks.headers import get_header
+from webhooks.idempotency import extract_idempotency_key, validate_idempotency_spec
+from webhooks.input_schema import validate_input, validate_input_schema_config
+from webhooks.parsing import (
     MAX_BODY_BYTES,
-    apply_output_transform,
     check_body_size,
-    compile_output_transform,
-    extract_idempotency_key,
-    get_header,
     parse_body,
     slack_url_verification_challenge,
-    validate_idempotency_spec,
-    validate_input,
-    validate_input_schema_config,
 )
+from webhooks.transforms import apply_output_transform, compile_output_transform
 
 # --- headers and size --------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from webhooks.errors import (
     UnprocessableEntity,
     WebhookRejected,
 )
-from webhooks.payloads import extract_idempotency_key
+from webhooks.idempotency import extract_idempotency_key
 from webhooks.pipeline import (
     SECRET_HEADERS,
     Accepted,

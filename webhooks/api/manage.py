@@ -17,13 +17,13 @@ import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
-from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
 from accounts.models import Agent, Project
 from accounts.selectors import agent_list, user_public_ids
-from api.errors import PROBLEM_ERRORS, Conflict
+from api.errors import PROBLEM_ERRORS
 from api.filtering import StrictFilterForm
 from api.pagination import PageEnvelopePagination
 from api.strict import StrictJSONTypes, reject_unstorable
@@ -406,16 +406,13 @@ class ManageTriggerViewSet(ManageSurface, viewsets.GenericViewSet):
         body = RerunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         conversation_id = f"conv_{secrets.token_hex(12)}"
-        try:
-            fired = firing.execution_run_now(
-                trigger=trigger,
-                requested_by=request.user,
-                input_data={"message": body.validated_data["userMessage"],
-                            "messageParts": body.validated_data.get("messageParts")},
-                conversation_id=conversation_id,
-            )  # fmt: skip
-        except firing.FiringRefused as refused:
-            raise _refusal(refused) from None
+        fired = firing.execution_run_now(
+            trigger=trigger,
+            requested_by=request.user,
+            input_data={"message": body.validated_data["userMessage"],
+                        "messageParts": body.validated_data.get("messageParts")},
+            conversation_id=conversation_id,
+        )  # fmt: skip
         return Response(
             {
                 "success": True,
@@ -472,13 +469,6 @@ def _no_other_place(values: dict, path: dict) -> None:
         given = values.pop(name, None)
         if given is not None and given != path[name]:
             raise ValidationError({name: [f"Must equal the path's {name} ({path[name]})."]})
-
-
-def _refusal(refused: firing.FiringRefused) -> APIException:
-    """A firing rule's refusal: over a limit is 429 with Retry-After, anything else 409."""
-    if refused.retry_after_seconds:
-        return Throttled(wait=refused.retry_after_seconds, detail=refused.reason)
-    return Conflict(refused.reason)
 
 
 def _uuid(value: str) -> uuid.UUID | None:

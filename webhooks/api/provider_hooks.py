@@ -16,7 +16,7 @@ from rest_framework import permissions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import PROBLEM_ERRORS
+from api.errors import PROBLEM_ERRORS, refusal_error
 from api.views import RequestIdMixin
 from executions.services import firing
 from polling.choices import PollStatus
@@ -27,9 +27,7 @@ from triggers.models import Trigger
 from webhooks import app_events, delivery
 from webhooks.errors import (
     BadGateway,
-    Conflict,
     NotFound,
-    TooManyRequests,
     Unauthorized,
     WebhookRejected,
 )
@@ -57,6 +55,11 @@ class _Delivery(RequestIdMixin, APIView):
             result = call()
         except WebhookRejected as rejected:
             return PROBLEM_ERRORS.response(rejected.api_error(), self.request, rejected.headers)
+        except Exception as exc:
+            refused = refusal_error(exc)  # a firing rule's 409 or 429, as the /hooks URLs say it
+            if refused is None:
+                raise
+            return PROBLEM_ERRORS.response(refused[0], self.request, refused[1])
         return Response(result.body, status=result.status, headers=result.headers)
 
 
@@ -145,15 +148,8 @@ def _keyed_trigger(org_id: str, project_trigger_id: str, api_key: str) -> Trigge
 
 def _run_now(trigger: Trigger) -> delivery.Ingested:
     """A scheduled trigger's key runs it now, under the firing rules."""
-    try:
-        with transaction.atomic():
-            fired = firing.execution_run_now(trigger=trigger, input_data={"via": "key"})
-    except firing.FiringRefused as refused:
-        if refused.retry_after_seconds:
-            raise TooManyRequests(
-                refused.reason, headers={"Retry-After": str(refused.retry_after_seconds)}
-            ) from None
-        raise Conflict(refused.reason) from None
+    with transaction.atomic():
+        fired = firing.execution_run_now(trigger=trigger, input_data={"via": "key"})
     execution = fired.execution
     return delivery.Ingested(
         202, {"execution_id": str(execution.execution_id), "status": execution.status}
@@ -164,10 +160,7 @@ def _poll_now(trigger: Trigger) -> delivery.Ingested:
     """A polling trigger's key polls it now, as a scheduled poll would (docs/polling.md):
     200 with what the poll fired; 409 when it is not active; 502 when its source failed
     (recorded as a failed poll, as any)."""
-    try:
-        report = trigger_poll_now(trigger=trigger)
-    except firing.FiringRefused as refused:
-        raise Conflict(refused.reason) from None
+    report = trigger_poll_now(trigger=trigger)
     if report.status in (PollStatus.FAILED, PollStatus.THROTTLED):
         raise BadGateway(report.result)
     return delivery.Ingested(200, report.as_json())
