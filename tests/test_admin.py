@@ -26,6 +26,7 @@ def admin_client(client, db):
         "accounts/agent",
         "accounts/credential",
         "triggers/trigger",
+        "webhooks/webhookendpoint",
         "executions/execution",
     ],
 )

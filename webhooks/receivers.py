@@ -5,25 +5,11 @@ signing secret makes the triggers it verified stale."""
 
 from django.dispatch import receiver
 
-from accounts.encryption import decrypt_secret
 from accounts.signals import credential_deleting
 from triggers.models import Trigger
 from triggers.services import triggers_mark_stale
 from triggers.signals import trigger_saved, trigger_validating
 from webhooks import services
-from webhooks.errors import TriggerMisconfigured
-from webhooks.pipeline import compile_pipeline
-
-# The pipeline's setting names and the settings that hold them.
-SETTING_FIELDS = {
-    "authentication": "authentication",
-    "signatureVerification": "signature_verification",
-    "signingSecret": "signing_secret",
-    "inputSchema": "input_schema",
-    "messageTemplate": "message_template",
-    "outputTransform": "output_transform",
-    "config.idempotencyKey": "config",
-}
 
 
 def _given_settings(trigger: Trigger) -> dict:
@@ -37,34 +23,10 @@ def _given_settings(trigger: Trigger) -> dict:
 @receiver(trigger_validating)
 def _webhook_settings_compile(sender, trigger, **kwargs) -> dict[str, str]:
     given = _given_settings(trigger)
+    errors = services.webhook_settings_errors(trigger=trigger, settings=given)
     if given:
-        errors = services.webhook_settings_errors(trigger=trigger, settings=given)
         trigger.kind_settings.update(given)  # the path normalised: the one saved is the one checked
-        if errors:
-            return errors
-    if trigger.delivery not in services.WEBHOOK_DELIVERIES:
-        return {}
-    stored = services.webhook_endpoint_of(trigger)
-    current = {
-        name: given[name] if name in given else getattr(stored, field, None)
-        for name, field in services.ENDPOINT_FIELDS.items()
-    }
-    secret = None
-    if current["signing_secret"] is not None:
-        secret = decrypt_secret(current["signing_secret"].encrypted_value)
-    try:
-        compile_pipeline(
-            authentication_config=current["authentication"],
-            signature_verification=current["signature_verification"],
-            signing_secret=secret,
-            input_schema=current["input_schema"],
-            message_template=current["message_template"] or "",
-            output_transform=current["output_transform"],
-            idempotency_key=(trigger.config or {}).get("idempotencyKey"),
-        )
-    except TriggerMisconfigured as misconfigured:
-        return {SETTING_FIELDS.get(misconfigured.setting, "config"): misconfigured.reason}
-    return {}
+    return errors
 
 
 @receiver(trigger_saved)

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from accounts.encryption import decrypt_secret
 from accounts.models import Agent, Credential, Tenant
 from accounts.selectors import tenant_member_named
 from triggers import config_keys
@@ -23,7 +24,9 @@ from triggers import services as trigger_services
 from triggers.choices import Delivery, TriggerOrigin, TriggerStatus, WebhookMethod
 from triggers.models import Trigger
 from webhooks import authentication
+from webhooks.errors import TriggerMisconfigured
 from webhooks.models import WebhookEndpoint
+from webhooks.pipeline import compile_pipeline
 
 WEBHOOK_DELIVERIES = (Delivery.WEBHOOK, Delivery.EVENT)
 # The settings a surface gives the trigger services (by the names the APIs' errors use, once
@@ -41,6 +44,16 @@ ENDPOINT_FIELDS = {
 SETTING_OF_FIELD = {field: name for name, field in ENDPOINT_FIELDS.items()} | {
     "token": "webhook_token"
 }
+# The pipeline's setting names and the settings that hold them.
+PIPELINE_SETTINGS = {
+    "authentication": "authentication",
+    "signatureVerification": "signature_verification",
+    "signingSecret": "signing_secret",
+    "inputSchema": "input_schema",
+    "messageTemplate": "message_template",
+    "outputTransform": "output_transform",
+    "config.idempotencyKey": "config",
+}
 # What a duplicate copies: not the URL (token, path) nor the trigger's own secret.
 _COPIED_FIELDS = tuple(field for field in ENDPOINT_FIELDS.values() if field != "path")
 # The agent API's custom webhook paths, served under /hooks/p/ (docs/webhooks.md).
@@ -56,7 +69,8 @@ def webhook_endpoint_of(trigger: Trigger) -> WebhookEndpoint | None:
 
 def webhook_settings_errors(*, trigger: Trigger, settings: dict) -> dict[str, str]:
     """What is wrong with the webhook settings a surface gives (``settings``, by setting name;
-    a path is normalised in place) on ``trigger``, by setting name."""
+    a path is normalised in place) on ``trigger``, by setting name: the path, the method, the
+    signing secret's tenant, and whether the pipeline compiles with them."""
     errors = {}
     method = settings.get("webhook_method", WebhookMethod.POST)
     if method != WebhookMethod.POST and trigger.delivery != Delivery.WEBHOOK:
@@ -81,7 +95,28 @@ def webhook_settings_errors(*, trigger: Trigger, settings: dict) -> dict[str, st
     secret = settings.get("signing_secret")
     if secret is not None and trigger.tenant_id and secret.tenant_id != trigger.tenant_id:
         errors["signing_secret"] = "Belongs to another tenant."
-    return errors
+    if errors or trigger.delivery not in WEBHOOK_DELIVERIES:
+        return errors
+    # The settings as they will be: the stored endpoint's, with those given.
+    stored = webhook_endpoint_of(trigger)
+    current = {
+        name: settings[name] if name in settings else getattr(stored, field, None)
+        for name, field in ENDPOINT_FIELDS.items()
+    }
+    secret = current["signing_secret"]
+    try:
+        compile_pipeline(
+            authentication_config=current["authentication"],
+            signature_verification=current["signature_verification"],
+            signing_secret=decrypt_secret(secret.encrypted_value) if secret else None,
+            input_schema=current["input_schema"],
+            message_template=current["message_template"] or "",
+            output_transform=current["output_transform"],
+            idempotency_key=(trigger.config or {}).get("idempotencyKey"),
+        )
+    except TriggerMisconfigured as misconfigured:
+        return {PIPELINE_SETTINGS.get(misconfigured.setting, "config"): misconfigured.reason}
+    return {}
 
 
 def webhook_endpoint_save(
@@ -121,6 +156,15 @@ def webhook_endpoint_save(
         ) from None  # fmt: skip
     endpoint.save()
     return endpoint
+
+
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, settings: dict, user: AbstractBaseUser | None = None
+) -> Trigger:
+    """Change the endpoint's ``settings`` (by setting name) as a write of its trigger (the
+    admin's endpoint page): checked and saved by the trigger services, which hand them back
+    to webhook_endpoint_save."""
+    return trigger_services.trigger_update(trigger=endpoint.trigger, updated_by=user, **settings)
 
 
 # What a client may set, by model field (the API maps its names onto these).
