@@ -142,11 +142,14 @@ def webhook_endpoint_save(
     endpoint.trigger = trigger  # and trigger.webhook_endpoint: the caller's answer shows it
     for name, value in settings.items():
         setattr(endpoint, ENDPOINT_FIELDS[name], value)
+    digest = endpoint.secret_digest
     wanted = webhook and config_keys.authentication_required(trigger.config)
     if wanted and not endpoint.secret_digest:
         trigger.new_webhook_secret, endpoint.secret_digest = config_keys.new_webhook_secret()
     elif not wanted:
         endpoint.secret_digest = ""
+    if not endpoint._state.adding and not settings and endpoint.secret_digest == digest:
+        return endpoint  # unchanged (an enable, a disable, a core setting): nothing to write
     try:
         endpoint.full_clean(exclude=["trigger"])
     except ValidationError as error:
