@@ -100,3 +100,6 @@ def test_migrating_back_puts_the_state_on_the_trigger_again(old_apps):
 
     assert (back.webhook_token, back.webhook_path, back.input_schema) == ("tok-1", "/news", SCHEMA)
     assert back.delivery_version is not None
+    # The old database triggers are back, with every column they watched then.
+    old_trigger.filter(pk=hook.pk).update(webhook_method="PUT")
+    assert old_trigger.get(pk=hook.pk).delivery_version != back.delivery_version

@@ -4,7 +4,7 @@ and WebhookEndpoint.delivery_version kept by PostgreSQL from now on.
 Copied: every trigger with any webhook state (a token, a path, a method other than POST, its
 own secret, authentication, signature settings, a signing secret, an input schema, a message
 template, an output transform), whatever its type, with its delivery_version. The database
-triggers of triggers/migrations/0003 give way to ones on the endpoint: it gets a new random
+triggers of triggers/migrations/0003 (0007's column list) give way to ones on the endpoint: it gets a new random
 version on INSERT, and on UPDATE when one of ENDPOINT_COLUMNS changes, when one of its
 trigger's TRIGGER_COLUMNS changes, and when the value of its signing secret changes, whoever
 writes (services, the admin, ``QuerySet.update``, raw SQL). The counters a worker updates
@@ -100,6 +100,10 @@ def _trigger_columns_versioning():
     return importlib.import_module("triggers.migrations.0003_trigger_delivery_version")
 
 
+def _trigger_columns_since_0007():
+    return importlib.import_module("triggers.migrations.0007_trigger_frontend_client_fields")
+
+
 def copy_forward(apps, schema_editor):
     postgresql = schema_editor.connection.vendor == "postgresql"
     if postgresql:
@@ -128,7 +132,11 @@ def copy_back(apps, schema_editor):
     )
     schema_editor.execute("DELETE FROM webhooks_webhookendpoint")
     if postgresql:
+        # As triggers/migrations/0011 left them: 0003's, with 0007's column list.
         for statement in _trigger_columns_versioning().CREATE:
+            schema_editor.execute(statement)
+        since_0007 = _trigger_columns_since_0007()
+        for statement in since_0007._statements(since_0007.VERSIONED_COLUMNS):
             schema_editor.execute(statement)
 
 
