@@ -183,7 +183,7 @@ def prepare(n: int) -> list[str]:
     return [
         trigger_create(
             tenant=tenant, provider_trigger_id="webhook", name=f"agent {i}"
-        ).webhook_token
+        ).webhook_endpoint.token
         for i in range(n)
     ]
 

@@ -227,7 +227,7 @@ def prepare() -> dict:
         "feed": str(feed.uuid),
         "feed_key": feed_key,
         "frontend_uuid": str(frontend.uuid),
-        "frontend_token": frontend.webhook_token,
+        "frontend_token": frontend.webhook_endpoint.token,
     }
 
 

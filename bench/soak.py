@@ -79,7 +79,7 @@ def prepare(cron: int, per_minute: int) -> tuple[list[str], list[str]]:
             trigger_create(
                 tenant=member.tenant, provider_trigger_id="webhook", name=f"hook {i}",
                 created_by=member.user, message_template="{{ body.action }}",
-            ).webhook_token
+            ).webhook_endpoint.token
             for i in range(n)
         ]  # fmt: skip
 

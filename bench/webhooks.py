@@ -94,7 +94,7 @@ def prepare_database() -> tuple[str, int]:
             "    signature_verification={'preset': 'github'}, signing_secret=c,\n"
             f"    input_schema={SCHEMA!r}, message_template='{{{{ body.action }}}}: "
             "{{ body.issue.title }}')\n"
-            "print(t.webhook_token, t.pk)"
+            "print(t.webhook_endpoint.token, t.pk)"
         ).split()
     )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 TABLE_OWNERS: dict[str, tuple[str, ...]] = {
     "triggers_trigger": ("triggers.services",),
     "polling_pollingstate": ("polling.services",),
+    "webhooks_webhookendpoint": ("webhooks.services",),
     # The engine: its services, the one INSERT every firing shares, dispatch's marks.
     "executions_execution": ("executions.services", "executions.inserts", "executions.dispatch"),
     "executions_serviceheartbeat": ("executions.heartbeats",),

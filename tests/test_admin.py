@@ -26,6 +26,7 @@ def admin_client(client, db):
         "accounts/agent",
         "accounts/credential",
         "triggers/trigger",
+        "webhooks/webhookendpoint",
         "executions/execution",
     ],
 )
@@ -57,7 +58,7 @@ def test_trigger_actions_call_the_services(admin_client, acme, make_trigger):
     admin_client.post(url, {"action": "duplicate", "_selected_action": [trigger.pk]})
     copy = Trigger.objects.exclude(pk=trigger.pk).get()
     assert copy.name == "Hook (copy)" and copy.status == "inactive"
-    assert copy.webhook_token != trigger.webhook_token
+    assert copy.webhook_endpoint.token != trigger.webhook_endpoint.token
 
 
 def test_run_now_fires_under_the_firing_rules(admin_client, acme, make_trigger):

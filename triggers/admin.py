@@ -69,17 +69,16 @@ class TriggerAdmin(TenantScopedAdmin):
         "is_single_execution",
         "tenant",
     ]
-    search_fields = ["name", "public_id", "uuid", "webhook_path", "agent__public_id"]
+    search_fields = ["name", "public_id", "uuid", "webhook_endpoint__path", "agent__public_id"]
     list_select_related = ["tenant", "agent"]
     # Autocompletes ask the project and agent admins, which are scoped to the viewer's tenants.
     autocomplete_fields = ["project", "agent"]
-    raw_id_fields = ["signing_secret", "created_by", "updated_by"]
+    raw_id_fields = ["created_by", "updated_by"]
     readonly_fields = [
         "uuid",
         "origin",
         "status",
         "config_hash",
-        "webhook_token",
         "execution_count",
         "error_count",
         "filtered_count",

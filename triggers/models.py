@@ -2,11 +2,10 @@
 
 import hashlib
 import json
-import re
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -21,12 +20,8 @@ from triggers.choices import (
     OverlapPolicy,
     TriggerOrigin,
     TriggerStatus,
-    WebhookMethod,
 )
 from triggers.signals import trigger_validating
-
-# The agent API's custom webhook paths, served under /hooks/p/ (docs/webhooks.md).
-_WEBHOOK_PATH = re.compile(r"/[A-Za-z0-9._~\-][A-Za-z0-9._~\-/]*")
 
 
 def config_hash(trigger_id: str, config: dict) -> str:
@@ -42,8 +37,17 @@ def config_hash(trigger_id: str, config: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def is_trigger_column(name: str) -> bool:
+    """Is ``name`` a field of Trigger (not one of a delivery kind's own table)?"""
+    try:
+        Trigger._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
 _OPTIONAL_LINKS = (
-    "project", "agent", "created_by", "updated_by", "run_as_user", "signing_secret", "connection",
+    "project", "agent", "created_by", "updated_by", "run_as_user", "connection",
 )  # fmt: skip
 
 
@@ -138,9 +142,6 @@ class Trigger(models.Model):
     system_message = models.TextField(blank=True)
     task_prompt = models.TextField(blank=True)
     custom_task = models.JSONField(null=True, blank=True)
-    message_template = models.TextField(blank=True)
-    input_schema = models.JSONField(null=True, blank=True)
-    output_transform = models.JSONField(null=True, blank=True)
 
     # The users an invocation runs as (the management API's runAsUserIds / runAsUserId),
     # members of the trigger's tenant; the agent request carries them (docs/runners.md).
@@ -164,30 +165,8 @@ class Trigger(models.Model):
     is_single_execution = models.BooleanField(default=False)
     max_retries = models.PositiveSmallIntegerField(default=3)
 
-    # -- webhook side ---------------------------------------------------------------------
-    # The secret part of the generated webhook URL; unguessable, regenerated on duplicate.
-    webhook_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    # The agent API's ``config.path``: a custom, tenant-chosen path; unique service-wide.
-    webhook_path = models.CharField(max_length=255, null=True, blank=True, unique=True)
-    # The one method the webhook URL accepts (405 with Allow for the others).
-    webhook_method = models.CharField(
-        max_length=8, choices=WebhookMethod.choices, default=WebhookMethod.POST
-    )
-    # SHA-256 of the trigger's own webhook secret (config.authentication_required), which a
-    # sender presents in X-Webhook-Secret; the secret is shown once, when it is made.
-    webhook_secret_digest = models.CharField(max_length=64, blank=True, editable=False)
-    authentication = models.JSONField(null=True, blank=True)
-    signature_verification = models.JSONField(null=True, blank=True)
-    signing_secret = models.ForeignKey(
-        "accounts.Credential",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="signed_triggers",
-        db_index=False,
-    )
     # The provider API's connection: the tenant's credential bound to the trigger's provider
-    # (a provider trigger verified by a signing secret has it as ``signing_secret`` too).
+    # (a provider trigger verified by a signing secret has it as its webhook's signing secret too).
     connection = models.ForeignKey(
         "accounts.Credential",
         null=True,
@@ -199,10 +178,6 @@ class Trigger(models.Model):
     # SHA-256 of the trigger's own key for the provider API's deprecated key endpoints; the
     # key is shown once, when the trigger is created.
     key_digest = models.CharField(max_length=64, blank=True, editable=False)
-    # A new random value whenever something a webhook delivery relies on changes: the columns
-    # in webhooks.delivery._VERSIONED_FIELDS, the signing secret or its value. Kept by
-    # PostgreSQL (triggers/migrations/0003), whatever writes the row; NULL on other databases.
-    delivery_version = models.UUIDField(null=True, blank=True, editable=False)
 
     # -- provider API ------------------------------------------------------------------------
     webhook_data = models.JSONField(null=True, blank=True)
@@ -270,9 +245,9 @@ class Trigger(models.Model):
 
     @property
     def webhook_url(self) -> str | None:
-        if not self.webhook_token:
-            return None
-        return f"{settings.PUBLIC_BASE_URL}/hooks/{self.webhook_token}"
+        # The webhooks app's one-to-one row, read through its reverse accessor (no import).
+        endpoint = getattr(self, "webhook_endpoint", None)
+        return endpoint.url if endpoint is not None else None
 
     def run_as(self) -> list[str]:
         """The ids of the users an invocation runs as: ``run_as_user`` first, then the rest."""
@@ -291,6 +266,8 @@ class Trigger(models.Model):
         config."""
         effective = dict(self.config or {})
         for key, column in self.config_columns().items():
+            if not is_trigger_column(column):
+                continue  # another app's table holds it (a webhook's path), set from the config
             value = getattr(self, column)
             default = self._meta.get_field(column).get_default()
             if key not in effective and value and value != default:
@@ -355,26 +332,6 @@ class Trigger(models.Model):
                 errors["cron_expression"] = str(error)
         elif self.cron_expression:
             errors["cron_expression"] = "Only schedule triggers take a cron expression."
-        if self.webhook_method != WebhookMethod.POST and (
-            entry is None or entry.delivery != Delivery.WEBHOOK
-        ):
-            errors["webhook_method"] = "Only webhook triggers take a method other than POST."
-        if self.webhook_path is not None:
-            if not self.webhook_path.strip():
-                self.webhook_path = None
-            elif not _WEBHOOK_PATH.fullmatch(self.webhook_path) or "//" in self.webhook_path:
-                errors["webhook_path"] = (
-                    f"'{self.webhook_path}' is not a webhook path: start with '/' and use "
-                    "letters, digits and . _ ~ - / (for example '/webhook/news')."
-                )
-            elif {".", ".."} & set(self.webhook_path.split("/")):
-                # Clients and proxies resolve dot segments before sending: such a path is
-                # unreachable as written, or reaches another one.
-                errors["webhook_path"] = (
-                    f"'{self.webhook_path}' has a '.' or '..' segment; write the path without it."
-                )
-            elif len(self.webhook_path) > 1:
-                self.webhook_path = self.webhook_path.rstrip("/")  # '/a/' and '/a' are one path
         try:
             schedule.validate_timezone(self.timezone)
         except ValueError as error:
@@ -395,7 +352,7 @@ class Trigger(models.Model):
             )
         )
         if self.tenant_id:
-            for field in ("project", "agent", "signing_secret"):
+            for field in ("project", "agent"):
                 related = getattr(self, field)
                 if related is not None and related.tenant_id != self.tenant_id:
                     errors[field] = "Belongs to another tenant."

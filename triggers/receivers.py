@@ -1,4 +1,5 @@
-"""Reactions to accounts' events: a gone agent or credential makes its triggers stale."""
+"""Reactions to accounts' events: a gone agent or connection makes its triggers stale
+(a gone signing secret: webhooks/receivers.py)."""
 
 from django.dispatch import receiver
 
@@ -17,10 +18,6 @@ def _agent_deletion_requested(sender, agent, **kwargs) -> None:
 
 @receiver(credential_deleting)
 def _credential_deleting(sender, credential, **kwargs) -> None:
-    triggers_mark_stale(
-        triggers=Trigger.objects.filter(signing_secret=credential),
-        reason=f"Signing secret credential '{credential.name}' was deleted.",
-    )
     triggers_mark_stale(
         triggers=Trigger.objects.filter(connection=credential),
         reason=f"Connection '{credential.name}' was deleted.",

@@ -16,7 +16,7 @@ from accounts import services as account_services
 from accounts.models import Tenant
 from triggers import config_keys, schedule
 from triggers.choices import Delivery, TriggerStatus
-from triggers.models import Trigger
+from triggers.models import Trigger, is_trigger_column
 from triggers.signals import trigger_saved, triggers_status_changed
 
 # What a duplicate copies: the settings, not the identity, counters or state.
@@ -38,24 +38,19 @@ _SETTINGS_FIELDS = (
     "system_message",
     "task_prompt",
     "custom_task",
-    "message_template",
-    "input_schema",
-    "output_transform",
     "max_executions_per_hour",
     "max_executions_per_day",
     "is_single_execution",
     "max_retries",
-    "authentication",
-    "signature_verification",
-    "signing_secret",
-    "webhook_method",
 )
 _SCHEDULE_FIELDS = frozenset({"cron_expression", "timezone"})
-_WEBHOOK_DELIVERIES = (Delivery.WEBHOOK, Delivery.EVENT)
 
 
-def _new_webhook_token() -> str:
-    return secrets.token_urlsafe(32)
+def _split_kind_settings(fields: dict) -> dict:
+    """Take out of ``fields`` the names that are not Trigger fields: a delivery kind's
+    settings (a webhook's path, method, signature …), which the app owning that kind's table
+    validates (``trigger_validating``) and writes (``trigger_saved``); this app reads none."""
+    return {name: fields.pop(name) for name in list(fields) if not is_trigger_column(name)}
 
 
 TRIGGER_KEY_PREFIX = "trk_"
@@ -119,19 +114,6 @@ def _refuse_passed_dates(trigger: Trigger, *, now: datetime) -> None:
         raise ValidationError(errors)
 
 
-def _sync_webhook_secret(trigger: Trigger) -> None:
-    """``config.authentication_required`` on a webhook (or Slack) trigger: it has a secret of
-    its own, made here and shown once (``trigger.new_webhook_secret``, for the response);
-    turned off, the secret is forgotten (turned on again, a new one is made)."""
-    wanted = trigger.delivery in _WEBHOOK_DELIVERIES and config_keys.authentication_required(
-        trigger.config
-    )
-    if wanted and not trigger.webhook_secret_digest:
-        trigger.new_webhook_secret, trigger.webhook_secret_digest = config_keys.new_webhook_secret()
-    elif not wanted:
-        trigger.webhook_secret_digest = ""
-
-
 def _reconcile_config(trigger: Trigger, changed: set[str], *, whole: bool) -> None:
     """Keep ``config`` and the typed columns its keys live in (catalog config_columns) equal.
 
@@ -143,16 +125,22 @@ def _reconcile_config(trigger: Trigger, changed: set[str], *, whole: bool) -> No
     config = dict(trigger.config or {})
     errors = {}
     for key, column in trigger.config_columns().items():
+        # A column of a delivery kind's own table is a kind setting (None: its default).
+        owned = is_trigger_column(column)
         if key in config and ("config" in changed and (whole or column not in changed)):
             value = config[key]
             if value is not None and not isinstance(value, str):
                 errors[f"config.{key}"] = "Must be a string."
-            else:
+            elif owned:
                 setattr(trigger, column, value)
+            else:
+                trigger.kind_settings[column] = value
         elif key in config and column in changed:
-            config[key] = getattr(trigger, column)
-        elif whole:
+            config[key] = getattr(trigger, column) if owned else trigger.kind_settings[column]
+        elif whole and owned:
             setattr(trigger, column, trigger._meta.get_field(column).get_default())
+        elif whole:
+            trigger.kind_settings[column] = None
     if errors:
         raise ValidationError(errors)
     trigger.config = config
@@ -187,14 +175,19 @@ def _claim_outside_account(trigger: Trigger) -> None:
 
 
 def _validate_and_save(
-    trigger: Trigger, *, rearm: bool, check_dates: bool, before: Trigger | None = None
+    trigger: Trigger,
+    *,
+    rearm: bool,
+    check_dates: bool,
+    before: Trigger | None = None,
+    copied_from: Trigger | None = None,
 ) -> Trigger:
     """Validate; check the schedule's dates against now when they, the cron, the time zone
     or the status changed; (re)arm when the schedule may have changed; save; tell the apps
-    that keep a delivery kind's table (``trigger_saved``; ``before`` is None when created)."""
+    that keep a delivery kind's table (``trigger_saved``; ``before`` is None when created),
+    which must take every kind setting given (``trigger.kind_settings``)."""
     _claim_outside_account(trigger)
     trigger.full_clean()
-    _sync_webhook_secret(trigger)
     now = timezone.now()
     if check_dates:
         _refuse_passed_dates(trigger, now=now)
@@ -202,7 +195,18 @@ def _validate_and_save(
         _arm(trigger, now=now)
     trigger.config_hash = trigger.compute_config_hash()
     trigger.save()
-    trigger_saved.send(sender=Trigger, trigger=trigger, created=before is None, before=before)
+    answers = trigger_saved.send(
+        sender=Trigger,
+        trigger=trigger,
+        created=before is None,
+        before=before,
+        kind_settings=trigger.kind_settings,
+        copied_from=copied_from,
+    )
+    taken = set().union(*(names or () for _receiver, names in answers))
+    if unknown := set(trigger.kind_settings) - taken:
+        # Inside the caller's transaction: nothing of this write is kept.
+        raise TypeError(f"Not a setting of a {trigger.provider_trigger_id} trigger: {unknown}")
     return trigger
 
 
@@ -215,13 +219,18 @@ def trigger_create(
     created_by: AbstractBaseUser | None = None,
     status: str = TriggerStatus.ACTIVE,
     config_is_whole: bool = False,
+    copied_from: Trigger | None = None,
     **fields,
 ) -> Trigger:
-    """Create a trigger; raises ValidationError (keyed by model field) on bad settings.
+    """Create a trigger; raises ValidationError (keyed by field) on bad settings.
 
+    ``fields`` are Trigger fields and a delivery kind's settings (a webhook's
+    ``webhook_path``, ``signature_verification`` …: _split_kind_settings).
     ``config_is_whole``: ``config`` is the trigger's whole configuration, typed columns
-    included (``schedule``, ``path``; see _reconcile_config).
+    included (``schedule``, ``path``; see _reconcile_config). ``copied_from``: the trigger
+    a duplicate copies, for the apps that copy their kind's settings.
     """
+    kind_settings = _split_kind_settings(fields)
     trigger = Trigger(
         tenant=tenant,
         provider_id=provider_id,
@@ -233,10 +242,9 @@ def trigger_create(
     )
     if not trigger.public_id:
         trigger.public_id = str(trigger.uuid)
-    if trigger.delivery in (Delivery.WEBHOOK, Delivery.EVENT):
-        trigger.webhook_token = _new_webhook_token()
-    _reconcile_config(trigger, set(fields), whole=config_is_whole)
-    return _validate_and_save(trigger, rearm=True, check_dates=True)
+    trigger.kind_settings = kind_settings
+    _reconcile_config(trigger, set(fields) | set(kind_settings), whole=config_is_whole)
+    return _validate_and_save(trigger, rearm=True, check_dates=True, copied_from=copied_from)
 
 
 @transaction.atomic
@@ -257,10 +265,11 @@ def trigger_update(
     locked = Trigger.objects.select_for_update().get(pk=trigger.pk)
     previous = copy.copy(locked)
     before = _schedule_state(locked)
+    locked.kind_settings = _split_kind_settings(fields)
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.updated_by = updated_by or locked.updated_by
-    _reconcile_config(locked, set(fields), whole=config_is_whole)
+    _reconcile_config(locked, set(fields) | set(locked.kind_settings), whole=config_is_whole)
     rearm = bool(_SCHEDULE_FIELDS & fields.keys()) or "config" in fields
     if status is not None and status != locked.status:
         _apply_requested_status(locked, status)
@@ -310,14 +319,14 @@ def triggers_set_enabled(
 
 @transaction.atomic
 def trigger_duplicate(*, trigger: Trigger, created_by: AbstractBaseUser | None = None) -> Trigger:
-    """A new, inactive trigger with the same settings, fresh counters and a new webhook URL.
-
-    A custom webhook path is unique, so the copy has none until one is chosen.
-    """
+    """A new, inactive trigger with the same settings, fresh counters and (made by the app
+    of its delivery kind, from ``copied_from``) a new webhook URL."""
     copied = {name: getattr(trigger, name) for name in _SETTINGS_FIELDS}
     copied["tenant"] = trigger.tenant
     copied["name"] = f"{trigger.name} (copy)"[: Trigger._meta.get_field("name").max_length]
-    return trigger_create(created_by=created_by, status=TriggerStatus.INACTIVE, **copied)
+    return trigger_create(
+        created_by=created_by, status=TriggerStatus.INACTIVE, copied_from=trigger, **copied
+    )
 
 
 def trigger_delete(*, trigger: Trigger) -> None:

@@ -15,7 +15,9 @@ trigger_validating = Signal()
 # create, an update or a duplicate, with ``trigger`` (as saved), ``created`` and ``before`` (a
 # copy of the row as it was read, None when created). The apps above keep the one-to-one tables
 # they own for a delivery kind (a polling trigger's state, a webhook's endpoint) from it, so
-# triggers never writes them.
+# triggers never writes them. Also ``kind_settings`` (the settings given that are not Trigger
+# fields, by name: a receiver returns the names it took; one no receiver takes is a TypeError)
+# and ``copied_from`` (the trigger a duplicate copies, else None).
 trigger_saved = Signal()
 
 # Sent by triggers.services inside the writing transaction when a rule moves triggers out of

@@ -4,7 +4,7 @@ Both URL forms (``/hooks/<token>``, ``/hooks/p/<custom path>``) end here (webhoo
 docs/webhooks.md has the whole pipeline. This module does what needs the database, around
 the pure steps of webhooks/pipeline.py:
 
-1. the trigger: unknown → 404; another method than its ``webhook_method`` → 405 with
+1. the trigger: unknown → 404; another method than its endpoint's ``method`` → 405 with
    Allow; not active (inactive, failed, stale, completed) → 409;
 2. (the view) Content-Length over WEBHOOK_MAX_BODY_BYTES → 413 before the body is read;
 3. the pure steps, with the trigger's settings compiled once per content (see ``_pipeline``)
@@ -25,7 +25,7 @@ Every error is a WebhookRejected, or the firing's FiringRefused (api/errors.py
 again: its compiled pipeline runs at once, and the execution's INSERT checks in the same
 statement that the trigger is still active, without rules that read its history
 (``policies.history_free_sql``) and exactly as it was read —
-URL, settings and signing secret, through ``Trigger.delivery_version``, which PostgreSQL
+URL, settings and signing secret, through ``WebhookEndpoint.delivery_version``, which PostgreSQL
 changes whenever one of them does (``_unchanged_condition``).
 That saves a query per delivery (a third of what the database does for one). Whatever
 that path cannot settle — any rejection, a Slack challenge, a filtered delivery, another
@@ -63,6 +63,7 @@ from webhooks.errors import (
     TriggerMisconfigured,
     WebhookRejected,
 )
+from webhooks.models import WebhookEndpoint
 from webhooks.pipeline import (
     Accepted,
     Challenge,
@@ -83,14 +84,16 @@ class Ingested:
 
 # What the firing reads of a trigger; loaded into a deferred Trigger with ``from_db``.
 _FIRING_FIELDS = (
-    "id", "tenant_id", "provider_id", "provider_trigger_id", "max_retries", "webhook_method",
+    "id", "tenant_id", "provider_id", "provider_trigger_id", "max_retries",
     *policies.RULE_FIELDS,
 )  # fmt: skip
 # The webhook settings, read as stored (JSON text): with the signing secret's ciphertext they
 # are the key of the compiled-pipeline cache, so nothing is parsed or compiled per request.
+# (table alias, field) each: the endpoint's settings and its trigger's config.
 _SETTINGS_COLUMNS = (
-    "authentication", "signature_verification", "input_schema", "message_template",
-    "output_transform", "config", "webhook_secret_digest",
+    ("e", "authentication"), ("e", "signature_verification"), ("e", "input_schema"),
+    ("e", "message_template"), ("e", "output_transform"), ("t", "config"),
+    ("e", "secret_digest"),
 )  # fmt: skip
 
 
@@ -101,20 +104,24 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
     concrete = Trigger._meta.concrete_fields
     positions = [i for i, f in enumerate(concrete) if f.attname in _FIRING_FIELDS]
     columns = [f"t.{concrete[i].column}" for i in positions]
-    columns += [f"t.{Trigger._meta.get_field(name).column}" for name in _SETTINGS_COLUMNS]
-    version = Trigger._meta.get_field("delivery_version").column
+    models = {"t": Trigger, "e": WebhookEndpoint}
+    columns += [f"{alias}.{models[alias]._meta.get_field(name).column}"
+                for alias, name in _SETTINGS_COLUMNS]  # fmt: skip
+    endpoint = WebhookEndpoint._meta
     origin = Trigger._meta.get_field("origin").column
     select = (
-        f"SELECT {', '.join(columns)}, c.encrypted_value, t.{version} "
-        f"FROM {Trigger._meta.db_table} t "
-        f"LEFT JOIN {Credential._meta.db_table} c ON c.id = t.signing_secret_id WHERE t."
+        f"SELECT {', '.join(columns)}, c.encrypted_value, e.{endpoint.get_field('method').column}, "
+        f"e.{endpoint.get_field('delivery_version').column} "
+        f"FROM {endpoint.db_table} e "
+        f"JOIN {Trigger._meta.db_table} t ON t.id = e.{endpoint.pk.column} "
+        f"LEFT JOIN {Credential._meta.db_table} c ON c.id = e.signing_secret_id WHERE "
     )
     return positions, {
-        "token": select + "webhook_token = %s",
-        "path": select + "webhook_path = %s",
+        "token": select + f"e.{endpoint.get_field('token').column} = %s",
+        "path": select + f"e.{endpoint.get_field('path').column} = %s",
         # /v1/webhooks/<uuid> is the provider API's: a uuid is no secret (the APIs show it),
         # so every other trigger is reached only by its token or custom path.
-        "uuid": select + f"uuid = %s AND t.{origin} = '{TriggerOrigin.PROVIDER.value}'",
+        "uuid": select + f"t.uuid = %s AND t.{origin} = '{TriggerOrigin.PROVIDER.value}'",
     }
 
 
@@ -188,7 +195,7 @@ def _remember(key: tuple[str, str | None], trigger: Trigger) -> None:
     active, without rules that read its history (those take the row lock), with a
     ``delivery_version`` (kept by
     PostgreSQL; NULL on other databases, and without the database triggers of
-    triggers/migrations/0003 the INSERT would never match).
+    webhooks/migrations/0002 the INSERT would never match).
     Otherwise forget the URL, so a disabled trigger's deliveries are not tried twice."""
     if (
         trigger.status == policies.FIRING_STATUS
@@ -238,18 +245,27 @@ def _unchanged_condition() -> str:
     def column(name: str) -> str:
         return Trigger._meta.get_field(name).column
 
-    checks = [f"t.{column(name)} = %s" for name in ("id", "status", "delivery_version")]
+    endpoint = WebhookEndpoint._meta
+    checks = [f"t.{column(name)} = %s" for name in ("id", "status")]
+    checks.append(f"e.{endpoint.get_field('delivery_version').column} = %s")
     checks.append(policies.history_free_sql("t", column))
-    return f"EXISTS (SELECT 1 FROM {Trigger._meta.db_table} t WHERE {' AND '.join(checks)})"
+    return (
+        f"EXISTS (SELECT 1 FROM {Trigger._meta.db_table} t JOIN {endpoint.db_table} e "
+        f"ON e.{endpoint.pk.column} = t.id WHERE {' AND '.join(checks)})"
+    )
 
 
 # Everything else a remembered trigger's firing and pipeline use, which must be unchanged:
-# PostgreSQL gives Trigger.delivery_version a new value when any of them, the signing secret
-# or its value changes (triggers/migrations/0003, checked by tests/triggers/
+# PostgreSQL gives WebhookEndpoint.delivery_version a new value when any of them, the signing
+# secret or its value changes (webhooks/migrations/0002, checked by tests/webhooks/
 # test_delivery_version.py), so the INSERT compares that one column.
-_VERSIONED_FIELDS = (
-    "tenant_id", "max_retries", "webhook_token", "webhook_path", "provider_id",
-    "provider_trigger_id", *_SETTINGS_COLUMNS, "signing_secret_id", "webhook_method",
+_VERSIONED_TRIGGER_FIELDS = (
+    "tenant_id", "max_retries", "provider_id", "provider_trigger_id",
+    *(name for alias, name in _SETTINGS_COLUMNS if alias == "t"),
+)  # fmt: skip
+_VERSIONED_ENDPOINT_FIELDS = (
+    "token", "path", "method", "signing_secret_id",
+    *(name for alias, name in _SETTINGS_COLUMNS if alias == "e"),
 )  # fmt: skip
 
 
@@ -262,8 +278,9 @@ def find_trigger(
 ) -> Trigger:
     """The webhook (or Slack event) trigger at this URL, with one query; 404 otherwise.
 
-    A deferred Trigger holding what the firing reads, plus ``webhook_settings``: the stored
-    webhook settings and signing-secret ciphertext, the key of the compiled pipeline.
+    A deferred Trigger holding what the firing reads, plus its endpoint's ``webhook_method``,
+    ``delivery_version`` and ``webhook_settings``: the stored webhook settings and
+    signing-secret ciphertext, the key of the compiled pipeline.
     """
     positions, queries = _lookup()
     by, value = ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
@@ -281,10 +298,10 @@ def find_trigger(
     # Hashable as read: JSON columns come back as text (Django registers jsonb as text).
     stored = (
         value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
-        for value in row[len(positions) : -1]
+        for value in row[len(positions) : -2]
     )
     trigger.webhook_settings = (trigger.provider_id, *stored)
-    trigger.delivery_version = row[-1]
+    trigger.webhook_method, trigger.delivery_version = row[-2:]
     return trigger
 
 

@@ -126,11 +126,12 @@ def test_deleting_a_credential_makes_its_triggers_stale(alice_client, acme, make
     created = alice_client.post(
         "/api/credentials", {"name": "k", "value": "1"}, format="json"
     ).json()
-    trigger = make_trigger(acme, "webhook", signing_secret_id=created["id"])
+    secret = Credential.objects.get(pk=created["id"])
+    trigger = make_trigger(acme, "webhook", signing_secret=secret)
     assert alice_client.delete(f"/api/credentials/{created['id']}").status_code == 204
     assert not Credential.objects.exists()
     trigger.refresh_from_db()
-    assert trigger.status == "stale" and trigger.signing_secret_id is None
+    assert trigger.status == "stale" and trigger.webhook_endpoint.signing_secret_id is None
     assert "'k' was deleted" in trigger.error_message
 
 

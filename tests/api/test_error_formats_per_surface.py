@@ -45,9 +45,9 @@ API_SURFACES = [name for name in SURFACES if name != "webhooks"]
 @pytest.fixture
 def surfaces(acme, alice, acme_agent):
     hook = trigger_create(tenant=acme, provider_trigger_id="webhook", name="h", created_by=alice)
+    token = hook.webhook_endpoint.token
     return {
-        name: (post.format(token=hook.webhook_token), missing.format(token=hook.webhook_token),
-               *rest)
+        name: (post.format(token=token), missing.format(token=token), *rest)
         for name, (post, missing, *rest) in SURFACES.items()
     }  # fmt: skip
 

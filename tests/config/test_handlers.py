@@ -61,7 +61,7 @@ def signature(body: bytes, secret: str = GITHUB_SECRET) -> str:
 
 def test_it_stores_a_delivery_through_the_lean_handler(hook):
     status, headers, content = call(
-        get_application(), "POST", f"/hooks/{hook.webhook_token}", BODY,
+        get_application(), "POST", f"/hooks/{hook.webhook_endpoint.token}", BODY,
         X_Hub_Signature_256=signature(BODY),
     )  # fmt: skip
 
@@ -90,7 +90,7 @@ def test_a_custom_path_and_a_rejection_take_the_same_handler(hook):
 
 def test_a_host_outside_allowed_hosts_is_a_400_in_problem_json(hook):
     status, headers, content = call(
-        get_application(), "POST", f"/hooks/{hook.webhook_token}", BODY,
+        get_application(), "POST", f"/hooks/{hook.webhook_endpoint.token}", BODY,
         X_Hub_Signature_256=signature(BODY), HOST="evil.example",
     )  # fmt: skip
 

@@ -122,7 +122,7 @@ def test_a_stored_webhook_delivery_is_counted(client, acme, make_trigger):
     before = value(scrape(client), f"{P}webhook_requests_total", outcome="stored")
 
     response = client.post(
-        f"/hooks/{hook.webhook_token}", data=b"{}", content_type="application/json"
+        f"/hooks/{hook.webhook_endpoint.token}", data=b"{}", content_type="application/json"
     )
     purge_test_queue()
 

@@ -57,7 +57,7 @@ def test_a_1_mib_delivery_to_a_300_fold_prompt_fails_within_a_minute_in_bounded_
     memory = PeakMemory(worker.process.pid)
     sent_at = time.monotonic()
     response = client.post(
-        f"/hooks/{trigger.webhook_token}", data=body, content_type="application/json"
+        f"/hooks/{trigger.webhook_endpoint.token}", data=body, content_type="application/json"
     )
     assert response.status_code == 202, response.content
 

@@ -64,7 +64,7 @@ def _run_now(client, trigger):
 
 def _webhook(client, trigger):
     response = client.post(
-        f"/hooks/{trigger.webhook_token}", data=b"{}", content_type="application/json"
+        f"/hooks/{trigger.webhook_endpoint.token}", data=b"{}", content_type="application/json"
     )
     if response.status_code == 202:
         return ("fired", None)

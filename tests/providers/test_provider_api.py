@@ -88,7 +88,7 @@ def test_a_project_trigger_is_created_disabled_with_its_key_shown_once(
     assert stripe_trigger["project_id"] == "support" and stripe_trigger["agent_id"] is None
     assert stripe_trigger["api_key"].startswith("trk_")
     trigger = Trigger.objects.get()
-    assert (trigger.origin, trigger.signing_secret, trigger.connection) == (
+    assert (trigger.origin, trigger.webhook_endpoint.signing_secret, trigger.connection) == (
         "provider", stripe_connection, stripe_connection,
     )  # fmt: skip
     again = alice_client.get(f"/triggers/{stripe_trigger['project_trigger_id']}").json()

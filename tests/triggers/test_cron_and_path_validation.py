@@ -42,6 +42,6 @@ def test_dots_inside_a_segment_are_fine_and_a_trailing_slash_is_dropped(client, 
     trigger = trigger_create(tenant=acme, provider_trigger_id="webhook", name="h",
                              created_by=alice, webhook_path="/v1.2/news.feed/")  # fmt: skip
 
-    assert trigger.webhook_path == "/v1.2/news.feed"
+    assert trigger.webhook_endpoint.path == "/v1.2/news.feed"
     response = client.post("/hooks/p/v1.2/news.feed", data=b"{}", content_type="application/json")
     assert response.status_code == 202

@@ -198,7 +198,10 @@ def test_the_client_s_requests_are_answered_as_it_reads_them(api, client, clock,
         assert body["config"] == created["config"] and body["webhook_secret"] is None
         assert (body["project_id"], body["space_id"]) == ("prj_shop", "sp_1")  # kept
     assert api.get(f"/api/triggers/{hook['id']}").json()["custom_cron_expression"] is None
-    assert Trigger.objects.get(pk=hook["id"]).webhook_secret_digest == stored.webhook_secret_digest
+    assert (
+        Trigger.objects.get(pk=hook["id"]).webhook_endpoint.secret_digest
+        == stored.webhook_endpoint.secret_digest
+    )
 
     # -- executions: an order delivered, the digest's one-time run, a test run -----------------
     delivered = deliver(client, hook, ORDER, X_Shop="shop-1", X_Webhook_Secret=secret)
@@ -596,7 +599,7 @@ def test_webhook_method_on_other_types_is_ignored(alice_client):
         "/api/triggers", {**schedule_body(), "webhook_method": "GET"}, format="json"
     )
     assert created.status_code == 201 and created.json()["webhook_method"] is None
-    assert Trigger.objects.get().webhook_method == "POST"
+    assert not hasattr(Trigger.objects.get(), "webhook_endpoint")  # a schedule has no URL
 
 
 def test_project_id_names_a_project_of_the_caller_s_tenant(alice_client, acme, globex):

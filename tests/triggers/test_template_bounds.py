@@ -77,7 +77,9 @@ def hook(acme, alice):
 
 def deliver(client, trigger, body):
     return client.post(
-        f"/hooks/{trigger.webhook_token}", data=json.dumps(body), content_type="application/json"
+        f"/hooks/{trigger.webhook_endpoint.token}",
+        data=json.dumps(body),
+        content_type="application/json",
     )
 
 

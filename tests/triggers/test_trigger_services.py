@@ -17,15 +17,15 @@ def test_it_creates_a_cron_trigger_armed_for_its_next_slot(acme, make_trigger):
     assert trigger.next_fire_at.minute % 5 == 0
     assert len(trigger.config_hash) == 64
     assert trigger.public_id == str(trigger.uuid)
-    assert trigger.webhook_token is None and trigger.webhook_url is None
+    assert not hasattr(trigger, "webhook_endpoint") and trigger.webhook_url is None
 
 
 def test_it_gives_webhook_triggers_an_unguessable_url(acme, make_trigger, settings):
     first = make_trigger(acme, "webhook")
     second = make_trigger(acme, "webhook")
     assert first.webhook_url.startswith(f"{settings.PUBLIC_BASE_URL}/hooks/")
-    assert len(first.webhook_token) >= 40
-    assert first.webhook_token != second.webhook_token
+    assert len(first.webhook_endpoint.token) >= 40
+    assert first.webhook_endpoint.token != second.webhook_endpoint.token
     assert first.next_fire_at is None
 
 
@@ -119,7 +119,10 @@ def test_duplicate_copies_settings_but_not_identity_or_counters(acme, alice, mak
     assert copy.custom_task == {"steps": [1, 2]}
     assert copy.max_executions_per_hour == 10
     assert (copy.execution_count, copy.error_count, copy.last_execution_status) == (0, 0, "")
-    assert copy.webhook_token and copy.webhook_token != original.webhook_token
+    assert (
+        copy.webhook_endpoint.token
+        and copy.webhook_endpoint.token != original.webhook_endpoint.token
+    )
 
 
 def test_deleting_a_connection_makes_its_triggers_stale_with_the_reason(acme, make_trigger):

@@ -85,7 +85,7 @@ def test_every_key_of_an_object_transformation_shares_one_budget(client, acme, a
     )  # fmt: skip
 
     response = client.post(
-        f"/hooks/{trigger.webhook_token}", data=b"[1]", content_type="application/json"
+        f"/hooks/{trigger.webhook_endpoint.token}", data=b"[1]", content_type="application/json"
     )
 
     assert response.status_code == 422

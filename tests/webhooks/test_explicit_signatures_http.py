@@ -84,7 +84,7 @@ def hook(acme, alice_client, acme_agent):
 
 def post(client, trigger, body=BODY, **headers):
     return client.post(
-        f"/hooks/{trigger.webhook_token}",
+        f"/hooks/{trigger.webhook_endpoint.token}",
         data=body,
         content_type="application/json",
         headers=headers,

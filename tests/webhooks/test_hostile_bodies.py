@@ -66,7 +66,10 @@ def test_hostile_bodies_are_a_4xx_problem_naming_it_and_store_nothing(
 ):
     extra = {"HTTP_CONTENT_ENCODING": "gzip"} if body[:2] == b"\x1f\x8b" else {}
     response = client.post(
-        f"/hooks/{hook.webhook_token}?{query}", data=body, content_type=content_type, **extra
+        f"/hooks/{hook.webhook_endpoint.token}?{query}",
+        data=body,
+        content_type=content_type,
+        **extra,
     )
 
     assert response.status_code == status, response.content
@@ -82,7 +85,7 @@ def test_twenty_megabytes_are_refused_before_they_are_read(client, hook):
     body = b'{"a": "' + b"x" * (20 * 1024 * 1024) + b'"}'
 
     response = client.post(
-        f"/hooks/{hook.webhook_token}", data=body, content_type="application/json"
+        f"/hooks/{hook.webhook_endpoint.token}", data=body, content_type="application/json"
     )
 
     assert response.status_code == 413
@@ -92,7 +95,7 @@ def test_twenty_megabytes_are_refused_before_they_are_read(client, hook):
 
 def test_a_remembered_trigger_refuses_them_the_same_way(client, hook):
     # The second delivery takes the one-statement path (webhooks/delivery.py).
-    url = f"/hooks/{hook.webhook_token}"
+    url = f"/hooks/{hook.webhook_endpoint.token}"
     assert client.post(url, data=b'{"a": 1}', content_type="application/json").status_code == 202
 
     response = client.post(url, data=b'{"a": "\\u0000"}', content_type="application/json")
@@ -106,7 +109,7 @@ def test_the_body_that_can_be_stored_is_stored_whole(client, hook):
     text = '{"emoji": "\\ud83d\\ude00", "n": 1e308, "deep": ' + "[" * 99 + "]" * 99 + "}"
 
     response = client.post(
-        f"/hooks/{hook.webhook_token}?q=fine", data=text, content_type="application/json"
+        f"/hooks/{hook.webhook_endpoint.token}?q=fine", data=text, content_type="application/json"
     )
 
     assert response.status_code == 202, response.content
@@ -119,7 +122,7 @@ def test_a_utf16_body_is_stored_with_its_raw_text_made_storable(client, hook):
     body = '{"a": 1}'.encode("utf-16")  # valid JSON to Python; its raw bytes hold NULs
 
     response = client.generic(
-        "POST", f"/hooks/{hook.webhook_token}", body, "application/json; charset=utf-16"
+        "POST", f"/hooks/{hook.webhook_endpoint.token}", body, "application/json; charset=utf-16"
     )
 
     assert response.status_code == 202, response.content

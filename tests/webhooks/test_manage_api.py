@@ -82,7 +82,7 @@ def test_the_ui_create_body_makes_a_webhook_trigger(created, acme_agent):
     assert created["webhookUrl"].startswith("https://triggers.example.test/hooks/")
     trigger = Trigger.objects.get(public_id="orders")
     assert (trigger.agent, trigger.origin, trigger.status) == (acme_agent, "management", "active")
-    assert "tok_0123456789abcdef" not in json.dumps(trigger.authentication)
+    assert "tok_0123456789abcdef" not in json.dumps(trigger.webhook_endpoint.authentication)
 
 
 def test_a_minimal_create_gets_an_id_and_a_warning(alice_client, acme_agent):
@@ -110,7 +110,7 @@ def test_header_authentication_missing_is_401_wrong_is_403_right_is_stored(clien
 
 
 def test_patch_with_the_ui_body_keeps_the_header_value(alice_client, client, created):
-    stored = Trigger.objects.get().authentication
+    stored = Trigger.objects.get().webhook_endpoint.authentication
     response = alice_client.patch(
         f"{BASE}/orders",
         {"id": "orders", "name": "Orders v2",
@@ -122,7 +122,7 @@ def test_patch_with_the_ui_body_keeps_the_header_value(alice_client, client, cre
     assert response.status_code == 200, response.content
     assert set(response.json()) == {"data"}
     assert response.json()["data"]["name"] == "Orders v2"
-    assert Trigger.objects.get().authentication == stored
+    assert Trigger.objects.get().webhook_endpoint.authentication == stored
     assert deliver(client, created, X_Shop_Token="tok_0123456789abcdef").status_code == 202
 
 

@@ -35,7 +35,7 @@ def test_a_frontend_api_webhooks_uuid_does_not_open_it(alice_client, client):
     assert_refused_and_nothing_stored(post(client, f"/v1/webhooks/{trigger.uuid}"))
 
     # Its secret URL still delivers.
-    delivered = post(client, f"/hooks/{trigger.webhook_token}")
+    delivered = post(client, f"/hooks/{trigger.webhook_endpoint.token}")
     purge_test_queue()
     assert delivered.status_code == 202, delivered.content
     assert Execution.objects.get().trigger_id == trigger.pk
@@ -67,7 +67,7 @@ def test_a_refused_uuid_stays_refused_after_the_trigger_delivered(client, acme, 
     """This process remembers triggers it served, by URL (webhooks/delivery.py): a delivery
     by token must not make the uuid a way in."""
     trigger = make_trigger(acme, "webhook")
-    assert post(client, f"/hooks/{trigger.webhook_token}").status_code == 202
+    assert post(client, f"/hooks/{trigger.webhook_endpoint.token}").status_code == 202
     purge_test_queue()
 
     response = post(client, f"/v1/webhooks/{trigger.uuid}")

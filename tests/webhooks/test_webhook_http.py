@@ -25,6 +25,7 @@ from executions import dispatch
 from executions.models import Execution
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
+from webhooks.models import WebhookEndpoint
 
 BODY = json.dumps({"id": "evt_1", "event_id": "Ev1", "issue": {"title": "Bug"}}).encode()
 SECRETS = {
@@ -72,7 +73,7 @@ def hook(acme, make_trigger):
 
 def post(client, trigger, body=BODY, **headers):
     return client.post(
-        f"/hooks/{trigger.webhook_token}", data=body, content_type="application/json",
+        f"/hooks/{trigger.webhook_endpoint.token}", data=body, content_type="application/json",
         headers=headers,
     )  # fmt: skip
 
@@ -173,7 +174,7 @@ def test_unknown_urls_and_other_methods_are_problems(client, hook):
     assert_problem(client.post("/hooks/p/in/other", data=BODY, content_type="application/json"),
                    404, "not_found")  # fmt: skip
     for method in (client.get, client.put, client.delete):
-        response = method(f"/hooks/{trigger.webhook_token}")
+        response = method(f"/hooks/{trigger.webhook_endpoint.token}")
         assert_problem(response, 405, "method_not_allowed")
         assert response["Allow"] == "POST"
 
@@ -181,7 +182,7 @@ def test_unknown_urls_and_other_methods_are_problems(client, hook):
 def test_a_trailing_slash_is_accepted_on_the_token_url(client, hook):
     trigger = hook()
 
-    response = client.post(f"/hooks/{trigger.webhook_token}/", data=BODY,
+    response = client.post(f"/hooks/{trigger.webhook_endpoint.token}/", data=BODY,
                            content_type="application/json")  # fmt: skip
 
     assert response.status_code == 202
@@ -192,9 +193,9 @@ def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read(client,
     trigger = hook()
 
     # The test client's payload refuses reads past the bytes it holds: this proves no read.
-    declared = client.post(f"/hooks/{trigger.webhook_token}", data=BODY,
+    declared = client.post(f"/hooks/{trigger.webhook_endpoint.token}", data=BODY,
                            content_type="application/json", CONTENT_LENGTH="5000")  # fmt: skip
-    chunked = client.post(f"/hooks/{trigger.webhook_token}", data=BODY,
+    chunked = client.post(f"/hooks/{trigger.webhook_endpoint.token}", data=BODY,
                           content_type="application/json",
                           headers={"Transfer-Encoding": "chunked"})  # fmt: skip
 
@@ -213,7 +214,11 @@ def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read(client,
 )
 def test_a_stored_setting_that_does_not_compile_is_500_problem_json(client, hook, setting):
     trigger = hook()
-    Trigger.objects.filter(pk=trigger.pk).update(**setting)  # past validation, as old data
+    # Past validation, as old data.
+    if "config" in setting:
+        Trigger.objects.filter(pk=trigger.pk).update(**setting)
+    else:
+        WebhookEndpoint.objects.filter(pk=trigger.pk).update(**setting)
 
     assert_problem(post(client, trigger), 500, "trigger_misconfigured")
 
@@ -222,7 +227,7 @@ def test_an_edited_trigger_never_runs_its_old_settings(client, hook):
     trigger = hook(input_schema={"type": "object", "required": ["id"]})
     assert post(client, trigger).status_code == 202
 
-    Trigger.objects.filter(pk=trigger.pk).update(input_schema={"required": ["missing"]})
+    WebhookEndpoint.objects.filter(pk=trigger.pk).update(input_schema={"required": ["missing"]})
     response = post(client, trigger, Idempotency_Key="another")
 
     assert response.status_code == 422
@@ -287,7 +292,7 @@ def test_a_signing_secret_of_another_tenant_is_refused_when_saving(hook, globex)
 @pytest.mark.django_db(transaction=True)
 def test_a_limit_holds_under_parallel_deliveries(live_server, hook, race):
     trigger = hook("github", max_executions_per_hour=3)
-    url = f"{live_server.url}/hooks/{trigger.webhook_token}"
+    url = f"{live_server.url}/hooks/{trigger.webhook_endpoint.token}"
 
     numbers = iter(range(10))
 

@@ -36,7 +36,7 @@ def make_hook(acme, alice):
 
 
 def post(client, trigger, body=BODY, content_type="application/json", **headers):
-    url = f"/hooks/{trigger.webhook_token}"
+    url = f"/hooks/{trigger.webhook_endpoint.token}"
     return client.post(url, data=body, content_type=content_type, headers=headers)
 
 
@@ -243,7 +243,7 @@ def test_header_authentication_is_401_missing_403_wrong_and_never_stores_the_val
             {"headers": [{"name": "X-Token", "value": "tok-value-1"}]}
         )
     )
-    assert "tok-value-1" not in json.dumps(hook.authentication)
+    assert "tok-value-1" not in json.dumps(hook.webhook_endpoint.authentication)
 
     assert_problem(post(client, hook), 401, "missing_credentials")
     assert_problem(post(client, hook, X_Token="tok-value-2"), 403, "invalid_credentials")
@@ -273,7 +273,7 @@ def test_a_disabled_trigger_answers_409_and_an_unknown_token_404(client, make_ho
     assert_problem(
         client.post("/hooks/not-a-token", data=BODY, content_type="application/json"), 404
     )
-    assert_problem(client.get(f"/hooks/{hook.webhook_token}"), 405)
+    assert_problem(client.get(f"/hooks/{hook.webhook_endpoint.token}"), 405)
 
 
 def test_over_the_limit_is_429_with_retry_after(client, make_hook):
@@ -318,7 +318,7 @@ def test_ten_parallel_identical_deliveries_make_one_execution(live_server, make_
         "X-GitHub-Delivery": "delivery-42",
         "Content-Type": "application/json",
     }
-    url = f"{live_server.url}/hooks/{hook.webhook_token}"
+    url = f"{live_server.url}/hooks/{hook.webhook_endpoint.token}"
 
     responses = race(lambda: httpx.post(url, content=BODY, headers=headers, timeout=30), 10)
 

@@ -27,7 +27,7 @@ def make_hook(acme, alice):
 
 
 def deliver(client, hook, query="", **headers):
-    url = f"/hooks/{hook.webhook_token}{query}"
+    url = f"/hooks/{hook.webhook_endpoint.token}{query}"
     return client.post(url, data=BODY, content_type="application/json", headers=headers)
 
 

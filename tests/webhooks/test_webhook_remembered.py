@@ -35,7 +35,7 @@ def hook(github_hook):
 
 def deliver(client, trigger, body=BODY, *, secret=GITHUB_SECRET, url=None, **headers):
     return client.post(
-        url or f"/hooks/{trigger.webhook_token}",
+        url or f"/hooks/{trigger.webhook_endpoint.token}",
         data=body,
         content_type="application/json",
         headers={"X-Hub-Signature-256": sign(body, secret), **headers},
@@ -46,7 +46,7 @@ def deliver(client, trigger, body=BODY, *, secret=GITHUB_SECRET, url=None, **hea
 def served(client, hook):
     """The hook after one delivery: remembered by this process."""
     assert deliver(client, hook).status_code == 202
-    assert ("token", hook.webhook_token) in ingestion._remembered
+    assert ("token", hook.webhook_endpoint.token) in ingestion._remembered
     return hook
 
 
@@ -76,7 +76,7 @@ def test_a_disabled_trigger_answers_409_and_stores_nothing(client, served):
 
 
 def test_a_rotated_secret_takes_effect_at_once(client, served):
-    credential_set_value(credential=served.signing_secret, value="new-secret")
+    credential_set_value(credential=served.webhook_endpoint.signing_secret, value="new-secret")
 
     old = deliver(client, served, secret=GITHUB_SECRET)
     new = deliver(client, served, secret="new-secret")
@@ -127,7 +127,7 @@ def test_a_moved_path_no_longer_answers(client, served):
 
 
 def test_a_deleted_trigger_answers_404(client, served):
-    token = served.webhook_token
+    token = served.webhook_endpoint.token
     trigger_delete(trigger=served)
 
     gone = client.post(f"/hooks/{token}", data=BODY, content_type="application/json",
@@ -167,12 +167,12 @@ def test_the_execution_counters_a_worker_updates_do_not_unsettle_it(client, serv
 
 def test_a_trigger_without_a_version_is_served_but_not_remembered(client, hook):
     # As if the database triggers that keep it were missing: every INSERT would miss.
-    type(hook).objects.filter(pk=hook.pk).update(delivery_version=None)
+    type(hook.webhook_endpoint).objects.filter(pk=hook.pk).update(delivery_version=None)
 
     first, second = deliver(client, hook), deliver(client, hook)
 
     assert (first.status_code, second.status_code) == (202, 202)
-    assert ("token", hook.webhook_token) not in ingestion._remembered
+    assert ("token", hook.webhook_endpoint.token) not in ingestion._remembered
     assert Execution.objects.count() == 2
 
 
@@ -189,7 +189,7 @@ def test_a_repeated_delivery_id_is_one_execution(client, served):
 def test_ten_parallel_identical_deliveries_to_a_remembered_trigger_make_one(
     live_server, hook, race
 ):
-    url = f"{live_server.url}/hooks/{hook.webhook_token}"
+    url = f"{live_server.url}/hooks/{hook.webhook_endpoint.token}"
     headers = {"X-Hub-Signature-256": sign(), "Content-Type": "application/json"}
     assert httpx.post(url, content=BODY, headers=headers, timeout=30).status_code == 202
 

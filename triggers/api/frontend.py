@@ -134,7 +134,9 @@ class TriggerSerializer(serializers.ModelSerializer):
         return trigger.space_id or None
 
     def get_webhook_method(self, trigger) -> WebhookMethod | None:
-        return trigger.webhook_method if trigger.delivery == Delivery.WEBHOOK else None
+        # The webhooks app's row, read through its reverse accessor (no import).
+        endpoint = getattr(trigger, "webhook_endpoint", None)
+        return endpoint.method if endpoint and trigger.delivery == Delivery.WEBHOOK else None
 
     def get_config(self, trigger) -> dict[str, Any]:
         return trigger.config if isinstance(trigger.config, dict) else {}
@@ -287,7 +289,9 @@ class TriggerViewSet(
     mixins.DestroyModelMixin,
     TenantScopedViewSet,
 ):
-    queryset = Trigger.objects.filter(frontend_types_q()).select_related("project")
+    queryset = Trigger.objects.filter(frontend_types_q()).select_related(
+        "project", "webhook_endpoint"
+    )
     lookup_value_regex = r"\d+"
     serializer_class = TriggerSerializer
     field_names = FIELD_NAMES

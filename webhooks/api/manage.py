@@ -76,11 +76,11 @@ class ManageTriggerSerializer(serializers.ModelSerializer):
 
     id = serializers.CharField(source="public_id")
     enabled = serializers.SerializerMethodField()
-    inputSchema = serializers.JSONField(source="input_schema")
-    outputTransform = serializers.JSONField(source="output_transform")
+    inputSchema = serializers.JSONField(source="webhook_endpoint.input_schema")
+    outputTransform = serializers.JSONField(source="webhook_endpoint.output_transform")
     messageTemplate = serializers.SerializerMethodField()
     authentication = serializers.SerializerMethodField()
-    signatureVerification = serializers.JSONField(source="signature_verification")
+    signatureVerification = serializers.JSONField(source="webhook_endpoint.signature_verification")
     signingSecretCredentialReferenceId = serializers.SerializerMethodField()
     runAsUserIds = serializers.SerializerMethodField()
     runAsUserId = serializers.SerializerMethodField()
@@ -102,13 +102,14 @@ class ManageTriggerSerializer(serializers.ModelSerializer):
         return trigger.status == "active"
 
     def get_messageTemplate(self, trigger) -> str | None:
-        return trigger.message_template or None
+        return trigger.webhook_endpoint.message_template or None
 
     def get_authentication(self, trigger) -> dict | None:
-        return authentication.shown_authentication(trigger.authentication)
+        return authentication.shown_authentication(trigger.webhook_endpoint.authentication)
 
     def get_signingSecretCredentialReferenceId(self, trigger) -> str | None:
-        return str(trigger.signing_secret_id) if trigger.signing_secret_id else None
+        secret_id = trigger.webhook_endpoint.signing_secret_id
+        return str(secret_id) if secret_id else None
 
     def get_runAsUserIds(self, trigger) -> list[uuid.UUID]:
         return _shown_users(trigger.run_as_user_ids or [], self.context, trigger)
@@ -314,7 +315,7 @@ class ManageSurface(RequestIdMixin, TenantScopedMixin):
     def webhook_triggers(self, agent: Agent) -> QuerySet[Trigger]:
         return Trigger.objects.filter(
             agent=agent, provider_id="builtin", provider_trigger_id="webhook"
-        ).select_related("agent")
+        ).select_related("agent", "webhook_endpoint")
 
     def trigger(self) -> Trigger:
         trigger = self.webhook_triggers(self.agent()).filter(public_id=self.kwargs["id"]).first()
@@ -365,7 +366,8 @@ class ManageTriggerViewSet(ManageSurface, viewsets.GenericViewSet):
         _no_other_place(values, self.kwargs)
         trigger = services.manage_trigger_create(agent=agent, values=values, user=request.user)
         answer = _one(ManageTriggerSerializer(trigger).data)
-        if not trigger.authentication and not trigger.signature_verification:
+        endpoint = trigger.webhook_endpoint
+        if not endpoint.authentication and not endpoint.signature_verification:
             answer["warning"] = UNAUTHENTICATED_WARNING
         return Response(answer, status=status.HTTP_201_CREATED)
 

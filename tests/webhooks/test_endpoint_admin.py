@@ -1,0 +1,53 @@
+"""The admin's webhook endpoint page changes settings as a write of the trigger."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from webhooks.models import WebhookEndpoint
+
+
+@pytest.fixture
+def root_client(client, db):
+    user = get_user_model().objects.create_superuser("root", password="pw-for-tests")
+    client.force_login(user)
+    return client
+
+
+def change(root_client, endpoint, **values):
+    form = {
+        "path": endpoint.path or "",
+        "method": endpoint.method,
+        "authentication": "null",
+        "signature_verification": "null",
+        "signing_secret": "",
+        "input_schema": "null",
+        "message_template": endpoint.message_template,
+        "output_transform": "null",
+        **values,
+    }
+    return root_client.post(f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/", form)
+
+
+def test_it_saves_a_setting_through_the_services(root_client, acme, make_trigger):
+    trigger = make_trigger(acme, "webhook")
+    endpoint = trigger.webhook_endpoint
+    before = WebhookEndpoint.objects.get(pk=trigger.pk).delivery_version
+
+    response = change(root_client, endpoint, path="/news/", input_schema='{"type": "object"}')
+
+    assert response.status_code == 302
+    saved = WebhookEndpoint.objects.get(pk=trigger.pk)
+    assert (saved.path, saved.input_schema) == ("/news", {"type": "object"})  # normalised
+    assert saved.delivery_version != before
+    trigger.refresh_from_db()
+    assert trigger.updated_by.username == "root"
+
+
+def test_it_refuses_a_setting_that_does_not_compile_on_its_field(root_client, acme, make_trigger):
+    trigger = make_trigger(acme, "webhook")
+
+    response = change(root_client, trigger.webhook_endpoint, input_schema='{"type": "strin"}')
+
+    assert response.status_code == 200
+    assert "input_schema" in response.context["adminform"].form.errors
+    assert WebhookEndpoint.objects.get(pk=trigger.pk).input_schema is None
