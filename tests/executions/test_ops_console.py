@@ -5,7 +5,6 @@ import json
 from datetime import timedelta
 
 import pytest
-import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -18,7 +17,7 @@ from executions.models import Execution
 from executions.scheduler import fire_due_triggers
 from executions.services import replays
 from executions.services.firing import execution_fire
-from tests.conftest import purge_test_queue
+from tests.conftest import BrokerQueues, purge_test_queue
 from triggers.models import Trigger
 from triggers.services import trigger_freeze
 
@@ -231,10 +230,7 @@ def test_bulk_replay_confirms_the_count_then_sends_the_task(
 
     assert 'id="replay-count">Replay <strong>3</strong> executions?' in confirm
     assert "Replaying 3 execution(s) in the background" in done
-    queued = redis.Redis.from_url(settings.CELERY_BROKER_URL).lrange(
-        settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1
-    )
-    tasks = [json.loads(message) for message in queued]
+    tasks = BrokerQueues().messages(settings.CELERY_TASK_DEFAULT_QUEUE)
     task = next(t for t in tasks if t["headers"]["task"] == replays.REPLAY_EXECUTIONS_TASK)
     assert set(task["headers"]["argsrepr"].strip("()").split("]")[0].strip("[").split(", ")) == {
         str(e.pk) for e in failed

@@ -7,30 +7,29 @@ import json
 from datetime import timedelta
 
 import pytest
-import redis
 from django.conf import settings
 from django.utils import timezone
 
 from executions.signals import beat_tick
 from polling import claims, receivers
 from polling.claims import POLL_TASK
+from tests.conftest import BrokerQueues
 from triggers.models import Trigger
 from triggers.services import trigger_disable
 
 
 @pytest.fixture
 def poll_queue():
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(settings.POLLING_QUEUE)
+    client = BrokerQueues()
+    client.purge(settings.POLLING_QUEUE)
     yield client
-    client.delete(settings.POLLING_QUEUE)
+    client.purge(settings.POLLING_QUEUE)
 
 
 def queued_polls(client) -> list:
     """The (trigger id, due time) polls in the poll queue's tasks."""
     polls = []
-    for raw in client.lrange(settings.POLLING_QUEUE, 0, -1):
-        message = json.loads(raw)
+    for message in client.messages(settings.POLLING_QUEUE):
         assert message["headers"]["task"] == POLL_TASK
         (task_polls,) = json.loads(base64.b64decode(message["body"]))[0]
         assert len(task_polls) <= settings.POLLING_POLLS_PER_TASK
