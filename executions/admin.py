@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -73,7 +74,7 @@ def _json_contains(field: str, wanted, features) -> Q:
         return Q(**{field: wanted})
     found = Q()
     for key, value in wanted.items():
-        if not isinstance(key, str) or not key or "__" in key or key.isdigit():
+        if not key or "__" in key or key.isdigit() or key in KeyTransform.get_lookups():
             return Q(pk__in=[])  # no lookup names such a key: not found, never a 500
         path = f"{field}__{key}"
         if isinstance(value, dict) and value:

@@ -174,6 +174,22 @@ def test_search_by_id_idempotency_key_and_payload(root, acme, make_trigger):
     assert found("nothing-like-it") == set()
 
 
+def test_a_payload_search_matches_lists_and_nulls_and_refuses_no_key(root, acme, make_trigger):
+    fired = _fire(
+        make_trigger(acme, "webhook"), request_payload={"body": {"ids": [1, 2], "n": None}}
+    )
+
+    def found(term: str) -> bool:
+        response = root.get(reverse(CHANGELIST), {"q": term})
+        assert response.status_code == 200
+        return str(fired.execution_id) in response.content.decode()
+
+    assert found('{"body": {"ids": [1, 2], "n": null}}')
+    assert not found('{"body": {"ids": [2]}, "n": 1}')
+    assert not found('{"body": {"exact": 1}}')  # a key SQLite's lookups would take for theirs
+    assert not found('{"body__n": null}')
+
+
 def test_replay_makes_a_new_execution_with_the_same_input_linked(root, acme, make_trigger):
     hook = make_trigger(acme, "webhook")
     failed = _finish(
