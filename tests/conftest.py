@@ -191,12 +191,11 @@ class BrokerQueues:
 
     def _files(self, queue: str) -> list[Path]:
         folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
-        # The transport's own order and queue match (kombu.transport.filesystem._get).
-        return [
-            folder / name
-            for name in sorted(os.listdir(folder))
-            if name.partition(".")[2] == f"{queue}.msg"
-        ]
+        # The transport's queue match (kombu.transport.filesystem._get); written order, as
+        # its names (milliseconds, then a uuid4) do not keep it within a millisecond.
+        paths = [folder / name for name in os.listdir(folder)]
+        matching = [path for path in paths if path.name.partition(".")[2] == f"{queue}.msg"]
+        return sorted(matching, key=lambda path: (path.stat().st_mtime_ns, path.name))
 
     def messages(self, queue: str) -> list[dict]:
         if self.redis is not None:  # workers pop the list's right end
