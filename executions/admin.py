@@ -10,7 +10,9 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import connections
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -59,6 +61,28 @@ def _pretty(value) -> str:
     if value is None:
         return "-"
     return format_html("<pre class='json'>{}</pre>", json.dumps(value, indent=2)[:50_000])
+
+
+def _json_contains(field: str, wanted, features) -> Q:
+    """``field`` contains ``wanted`` (JSONB ``@>``). A database without containment (SQLite)
+    asks for each of wanted's leaves at its path instead: an empty object there, a list or a
+    scalar equal to it."""
+    if features.supports_json_field_contains:
+        return Q(**{f"{field}__contains": wanted})
+    if not isinstance(wanted, dict):
+        return Q(**{field: wanted})
+    found = Q()
+    for key, value in wanted.items():
+        if not key or "__" in key or key.isdigit() or key in KeyTransform.get_lookups():
+            return Q(pk__in=[])  # no lookup names such a key: not found, never a 500
+        path = f"{field}__{key}"
+        if isinstance(value, dict) and value:
+            found &= _json_contains(path, value, features)
+        elif isinstance(value, dict):
+            found &= Q(**{f"{path}__isnull": False})
+        else:
+            found &= Q(**{path: value})
+    return found
 
 
 @admin.register(Execution)
@@ -128,8 +152,10 @@ class ExecutionAdmin(TenantScopedAdmin):
             except ValueError:
                 wanted = None
             if isinstance(wanted, dict | list):
+                features = connections[queryset.db].features
                 return queryset.filter(
-                    Q(request_payload__contains=wanted) | Q(input_data__contains=wanted)
+                    _json_contains("request_payload", wanted, features)
+                    | _json_contains("input_data", wanted, features)
                 ), False
         return queryset.filter(idempotency_key=term), False
 

@@ -56,9 +56,12 @@ def publish_run_messages(
         batch = getattr(producer, "batch", None)
         with batch() if batch is not None and len(arguments) > 1 else nullcontext():
             for argument in arguments:
+                # No time limits in the message (the Redis path has none either): the
+                # worker's own EXECUTION_TASK_TIME_LIMIT_SECONDS applies, not the publisher's.
                 app.send_task(
-                    RUN_EXECUTION_TASK, (argument,), eta=eta, producer=producer, queue=queue
-                )
+                    RUN_EXECUTION_TASK, (argument,), eta=eta, producer=producer, queue=queue,
+                    time_limit=None, soft_time_limit=None,
+                )  # fmt: skip
 
 
 def _run_message_format(app, queue: str) -> RunMessageFormat:

@@ -30,6 +30,7 @@ same. The sender's 2xx still comes only after the commit.
 """
 
 import atexit
+import json
 import logging
 import math
 import os
@@ -60,8 +61,9 @@ _LOCK_KEY = 0x6469737061746368
 _SPARE_LANES = 32
 # One pass claims at most this many (a larger bound fills up over several passes).
 _MAX_PER_PASS = 1000
-_WAITING = "e.status = 'pending' AND e.dispatched_at IS NULL"
-_IN_FLIGHT = "status IN ('pending', 'running') AND dispatched_at IS NOT NULL"
+_PENDING, _RUNNING = ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value
+_WAITING = f"e.status = '{_PENDING}' AND e.dispatched_at IS NULL"
+_IN_FLIGHT = f"e.status IN ('{_PENDING}', '{_RUNNING}') AND e.dispatched_at IS NOT NULL"
 
 
 def enqueue_on_commit(execution_ids: Iterable[uuid.UUID], *, batched: bool = False) -> None:
@@ -150,7 +152,7 @@ def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int
     if _in_flight_total() > sum(limits.values()) - min_places:  # one index read, no lock
         return 0
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql":  # SQLite's BEGIN IMMEDIATE already serializes
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
         by_tenant, by_trigger, by_class = _in_flight_counts()
@@ -218,21 +220,24 @@ def run_messages(
 
 def _claim(pks: list[int], now: datetime) -> dict[int, uuid.UUID]:
     """Mark the picked executions dispatched (those still waiting); pk -> execution_id."""
-    if connection.vendor != "postgresql":
-        claimed = dict(
-            Execution.objects.filter(
-                pk__in=pks, status=ExecutionStatus.PENDING, dispatched_at__isnull=True
-            ).values_list("pk", "execution_id")
-        )
-        Execution.objects.filter(pk__in=list(claimed)).update(dispatched_at=now)
-        return claimed
+    picked, picked_params = _one_of("e.id", pks)
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE executions_execution e SET dispatched_at = %s WHERE e.id = ANY(%s) "
-            f"AND {_WAITING} RETURNING e.id, e.execution_id",
-            [now, pks],
+            f"UPDATE executions_execution AS e SET dispatched_at = %s WHERE {picked} "
+            f"AND {_WAITING} RETURNING id, execution_id",
+            [connection.ops.adapt_datetimefield_value(now), *picked_params],
         )
-        return dict(cursor.fetchall())
+        field = Execution._meta.get_field("execution_id")
+        return {pk: field.to_python(execution_id) for pk, execution_id in cursor.fetchall()}
+
+
+def _one_of(column: str, values: list) -> tuple[str, list]:
+    """SQL for ``column`` being one of ``values``, with its parameters: one array on
+    PostgreSQL (one prepared statement whatever their number); SQLite has no arrays and
+    reads them from one JSON array instead."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [values]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
 
 
 def _publish(messages: list, agent_runs: set) -> int:
@@ -252,7 +257,7 @@ def _execution_ids(messages: list) -> list:
 
 def _in_flight_total() -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM executions_execution WHERE {_IN_FLIGHT}")
+        cursor.execute(f"SELECT count(*) FROM executions_execution AS e WHERE {_IN_FLIGHT}")
         return cursor.fetchone()[0]
 
 
@@ -267,8 +272,7 @@ def _in_flight_counts() -> tuple[dict, dict[int, int], dict[bool, int]]:
             "SELECT e.tenant_id, e.trigger_id, a.runner, count(*) FROM executions_execution e "
             "JOIN triggers_trigger t ON t.id = e.trigger_id "
             "LEFT JOIN accounts_agent a ON a.id = t.agent_id "
-            "WHERE e.status IN ('pending', 'running') AND e.dispatched_at IS NOT NULL "
-            "GROUP BY e.tenant_id, e.trigger_id, a.runner"
+            f"WHERE {_IN_FLIGHT} GROUP BY e.tenant_id, e.trigger_id, a.runner"
         )
         for tenant_id, trigger_id, runner, count in cursor.fetchall():
             by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + count
@@ -353,7 +357,7 @@ ORDER BY lane.tenant_id, lane.trigger_id, w.available_at, w.id
 def _waiting_lanes(places: int, now: datetime) -> list[fairness.Lane]:
     """The waiting executions a pass chooses among, as lanes (one per trigger)."""
     default_limit = settings.EXECUTION_TRIGGER_MAX_IN_FLIGHT or None
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql":  # the skip scans need LATERAL, which SQLite lacks
         return _waiting_lanes_portable(places, now, default_limit)
     with connection.cursor() as cursor:
         cursor.execute(

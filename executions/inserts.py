@@ -18,7 +18,8 @@ text, not as the column it goes into.
 ``INSERT … SELECT … FROM unnest(<one array per column that varies>)``, the other columns one
 value each (their defaults, computed once), so neither a model instance per row nor Django's
 per-value compilation is paid — 100,000 rows of a 09:00 herd cost the scheduler a third of
-what ``bulk_create`` does (docs/scheduling.md). Elsewhere (SQLite) it is ``bulk_create``.
+what ``bulk_create`` does (docs/scheduling.md). SQLite has no arrays: the same values go in
+rows of ``INSERT … VALUES``.
 """
 
 from __future__ import annotations
@@ -69,11 +70,6 @@ def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool 
     unknown = named - _attnames()
     if unknown:
         raise TypeError(f"Not Execution attnames: {', '.join(sorted(unknown))}")
-    if connection.vendor != "postgresql":
-        Execution.objects.using(alias).bulk_create(
-            [_new_execution(row) for row in rows], ignore_conflicts=ignore_conflicts
-        )
-        return
     fields = [f for f in Execution._meta.concrete_fields if not f.primary_key]
     batch = Execution()  # the values shared by the batch: plain defaults, auto_now, "now"
     selected, shared, arrays = [], [], []
@@ -95,6 +91,10 @@ def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool 
             selected.append((f"CAST(%s AS {cast})", None))
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
+    conflicts = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    if connection.vendor != "postgresql":  # SQLite has no arrays to unnest: rows of VALUES
+        _insert_values(connection, columns, selected, shared, arrays, len(rows), conflicts)
+        return
     values = ", ".join(value for value, _ in selected)
     unnest = ", ".join(array for _, array in selected if array)
     names = ", ".join(f"v{n}" for n in range(1, len(arrays) + 1))
@@ -102,11 +102,28 @@ def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool 
         f"INSERT INTO {quote(Execution._meta.db_table)} ({columns}) "
         f"SELECT {values} FROM unnest({unnest}) AS given ({names})"
     )
-    if ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"
     with connection.cursor() as cursor:
         # The SELECT list's shared values come before the FROM's arrays in the text.
-        cursor.execute(sql, [*shared, *arrays])
+        cursor.execute(sql + conflicts, [*shared, *arrays])
+
+
+def _insert_values(connection, columns, selected, shared, arrays, count, conflicts) -> None:
+    """The same rows as ``INSERT … VALUES (…), (…)``, as many a statement as the database
+    takes parameters."""
+    row_size = len(selected)
+    per_statement = max(1, (connection.features.max_query_params or 999) // row_size)
+    table = connection.ops.quote_name(Execution._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, count, per_statement):
+            stop = min(count, start + per_statement)
+            params = []
+            for index in range(start, stop):
+                given, common = iter(arrays), iter(shared)
+                params += [next(given)[index] if array else next(common) for _, array in selected]
+            placeholders = ", ".join(["(" + ", ".join(["%s"] * row_size) + ")"] * (stop - start))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {placeholders}{conflicts}", params
+            )
 
 
 def _differs_per_row(field) -> bool:

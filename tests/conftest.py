@@ -193,20 +193,52 @@ def wait_for():
     return wait
 
 
+class BrokerQueues:
+    """The test broker's queues read and emptied directly: Redis's lists, or the embedded
+    filesystem broker's message files (``TEST_DATABASE=sqlite``), oldest message first."""
+
+    def __init__(self, url: str | None = None):
+        self.url = url or settings.CELERY_BROKER_URL
+        self.redis = redis.Redis.from_url(self.url) if self.url.startswith("redis") else None
+
+    def _files(self, queue: str) -> list[Path]:
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        # The transport's queue match (kombu.transport.filesystem._get); written order, as
+        # its names (milliseconds, then a uuid4) do not keep it within a millisecond.
+        paths = [folder / name for name in os.listdir(folder)]
+        matching = [path for path in paths if path.name.partition(".")[2] == f"{queue}.msg"]
+        return sorted(matching, key=lambda path: (path.stat().st_mtime_ns, path.name))
+
+    def messages(self, queue: str) -> list[dict]:
+        if self.redis is not None:  # workers pop the list's right end
+            return [json.loads(raw) for raw in reversed(self.redis.lrange(queue, 0, -1))]
+        return [json.loads(path.read_bytes()) for path in self._files(queue)]
+
+    def length(self, queue: str) -> int:
+        return len(self.messages(queue))
+
+    def purge(self, *queues: str) -> None:
+        if self.redis is not None:
+            self.redis.delete(*queues)
+            return
+        for queue in queues:
+            for path in self._files(queue):
+                path.unlink(missing_ok=True)
+
+
 def purge_test_queue() -> None:
     """Drop this run's queued messages (left by an earlier test's on-commit enqueues)."""
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
+    BrokerQueues().purge(
         settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_CONTROL_QUEUE,
         settings.CELERY_AGENT_QUEUE,
     )  # fmt: skip
 
 
-def queued_run_messages(client=None, queue: str | None = None) -> list:
+def queued_run_messages(client: BrokerQueues | None = None, queue: str | None = None) -> list:
     """The run queue's messages' arguments, oldest first: an execution id, or a list of
     them (a batch)."""
-    client = client or redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    raw = client.lrange(queue or settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1)
-    messages = [json.loads(m) for m in reversed(raw)]  # workers pop the list's right end
+    client = client or BrokerQueues()
+    messages = client.messages(queue or settings.CELERY_TASK_DEFAULT_QUEUE)
     return [
         json.loads(base64.b64decode(m["body"]))[0][0]
         for m in messages
@@ -214,7 +246,7 @@ def queued_run_messages(client=None, queue: str | None = None) -> list:
     ]
 
 
-def queued_executions(client=None, queue: str | None = None) -> list[str]:
+def queued_executions(client: BrokerQueues | None = None, queue: str | None = None) -> list[str]:
     """The execution ids the run queue's messages carry, oldest first."""
     return [
         execution_id
@@ -226,8 +258,11 @@ def queued_executions(client=None, queue: str | None = None) -> list[str]:
 def engine_environment(**extra: str) -> dict[str, str]:
     """The environment for a worker or Beat subprocess: this test database, this queue."""
     db = connection.settings_dict
-    user, host, port = db["USER"] or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    url = f"postgres://{user}@{host}:{port}/{db['NAME']}"
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        user, host, port = db["USER"] or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+        url = f"postgres://{user}@{host}:{port}/{db['NAME']}"
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
@@ -327,11 +362,22 @@ def start_worker(start_engine):
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
-def pytest_collection_modifyitems(items):
-    """A test that starts real Celery workers or Beats is ``slow``: ``-m "not slow"`` skips it."""
+def pytest_collection_modifyitems(config, items):
+    """A test that starts real Celery workers or Beats is ``slow``: ``-m "not slow"`` skips it.
+    On the embedded default (``TEST_DATABASE=sqlite``) the tests of what only the production
+    stack has (``postgresql_only``, ``redis_only``: pyproject.toml says why) are deselected."""
     for item in items:
         if "start_engine" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    if connection.vendor != "sqlite":
+        return
+    production_only = [
+        item for item in items
+        if item.get_closest_marker("postgresql_only") or item.get_closest_marker("redis_only")
+    ]  # fmt: skip
+    if production_only:
+        config.hook.pytest_deselected(items=production_only)
+        items[:] = [item for item in items if item not in production_only]
 
 
 @pytest.fixture(autouse=True)

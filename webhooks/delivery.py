@@ -284,6 +284,8 @@ def find_trigger(
     """
     positions, queries = _lookup()
     by, value = ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
+    if by == "uuid":  # as the column stores it (SQLite: 32 hex digits)
+        value = Trigger._meta.get_field("uuid").get_db_prep_value(value, connection)
     with connection.cursor() as cursor:
         cursor.execute(queries[by], [value])
         row = cursor.fetchone()

@@ -20,9 +20,14 @@ from functools import lru_cache
 
 from django.db import connection
 
+from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from triggers import services as trigger_services
+from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
+
+_PENDING, _RUNNING = ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value
+_COMPLETED = ExecutionStatus.COMPLETED.value
 
 
 def start_many(execution_ids: Sequence, worker_id: str, now: datetime) -> list[Execution]:
@@ -80,12 +85,13 @@ def _start_sql() -> str:
         return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in fields)
 
     return (
-        "WITH started AS (UPDATE executions_execution e SET status = 'running',"
+        f"WITH started AS (UPDATE executions_execution e SET status = '{_RUNNING}',"
         " started_at = %s, completed_at = NULL, worker_id = %s,"
         " dispatched_at = COALESCE(e.dispatched_at, %s), updated_at = %s"
-        " FROM triggers_trigger t WHERE e.execution_id = ANY(%s) AND e.status = 'pending'"
+        f" FROM triggers_trigger t WHERE e.execution_id = ANY(%s) AND e.status = '{_PENDING}'"
         " AND e.available_at <= %s AND t.id = e.trigger_id"
-        " AND NOT (e.execution_type = 'scheduled' AND t.overlap_policy = 'buffer_one')"
+        f" AND NOT (e.execution_type = '{ExecutionType.SCHEDULED.value}'"
+        f" AND t.overlap_policy = '{OverlapPolicy.BUFFER_ONE.value}')"
         " RETURNING e.*) "
         f"SELECT {columns('started', ef)}, {columns('t', tf)}, {columns('a', af)},"
         f" {columns('p', pf)} FROM started JOIN triggers_trigger t ON t.id = started.trigger_id"
@@ -108,18 +114,18 @@ class Completion:
 
 # Each still-running attempt becomes completed with its result; its trigger counts them
 # (triggers.services.triggers_count_completed, the trigger table's one writer).
-_COMPLETE_SQL = """
+_COMPLETE_SQL = f"""
 WITH result (id, retry_count, output_data, tokens_used, tools_executed, conversation_id,
              completed_at) AS (
     SELECT * FROM unnest(%s::bigint[], %s::int[], %s::jsonb[], %s::int[], %s::jsonb[],
                          %s::varchar[], %s::timestamptz[])
 )
-UPDATE executions_execution e SET status = 'completed', output_data = r.output_data,
+UPDATE executions_execution e SET status = '{_COMPLETED}', output_data = r.output_data,
     tokens_used = r.tokens_used, tools_executed = r.tools_executed,
     conversation_id = r.conversation_id, error_message = '',
     completed_at = r.completed_at, updated_at = r.completed_at
 FROM result r
-WHERE e.id = r.id AND e.status = 'running' AND e.retry_count = r.retry_count
+WHERE e.id = r.id AND e.status = '{_RUNNING}' AND e.retry_count = r.retry_count
 RETURNING e.id, e.trigger_id, e.completed_at
 """
 

@@ -65,7 +65,7 @@ def executions_start(*, execution_ids: list, worker_id: str) -> list[Execution]:
     now = timezone.now()
     worker_id = worker_id[:255]
     started: dict[str, Execution] = {}
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":  # one statement needs UPDATE inside WITH: not SQLite
         for execution in claims.start_many(execution_ids, worker_id, now):
             started[str(execution.execution_id)] = execution
     for execution_id in execution_ids:
@@ -123,15 +123,17 @@ def _started(execution: Execution, now: datetime) -> None:
 # pending -> running in one autocommitted statement that only matches a pending execution;
 # it stays in flight (dispatched_at) while it runs.
 _START_SQL = (
-    "UPDATE executions_execution SET status = 'running', started_at = %s, completed_at = NULL,"
-    " worker_id = %s, dispatched_at = COALESCE(dispatched_at, %s), updated_at = %s"
-    " WHERE id = %s AND status = 'pending'"
+    f"UPDATE executions_execution SET status = '{ExecutionStatus.RUNNING.value}',"
+    " started_at = %s, completed_at = NULL, worker_id = %s,"
+    " dispatched_at = COALESCE(dispatched_at, %s), updated_at = %s"
+    f" WHERE id = %s AND status = '{ExecutionStatus.PENDING.value}'"
 )
 
 
 def _claim_start(pk: int, worker_id: str, now: datetime) -> bool:
+    at = connection.ops.adapt_datetimefield_value(now)  # SQLite: the ORM's text form
     with connection.cursor() as cursor:
-        cursor.execute(_START_SQL, [now, worker_id, now, now, pk])
+        cursor.execute(_START_SQL, [at, worker_id, at, at, pk])
         return cursor.rowcount == 1
 
 
@@ -219,7 +221,7 @@ def _store_results(completions: list[claims.Completion]) -> dict[int, Execution 
     that statement fails."""
     if not completions:
         return {}
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":  # arrays and UPDATE inside WITH: not SQLite's
         try:
             stored = _store_together(completions)
         except DatabaseError as error:

@@ -246,6 +246,7 @@ def _statuses() -> Counter:
     return Counter(Execution.objects.values_list("status", flat=True))
 
 
+@pytest.mark.postgresql_only  # counts connections in pg_stat_activity
 def test_a_hundred_http_calls_in_flight_on_one_worker_and_a_cancel_interrupts_one(
     start_engine, runtimes, sampler, wait_for, agent_trigger, alice
 ):
@@ -322,6 +323,7 @@ def _chat_answer(key, request) -> dict:
     }
 
 
+@pytest.mark.postgresql_only  # counts connections in pg_stat_activity
 def test_a_hundred_openai_calls_in_flight_on_one_worker_all_complete(
     start_engine, runtimes, sampler, wait_for, agent_trigger
 ):

@@ -6,7 +6,6 @@ import threading
 import uuid
 
 import pytest
-import redis
 from django.conf import settings
 
 from executions import dispatch
@@ -14,7 +13,7 @@ from executions.choices import ExecutionType
 from executions.dispatch import BatchPublisher
 from executions.inserts import insert_executions
 from executions.services import firing
-from tests.conftest import ROOT, engine_environment, queued_executions
+from tests.conftest import ROOT, BrokerQueues, engine_environment, queued_executions
 
 
 class GatedPublish:
@@ -73,11 +72,11 @@ def test_a_failing_publish_does_not_stop_the_thread(caplog):
 
 @pytest.fixture
 def test_queue():
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client = BrokerQueues()
     name = settings.CELERY_TASK_DEFAULT_QUEUE
-    client.delete(name)
+    client.purge(name)
     yield client, name
-    client.delete(name)
+    client.purge(name)
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
@@ -155,7 +154,7 @@ def test_with_batching_off_a_firing_is_published_at_commit(
 
     firing.execution_fire(trigger=trigger, execution_type=ExecutionType.WEBHOOK)
 
-    assert client.llen(name) == 1
+    assert client.length(name) == 1
     assert dispatch.batch_publisher.flush() == 0  # nothing went through the batch
 
 
@@ -168,5 +167,4 @@ def test_with_batching_on_a_firing_is_published_by_the_batch(
     fired = firing.execution_fire(trigger=trigger, execution_type=ExecutionType.WEBHOOK)
     dispatch.batch_publisher.flush()
 
-    assert client.llen(name) == 1
-    assert str(fired.execution.execution_id) in client.lindex(name, 0).decode()
+    assert queued_executions(client, name) == [str(fired.execution.execution_id)]

@@ -201,6 +201,7 @@ def test_a_cancelled_running_execution_discards_the_late_result(trigger):
     assert trigger.execution_count == 0
 
 
+@pytest.mark.postgresql_only  # the server ends the connection (pg_terminate_backend)
 @pytest.mark.django_db(transaction=True)
 def test_the_cancel_check_outlives_a_broken_database_connection(trigger):
     running = _start(_fire(trigger))

@@ -4,7 +4,6 @@ the sweeper re-publishes only what is truly lost (executions/dispatch.py, sweepe
 from datetime import timedelta
 
 import pytest
-import redis
 from django.conf import settings as django_settings
 from django.utils import timezone
 
@@ -13,13 +12,13 @@ from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from executions.services import firing, lifecycle, sweeper
 from executions.tasks import dispatch_executions, sweep_executions
-from tests.conftest import purge_test_queue, queued_executions
+from tests.conftest import BrokerQueues, purge_test_queue, queued_executions
 
 
 @pytest.fixture
 def queue():
     purge_test_queue()
-    yield redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    yield BrokerQueues()
     purge_test_queue()
 
 
@@ -104,6 +103,7 @@ def test_within_a_tenant_each_trigger_gets_its_turn(
     assert _dispatched(busy)[:2] == [True, False]
 
 
+@pytest.mark.postgresql_only  # the skip scan over lanes (LATERAL)
 @pytest.mark.parametrize("turn", [0.0, 0.5, 0.999])
 def test_a_tenants_triggers_beyond_what_a_pass_reads_are_read_in_their_turn(
     acme, make_trigger, settings, queue, monkeypatch, turn, django_capture_on_commit_callbacks
@@ -277,7 +277,7 @@ def test_the_sweeper_and_the_periodic_pass_go_to_the_control_queue(queue):
     sweep_executions.apply_async()
     dispatch_executions.apply_async()
 
-    assert queue.llen(django_settings.CELERY_CONTROL_QUEUE) == 2
+    assert queue.length(django_settings.CELERY_CONTROL_QUEUE) == 2
     assert _queued(queue) == 0  # never behind run messages
     beat = django_settings.CELERY_BEAT_SCHEDULE
     for name in ("sweep-executions", "dispatch-executions"):

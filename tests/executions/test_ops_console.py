@@ -5,7 +5,6 @@ import json
 from datetime import timedelta
 
 import pytest
-import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -18,7 +17,7 @@ from executions.models import Execution
 from executions.scheduler import fire_due_triggers
 from executions.services import replays
 from executions.services.firing import execution_fire
-from tests.conftest import purge_test_queue
+from tests.conftest import BrokerQueues, purge_test_queue
 from triggers.models import Trigger
 from triggers.services import trigger_freeze
 
@@ -175,6 +174,22 @@ def test_search_by_id_idempotency_key_and_payload(root, acme, make_trigger):
     assert found("nothing-like-it") == set()
 
 
+def test_a_payload_search_matches_lists_and_nulls_and_refuses_no_key(root, acme, make_trigger):
+    fired = _fire(
+        make_trigger(acme, "webhook"), request_payload={"body": {"ids": [1, 2], "n": None}}
+    )
+
+    def found(term: str) -> bool:
+        response = root.get(reverse(CHANGELIST), {"q": term})
+        assert response.status_code == 200
+        return str(fired.execution_id) in response.content.decode()
+
+    assert found('{"body": {"ids": [1, 2], "n": null}}')
+    assert not found('{"body": {"ids": [2]}, "n": 1}')
+    assert not found('{"body": {"exact": 1}}')  # a key SQLite's lookups would take for theirs
+    assert not found('{"body__n": null}')
+
+
 def test_replay_makes_a_new_execution_with_the_same_input_linked(root, acme, make_trigger):
     hook = make_trigger(acme, "webhook")
     failed = _finish(
@@ -231,10 +246,7 @@ def test_bulk_replay_confirms_the_count_then_sends_the_task(
 
     assert 'id="replay-count">Replay <strong>3</strong> executions?' in confirm
     assert "Replaying 3 execution(s) in the background" in done
-    queued = redis.Redis.from_url(settings.CELERY_BROKER_URL).lrange(
-        settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1
-    )
-    tasks = [json.loads(message) for message in queued]
+    tasks = BrokerQueues().messages(settings.CELERY_TASK_DEFAULT_QUEUE)
     task = next(t for t in tasks if t["headers"]["task"] == replays.REPLAY_EXECUTIONS_TASK)
     assert set(task["headers"]["argsrepr"].strip("()").split("]")[0].strip("[").split(", ")) == {
         str(e.pk) for e in failed

@@ -6,8 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -19,7 +17,7 @@ from executions.models import Execution
 from executions.runners import UnrunnableError
 from executions.services import firing, lifecycle
 from executions.tasks import run_execution
-from tests.conftest import purge_test_queue, queued_run_messages
+from tests.conftest import BrokerQueues, purge_test_queue, queued_run_messages
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
 
@@ -29,7 +27,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.fixture
 def queue():
     purge_test_queue()
-    yield redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    yield BrokerQueues()
     purge_test_queue()
 
 
@@ -86,6 +84,7 @@ def test_an_execution_whose_agent_takes_time_travels_alone_on_the_agent_queue(
     assert sorted(agent_queue) == sorted(_ids(slow))  # each alone, for the agent worker
 
 
+@pytest.mark.postgresql_only  # one start and one store for a batch: claims.py
 def test_a_batch_runs_every_execution_and_counts_them_on_their_triggers(acme, make_trigger):
     first, second = make_trigger(acme, "webhook", name="a"), make_trigger(acme, "webhook", name="b")
     (alone,) = _fire(first)

@@ -21,6 +21,9 @@ from executions import broker, dispatch
 from executions.run_messages import RunMessageFormat
 from executions.tasks import run_execution
 
+# Messages straight to Redis (one LPUSH) exist on that broker only.
+pytestmark = pytest.mark.redis_only
+
 # Differ on every message, whoever builds it.
 PER_MESSAGE = {
     "headers": ("id", "root_id", "origin"),

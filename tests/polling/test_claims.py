@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 import pytest
-import redis
 from django.conf import settings
 from django.utils import timezone
 
@@ -15,23 +14,23 @@ from executions.signals import beat_tick
 from polling import claims, receivers
 from polling.claims import POLL_TASK
 from polling.models import PollingState
+from tests.conftest import BrokerQueues
 from tests.polling.conftest import polling_state
 from triggers.services import trigger_disable
 
 
 @pytest.fixture
 def poll_queue():
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(settings.POLLING_QUEUE)
+    client = BrokerQueues()
+    client.purge(settings.POLLING_QUEUE)
     yield client
-    client.delete(settings.POLLING_QUEUE)
+    client.purge(settings.POLLING_QUEUE)
 
 
 def queued_polls(client) -> list:
     """The (trigger id, due time) polls in the poll queue's tasks."""
     polls = []
-    for raw in client.lrange(settings.POLLING_QUEUE, 0, -1):
-        message = json.loads(raw)
+    for message in client.messages(settings.POLLING_QUEUE):
         assert message["headers"]["task"] == POLL_TASK
         (task_polls,) = json.loads(base64.b64decode(message["body"]))[0]
         assert len(task_polls) <= settings.POLLING_POLLS_PER_TASK

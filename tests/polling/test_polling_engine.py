@@ -60,6 +60,7 @@ def test_two_beats_and_a_worker_fire_each_new_item_exactly_once(
     assert PollingState.objects.get(trigger_id=trigger.pk).last_status == "ok"
 
 
+@pytest.mark.postgresql_only  # holds the row lock from a second psycopg connection
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_poller_killed_between_fetch_and_commit_loses_nothing_and_fires_once(
     kind, start_engine, wait_for, feed_server, make_polling

@@ -15,6 +15,9 @@ from triggers.services import trigger_create
 from webhooks.delivery import _VERSIONED_ENDPOINT_FIELDS, _VERSIONED_TRIGGER_FIELDS
 from webhooks.models import WebhookEndpoint
 
+# The version is kept by PostgreSQL's database triggers (webhooks/migrations/0002).
+pytestmark = pytest.mark.postgresql_only
+
 frozen = importlib.import_module("webhooks.migrations.0002_copy_webhook_settings")
 
 

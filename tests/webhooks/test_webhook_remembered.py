@@ -21,6 +21,9 @@ from triggers.choices import TriggerStatus
 from triggers.services import trigger_delete, trigger_disable, trigger_update
 from webhooks import delivery as ingestion
 
+# Remembering needs Trigger.delivery_version, which PostgreSQL's database triggers keep.
+pytestmark = pytest.mark.postgresql_only
+
 BODY = json.dumps({"action": "opened", "issue": {"title": "Bug"}}).encode()
 
 
