@@ -76,7 +76,9 @@ def test_it_moves_every_kind_of_trigger_s_webhook_state_without_loss(old_apps):
     assert (moved.input_schema, moved.output_transform) == (SCHEMA, TRANSFORM)
     assert moved.message_template == "{{ body.action }}"
     assert moved.signing_secret_id == secret.pk
-    assert moved.delivery_version == versions[webhook.pk] is not None
+    assert moved.delivery_version == versions[webhook.pk]
+    if connection.vendor == "postgresql":  # kept by its database triggers
+        assert moved.delivery_version is not None
     event = WebhookEndpoint.objects.get(pk=app_event.pk)
     assert (event.token, event.path, event.method) == ("tok-2", None, "POST")
     assert event.signature_verification == {"preset": "stripe"}
@@ -85,6 +87,7 @@ def test_it_moves_every_kind_of_trigger_s_webhook_state_without_loss(old_apps):
     assert WebhookEndpoint.objects.count() == 2
 
 
+@pytest.mark.postgresql_only  # the old database triggers come back: PostgreSQL's
 @pytest.mark.django_db(transaction=True)
 def test_migrating_back_puts_the_state_on_the_trigger_again(old_apps):
     tenant = old_apps.get_model("accounts", "Tenant").objects.create(id="acme", name="Acme")
