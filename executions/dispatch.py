@@ -61,7 +61,19 @@ _SPARE_LANES = 32
 # One pass claims at most this many (a larger bound fills up over several passes).
 _MAX_PER_PASS = 1000
 _WAITING = "e.status = 'pending' AND e.dispatched_at IS NULL"
-_IN_FLIGHT = "status IN ('pending', 'running') AND dispatched_at IS NOT NULL"
+# ">= '-infinity'" is IS NOT NULL as a range on execution_in_flight's key, so the planner
+# reads that small index even without statistics, not a backlog through execution_unfinished.
+_IN_FLIGHT = "status IN ('pending', 'running') AND dispatched_at >= '-infinity'"
+_IN_FLIGHT_TOTAL_SQL = f"SELECT count(*) FROM executions_execution WHERE {_IN_FLIGHT}"
+# Counted before the joins: a join on trigger_id would let the planner probe
+# execution_unfinished per trigger, reading every waiting execution.
+_IN_FLIGHT_COUNTS_SQL = (
+    "SELECT f.tenant_id, f.trigger_id, a.runner, f.n FROM "
+    f"(SELECT tenant_id, trigger_id, count(*) AS n FROM executions_execution WHERE {_IN_FLIGHT} "
+    "GROUP BY tenant_id, trigger_id) f "
+    "JOIN triggers_trigger t ON t.id = f.trigger_id "
+    "LEFT JOIN accounts_agent a ON a.id = t.agent_id"
+)
 
 
 def enqueue_on_commit(execution_ids: Iterable[uuid.UUID], *, batched: bool = False) -> None:
@@ -147,6 +159,8 @@ def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int
     each finished execution refill in batches rather than one by one).
     """
     limits = {True: settings.EXECUTION_MAX_IN_FLIGHT, False: settings.AGENT_MAX_IN_FLIGHT}
+    if not _agent_runs_configured():  # every run is instant: read lanes for those only
+        limits[False] = 0  # else a full run queue never looks full below, and each pass locks
     if _in_flight_total() > sum(limits.values()) - min_places:  # one index read, no lock
         return 0
     with transaction.atomic():
@@ -155,8 +169,6 @@ def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
         by_tenant, by_trigger, by_class = _in_flight_counts()
         places = {instant: limit - by_class[instant] for instant, limit in limits.items()}
-        if not _agent_runs_configured():  # every run is instant: read lanes for those only
-            places[False] = 0
         if max(places.values()) <= 0:
             return 0
         now = now or timezone.now()
@@ -252,7 +264,7 @@ def _execution_ids(messages: list) -> list:
 
 def _in_flight_total() -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM executions_execution WHERE {_IN_FLIGHT}")
+        cursor.execute(_IN_FLIGHT_TOTAL_SQL)
         return cursor.fetchone()[0]
 
 
@@ -263,13 +275,7 @@ def _in_flight_counts() -> tuple[dict, dict[int, int], dict[bool, int]]:
     by_trigger: dict[int, int] = {}
     by_class = {True: 0, False: 0}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT e.tenant_id, e.trigger_id, a.runner, count(*) FROM executions_execution e "
-            "JOIN triggers_trigger t ON t.id = e.trigger_id "
-            "LEFT JOIN accounts_agent a ON a.id = t.agent_id "
-            "WHERE e.status IN ('pending', 'running') AND e.dispatched_at IS NOT NULL "
-            "GROUP BY e.tenant_id, e.trigger_id, a.runner"
-        )
+        cursor.execute(_IN_FLIGHT_COUNTS_SQL)
         for tenant_id, trigger_id, runner, count in cursor.fetchall():
             by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + count
             by_trigger[trigger_id] = by_trigger.get(trigger_id, 0) + count
