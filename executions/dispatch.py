@@ -435,9 +435,15 @@ class BatchPublisher:
     them all. ``flush`` does so at once: at interpreter exit, so a process that stops
     gracefully dispatches what it stored, and in tests. ``on_idle`` is called on the thread
     once nothing was submitted for ``IDLE_SECONDS``.
+
+    A batch that published nothing (the run queue is full) doubles the wait before the next,
+    up to ``MAX_BACKOFF`` times ``linger()``; one that published resets it. A flood against a
+    full queue then costs a pass per backoff, not one per commit: places free up only when
+    a worker finishes, and its own pass fills them.
     """
 
     IDLE_SECONDS = 0.5
+    MAX_BACKOFF = 16
 
     def __init__(
         self,
@@ -460,6 +466,16 @@ class BatchPublisher:
         self._wake = threading.Event()
         self._pending: list[uuid.UUID] = []
         self._thread: threading.Thread | None = None
+        self._backoff = 1  # linger() times this before the next batch
+
+    def next_wait(self, published: int | None) -> float:
+        """Seconds to let submissions gather after a batch that published ``published``
+        (None: the thread woke from idle)."""
+        if published is None or published > 0:
+            self._backoff = 1
+        else:
+            self._backoff = min(self._backoff * 2, self.MAX_BACKOFF)
+        return self.linger() * self._backoff
 
     def submit(self, execution_ids: Iterable[uuid.UUID]) -> None:
         with self._lock:
@@ -480,17 +496,21 @@ class BatchPublisher:
             return self.publish(batch) if batch else 0
 
     def _run(self) -> None:
+        published = None
         while True:
-            if not self._wake.wait(timeout=self.IDLE_SECONDS) and self.on_idle is not None:
-                self.on_idle()
+            if not self._wake.wait(timeout=self.IDLE_SECONDS):
+                if self.on_idle is not None:
+                    self.on_idle()
                 self._wake.wait()
-            time.sleep(self.linger())
+                published = None
+            time.sleep(self.next_wait(published))
             # Cleared before the flush: a message submitted during it wakes the next round.
             self._wake.clear()
             try:
-                self.flush()
+                published = self.flush()
             except Exception:  # ``publish`` logs broker errors; this must never die
                 logger.exception("Publishing run messages failed")
+                published = None
 
 
 def _dispatch_from_thread(_ids: list) -> int:

@@ -53,6 +53,17 @@ def test_it_publishes_what_arrives_during_a_batch_as_one_batch():
     assert len(publish.batches) == 2  # the twenty went out in one batch
 
 
+def test_batches_that_publish_nothing_wait_longer_until_one_publishes():
+    publisher = BatchPublisher(linger=lambda: 0.01, publish=lambda batch: 0)
+
+    waits = [publisher.next_wait(0) for _ in range(6)]
+
+    assert waits == pytest.approx([0.02, 0.04, 0.08, 0.16, 0.16, 0.16])
+    assert publisher.next_wait(3) == pytest.approx(0.01)  # a batch went out: back to linger
+    publisher.next_wait(0)
+    assert publisher.next_wait(None) == pytest.approx(0.01)  # woken from idle
+
+
 def test_a_failing_publish_does_not_stop_the_thread(caplog):
     published = {"first": threading.Event(), "second": threading.Event()}
 
