@@ -127,16 +127,31 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
 
 def receive(**delivery) -> Ingested:
     """``_receive``, counted by outcome in the metrics (executions/metrics.py)."""
+    return _counted(_receive, delivery)
+
+
+def receive_remembered(**delivery) -> Ingested | None:
+    """The delivery if its trigger is remembered and the one statement settles it, else None:
+    nothing was stored or counted, and the caller goes the full way (``receive``)."""
+    return _counted(_receive, {**delivery, "remembered_only": True})
+
+
+def _counted(deliver: Callable[..., Ingested | None], delivery: dict) -> Ingested | None:
     try:
-        ingested = _receive(**delivery)
+        ingested = deliver(**delivery)
     except (WebhookRejected, firing.FiringRefused) as rejected:
         metrics.webhook_request(rejected.code)
         raise
     except Exception:
         metrics.webhook_request("error")
         raise
-    metrics.webhook_request(outcome_of(ingested))
+    if ingested is not None:
+        metrics.webhook_request(outcome_of(ingested))
     return ingested
+
+
+def _key(token: str | None, path: str | None, trigger_uuid) -> tuple[str, Any]:
+    return ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
 
 
 def outcome_of(ingested: Ingested) -> str:
@@ -158,21 +173,24 @@ def _receive(
     transfer_encoding: str | None,
     read: Callable[[], WebhookRequest],
     method: str = "POST",
-) -> Ingested:
+    remembered_only: bool = False,
+) -> Ingested | None:
     """One delivery to the webhook URL ``token`` (or the custom ``path``, or the provider
     API's ``/v1/webhooks/<trigger uuid>``, which finds a provider API trigger only), start
     to end.
 
     ``read`` builds the request, reading its body; it is called only after the declared
     size passed. Raises WebhookRejected or FiringRefused (the view renders both as
-    problem+json).
+    problem+json). ``remembered_only``: None where the full way would begin.
     """
-    key = ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
+    key = _key(token, path, trigger_uuid)
     remembered = _remembered.get(key)
     if remembered is not None and remembered.webhook_method == method:
         answer = _receive_remembered(remembered, content_length, transfer_encoding, read)
         if answer is not None:
             return answer
+    if remembered_only:
+        return None
     try:
         trigger = find_trigger(token=token, path=path, trigger_uuid=trigger_uuid)
     except NotFound:
