@@ -125,20 +125,10 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
     }
 
 
-def receive(**delivery) -> Ingested:
+def receive(**delivery) -> Ingested | None:
     """``_receive``, counted by outcome in the metrics (executions/metrics.py)."""
-    return _counted(_receive, delivery)
-
-
-def receive_remembered(**delivery) -> Ingested | None:
-    """The delivery if its trigger is remembered and the one statement settles it, else None:
-    nothing was stored or counted, and the caller goes the full way (``receive``)."""
-    return _counted(_receive, {**delivery, "remembered_only": True})
-
-
-def _counted(deliver: Callable[..., Ingested | None], delivery: dict) -> Ingested | None:
     try:
-        ingested = deliver(**delivery)
+        ingested = _receive(**delivery)
     except (WebhookRejected, firing.FiringRefused) as rejected:
         metrics.webhook_request(rejected.code)
         raise
@@ -173,7 +163,7 @@ def _receive(
     transfer_encoding: str | None,
     read: Callable[[], WebhookRequest],
     method: str = "POST",
-    remembered_only: bool = False,
+    remembered: str = "try",
 ) -> Ingested | None:
     """One delivery to the webhook URL ``token`` (or the custom ``path``, or the provider
     API's ``/v1/webhooks/<trigger uuid>``, which finds a provider API trigger only), start
@@ -181,15 +171,17 @@ def _receive(
 
     ``read`` builds the request, reading its body; it is called only after the declared
     size passed. Raises WebhookRejected or FiringRefused (the view renders both as
-    problem+json). ``remembered_only``: None where the full way would begin.
+    problem+json). ``remembered``: "try" the one statement of a remembered trigger first,
+    "only" that (None where the full way would begin: nothing stored, nothing counted), or
+    "skip" it (the caller tried it already).
     """
     key = _key(token, path, trigger_uuid)
-    remembered = _remembered.get(key)
-    if remembered is not None and remembered.webhook_method == method:
-        answer = _receive_remembered(remembered, content_length, transfer_encoding, read)
+    known = _remembered.get(key) if remembered != "skip" else None
+    if known is not None and known.webhook_method == method:
+        answer = _receive_remembered(known, content_length, transfer_encoding, read)
         if answer is not None:
             return answer
-    if remembered_only:
+    if remembered == "only":
         return None
     try:
         trigger = find_trigger(token=token, path=path, trigger_uuid=trigger_uuid)

@@ -52,12 +52,15 @@ def webhook_request(request) -> WebhookRequest:
     )
 
 
-def _receive(request, deliver=delivery.receive, **lookup) -> HttpResponse | None:
+def _receive(request, remembered: str | None = None, **lookup) -> HttpResponse | None:
+    if remembered is None:  # the webhook handler's lean way tried it already, or not
+        remembered = "skip" if getattr(request, "remembered_tried", False) else "try"
     try:
         _check_host(request)
         # The method is the trigger's (webhook_method): checked once it is found, 405 + Allow.
-        result = deliver(
+        result = delivery.receive(
             **lookup,
+            remembered=remembered,
             method=request.method,
             content_length=request.META.get("CONTENT_LENGTH"),
             transfer_encoding=request.META.get("HTTP_TRANSFER_ENCODING"),
@@ -92,7 +95,8 @@ def receive_remembered(request) -> HttpResponse | None:
         if not token or "/" in token:
             return None
         lookup = {"token": token}
-    return _receive(request, delivery.receive_remembered, **lookup)
+    request.remembered_tried = True  # so the usual way does not run the pipeline again
+    return _receive(request, "only", **lookup)
 
 
 @csrf_exempt

@@ -8,14 +8,16 @@ import json
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.test import RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.services import credential_create
 from config.handlers import WEBHOOK_PATH_PREFIX, WebhookHandler, get_application
 from executions.models import Execution
 from tests.conftest import GITHUB_SECRET
-from triggers.services import trigger_disable
+from triggers.services import trigger_create, trigger_disable
 
 BODY = json.dumps({"action": "opened", "issue": {"title": "Bug"}}).encode()
 
@@ -193,3 +195,21 @@ def test_a_remembered_trigger_with_other_middleware_goes_the_usual_way(hook, set
         status, _, _ = deliver(get_application(), hook)
 
     assert status == 404  # resolved (and not found): that list has no lean way
+
+
+def test_a_rejected_delivery_is_checked_once_remembered_and_once_as_stored(acme, alice):
+    credential_create(tenant=acme, name="hook-key", value="k3y")
+    hook = trigger_create(
+        tenant=acme, provider_trigger_id="webhook", name="hook", created_by=alice,
+        authentication={"type": "api_key", "credentialReferenceId": "hook-key"},
+    )  # fmt: skip
+    application = get_application()
+    path = f"/hooks/{hook.webhook_endpoint.token}"
+    assert call(application, "POST", path, BODY, X_API_Key="k3y")[0] == 202
+
+    with CaptureQueriesContext(connection) as captured:
+        status, _, _ = call(application, "POST", path, BODY, X_API_Key="nope")
+
+    assert status == 401
+    credential_reads = [q for q in captured if '"accounts_credential"' in q["sql"]]
+    assert len(credential_reads) == 2  # the remembered way's check, then the stored trigger's
