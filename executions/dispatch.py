@@ -76,17 +76,21 @@ _IN_FLIGHT_COUNTS_SQL = (
 )
 
 
-def enqueue_on_commit(execution_ids: Iterable[uuid.UUID], *, batched: bool = False) -> None:
+def enqueue_on_commit(
+    execution_ids: Iterable[uuid.UUID], *, batched: bool = False, may_wait: bool = False
+) -> None:
     """Once the transaction commits, run a dispatch pass for the new waiting executions.
 
     ``batched`` (event firings, finished executions): through the process's BatchPublisher,
     unless EXECUTION_PUBLISH_BATCH_MS is 0; otherwise at once, in the committing thread.
+    ``may_wait``: new executions that free no place (an event firing), whose pass may wait
+    out the publisher's backoff against a full queue.
     """
     ids = list(execution_ids)
     if not ids:
         return
     if batched and settings.EXECUTION_PUBLISH_BATCH_MS > 0:
-        transaction.on_commit(lambda: batch_publisher.submit(ids))
+        transaction.on_commit(lambda: batch_publisher.submit(ids, may_wait=may_wait))
     else:
         transaction.on_commit(dispatch_waiting)
 
@@ -437,9 +441,9 @@ class BatchPublisher:
     once nothing was submitted for ``IDLE_SECONDS``.
 
     A batch that published nothing (the run queue is full) doubles the wait before the next,
-    up to ``MAX_BACKOFF`` times ``linger()``; one that published resets it. A flood against a
-    full queue then costs a pass per backoff, not one per commit: places free up only when
-    a worker finishes, and its own pass fills them.
+    up to ``MAX_BACKOFF`` times ``linger()``; one that published resets it, and so does a
+    submission that may not wait (a finished execution: its place is free now). A flood of
+    event firings against a full queue then costs a pass per backoff, not one per commit.
     """
 
     IDLE_SECONDS = 0.5
@@ -464,6 +468,7 @@ class BatchPublisher:
         self._lock = threading.Lock()  # guards _pending and _thread
         self._publishing = threading.Lock()  # one batch at a time, in order
         self._wake = threading.Event()
+        self._hurry = threading.Event()  # cuts a backoff short
         self._pending: list[uuid.UUID] = []
         self._thread: threading.Thread | None = None
         self._backoff = 1  # linger() times this before the next batch
@@ -477,9 +482,12 @@ class BatchPublisher:
             self._backoff = min(self._backoff * 2, self.MAX_BACKOFF)
         return self.linger() * self._backoff
 
-    def submit(self, execution_ids: Iterable[uuid.UUID]) -> None:
+    def submit(self, execution_ids: Iterable[uuid.UUID], *, may_wait: bool = False) -> None:
         with self._lock:
             self._pending.extend(execution_ids)
+            if not may_wait:
+                self._backoff = 1
+                self._hurry.set()
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="run-message-publisher", daemon=True
@@ -503,9 +511,13 @@ class BatchPublisher:
                     self.on_idle()
                 self._wake.wait()
                 published = None
-            time.sleep(self.next_wait(published))
+            backed_off = self.next_wait(published) - self.linger()
+            if backed_off > 0:
+                self._hurry.wait(timeout=backed_off)
+            time.sleep(self.linger())
             # Cleared before the flush: a message submitted during it wakes the next round.
             self._wake.clear()
+            self._hurry.clear()
             try:
                 published = self.flush()
             except Exception:  # ``publish`` logs broker errors; this must never die

@@ -64,6 +64,24 @@ def test_batches_that_publish_nothing_wait_longer_until_one_publishes():
     assert publisher.next_wait(None) == pytest.approx(0.01)  # woken from idle
 
 
+def test_a_submission_that_may_not_wait_ends_the_backoff():
+    publish = GatedPublish()  # holds the thread in its first batch while the test runs
+    publisher = BatchPublisher(linger=lambda: 0.01, publish=publish)
+    publisher.submit(["first"])
+    assert publish.first_taken.wait(timeout=10)
+    for _ in range(3):
+        publisher.next_wait(0)
+
+    publisher.submit(["firing"], may_wait=True)
+    kept = publisher.next_wait(0)
+    publisher.submit(["finished"])  # a finished execution: its place is free now
+    reset = publisher.next_wait(0)
+    publish.release.set()
+    publisher.flush()
+
+    assert kept == pytest.approx(0.16) and reset == pytest.approx(0.02)
+
+
 def test_a_failing_publish_does_not_stop_the_thread(caplog):
     published = {"first": threading.Event(), "second": threading.Event()}
 
