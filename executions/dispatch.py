@@ -162,11 +162,16 @@ def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int
     ``min_places``: do nothing unless at least that many places are free (the passes after
     each finished execution refill in batches rather than one by one).
     """
+    return _dispatch(now=now, min_places=min_places) or 0
+
+
+def _dispatch(*, now: datetime | None, min_places: int) -> int | None:
+    """``dispatch_waiting``; None when fewer than ``min_places`` places were free."""
     limits = {True: settings.EXECUTION_MAX_IN_FLIGHT, False: settings.AGENT_MAX_IN_FLIGHT}
     if not _agent_runs_configured():  # every run is instant: read lanes for those only
         limits[False] = 0  # else a full run queue never looks full below, and each pass locks
     if _in_flight_total() > sum(limits.values()) - min_places:  # one index read, no lock
-        return 0
+        return None
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -436,13 +441,14 @@ class BatchPublisher:
 
     ``submit`` only appends; the thread, started by the first submit in each process, wakes,
     lets ``linger()`` seconds of further submissions gather, then calls ``publish`` once with
-    them all. ``flush`` does so at once: at interpreter exit, so a process that stops
-    gracefully dispatches what it stored, and in tests. ``on_idle`` is called on the thread
-    once nothing was submitted for ``IDLE_SECONDS``.
+    them all; ``publish`` returns how many it published, or None when it could not for want
+    of room (the run queue is full). ``flush`` does so at once: at interpreter exit, so a
+    process that stops gracefully dispatches what it stored, and in tests. ``on_idle`` is
+    called on the thread once nothing was submitted for ``IDLE_SECONDS``.
 
-    A batch that published nothing (the run queue is full) doubles the wait before the next,
-    up to ``MAX_BACKOFF`` times ``linger()``; one that published resets it, and so does a
-    submission that may not wait (a finished execution: its place is free now). A flood of
+    A batch that found the run queue full (None) doubles the wait before the next, up to
+    ``MAX_BACKOFF`` times ``linger()``; any other resets it, and so does a submission that
+    may not wait (a finished execution: its place is free now). A flood of
     event firings against a full queue then costs a pass per backoff, not one per commit.
     """
 
@@ -473,13 +479,9 @@ class BatchPublisher:
         self._thread: threading.Thread | None = None
         self._backoff = 1  # linger() times this before the next batch
 
-    def next_wait(self, published: int | None) -> float:
-        """Seconds to let submissions gather after a batch that published ``published``
-        (None: the thread woke from idle)."""
-        if published is None or published > 0:
-            self._backoff = 1
-        else:
-            self._backoff = min(self._backoff * 2, self.MAX_BACKOFF)
+    def next_wait(self, *, full: bool) -> float:
+        """Seconds to let submissions gather after a batch (``full``: it found no room)."""
+        self._backoff = min(self._backoff * 2, self.MAX_BACKOFF) if full else 1
         return self.linger() * self._backoff
 
     def submit(self, execution_ids: Iterable[uuid.UUID], *, may_wait: bool = False) -> None:
@@ -496,22 +498,23 @@ class BatchPublisher:
         if not self._wake.is_set():  # set() takes a lock and notifies, even when set
             self._wake.set()
 
-    def flush(self) -> int:
-        """Publish everything waiting now (after a batch in flight); returns how many."""
+    def flush(self) -> int | None:
+        """Publish everything waiting now (after a batch in flight); returns how many (None:
+        no room)."""
         with self._publishing:
             with self._lock:
                 batch, self._pending = self._pending, []
             return self.publish(batch) if batch else 0
 
     def _run(self) -> None:
-        published = None
+        full = False
         while True:
             if not self._wake.wait(timeout=self.IDLE_SECONDS):
                 if self.on_idle is not None:
                     self.on_idle()
                 self._wake.wait()
-                published = None
-            backed_off = self.next_wait(published) - self.linger()
+                full = False
+            backed_off = self.next_wait(full=full) - self.linger()
             if backed_off > 0:
                 self._hurry.wait(timeout=backed_off)
             time.sleep(self.linger())
@@ -519,21 +522,22 @@ class BatchPublisher:
             self._wake.clear()
             self._hurry.clear()
             try:
-                published = self.flush()
+                full = self.flush() is None
             except Exception:  # ``publish`` logs broker errors; this must never die
                 logger.exception("Publishing run messages failed")
-                published = None
+                full = False
 
 
-def _dispatch_from_thread(_ids: list) -> int:
-    """A pass on the BatchPublisher's thread (a database connection of its own), or at exit."""
+def _dispatch_from_thread(_ids: list) -> int | None:
+    """A pass on the BatchPublisher's thread (a database connection of its own), or at exit;
+    None when the run queue had no room (the publisher backs off)."""
     own_connection = not connection.in_atomic_block
     if own_connection:
         close_old_connections()
     try:
         # A quarter of the bound at a time: a worker finishing executions does not run a
         # pass for each (an idle service has all places free, so nothing waits for this).
-        return dispatch_waiting(min_places=max(1, settings.EXECUTION_MAX_IN_FLIGHT // 4))
+        return _dispatch(now=None, min_places=max(1, settings.EXECUTION_MAX_IN_FLIGHT // 4))
     except Exception:  # the database is away: the periodic pass dispatches them later
         logger.warning("Dispatch pass failed", exc_info=True)
         return 0
