@@ -63,20 +63,37 @@ _SPARE_LANES = 32
 _MAX_PER_PASS = 1000
 _PENDING, _RUNNING = ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value
 _WAITING = f"e.status = '{_PENDING}' AND e.dispatched_at IS NULL"
-_IN_FLIGHT = f"e.status IN ('{_PENDING}', '{_RUNNING}') AND e.dispatched_at IS NOT NULL"
+# ">= '-infinity'" is IS NOT NULL as a range on execution_in_flight's key, so the planner
+# reads that small index even without statistics, not a backlog through execution_unfinished.
+# (On SQLite, which stores datetimes as ISO text, every date sorts after '-infinity' too.)
+_IN_FLIGHT = f"status IN ('{_PENDING}', '{_RUNNING}') AND dispatched_at >= '-infinity'"
+_IN_FLIGHT_TOTAL_SQL = f"SELECT count(*) FROM executions_execution WHERE {_IN_FLIGHT}"
+# Counted before the joins: a join on trigger_id would let the planner probe
+# execution_unfinished per trigger, reading every waiting execution.
+_IN_FLIGHT_COUNTS_SQL = (
+    "SELECT f.tenant_id, f.trigger_id, a.runner, f.n FROM "
+    f"(SELECT tenant_id, trigger_id, count(*) AS n FROM executions_execution WHERE {_IN_FLIGHT} "
+    "GROUP BY tenant_id, trigger_id) f "
+    "JOIN triggers_trigger t ON t.id = f.trigger_id "
+    "LEFT JOIN accounts_agent a ON a.id = t.agent_id"
+)
 
 
-def enqueue_on_commit(execution_ids: Iterable[uuid.UUID], *, batched: bool = False) -> None:
+def enqueue_on_commit(
+    execution_ids: Iterable[uuid.UUID], *, batched: bool = False, may_wait: bool = False
+) -> None:
     """Once the transaction commits, run a dispatch pass for the new waiting executions.
 
     ``batched`` (event firings, finished executions): through the process's BatchPublisher,
     unless EXECUTION_PUBLISH_BATCH_MS is 0; otherwise at once, in the committing thread.
+    ``may_wait``: new executions that free no place (an event firing), whose pass may wait
+    out the publisher's backoff against a full queue.
     """
     ids = list(execution_ids)
     if not ids:
         return
     if batched and settings.EXECUTION_PUBLISH_BATCH_MS > 0:
-        transaction.on_commit(lambda: batch_publisher.submit(ids))
+        transaction.on_commit(lambda: batch_publisher.submit(ids, may_wait=may_wait))
     else:
         transaction.on_commit(dispatch_waiting)
 
@@ -148,17 +165,22 @@ def dispatch_waiting(*, now: datetime | None = None, min_places: int = 1) -> int
     ``min_places``: do nothing unless at least that many places are free (the passes after
     each finished execution refill in batches rather than one by one).
     """
+    return _dispatch(now=now, min_places=min_places) or 0
+
+
+def _dispatch(*, now: datetime | None, min_places: int) -> int | None:
+    """``dispatch_waiting``; None when fewer than ``min_places`` places were free."""
     limits = {True: settings.EXECUTION_MAX_IN_FLIGHT, False: settings.AGENT_MAX_IN_FLIGHT}
+    if not _agent_runs_configured():  # every run is instant: read lanes for those only
+        limits[False] = 0  # else a full run queue never looks full below, and each pass locks
     if _in_flight_total() > sum(limits.values()) - min_places:  # one index read, no lock
-        return 0
+        return None
     with transaction.atomic():
         if connection.vendor == "postgresql":  # SQLite's BEGIN IMMEDIATE already serializes
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
         by_tenant, by_trigger, by_class = _in_flight_counts()
         places = {instant: limit - by_class[instant] for instant, limit in limits.items()}
-        if not _agent_runs_configured():  # every run is instant: read lanes for those only
-            places[False] = 0
         if max(places.values()) <= 0:
             return 0
         now = now or timezone.now()
@@ -257,7 +279,7 @@ def _execution_ids(messages: list) -> list:
 
 def _in_flight_total() -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM executions_execution AS e WHERE {_IN_FLIGHT}")
+        cursor.execute(_IN_FLIGHT_TOTAL_SQL)
         return cursor.fetchone()[0]
 
 
@@ -268,12 +290,7 @@ def _in_flight_counts() -> tuple[dict, dict[int, int], dict[bool, int]]:
     by_trigger: dict[int, int] = {}
     by_class = {True: 0, False: 0}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT e.tenant_id, e.trigger_id, a.runner, count(*) FROM executions_execution e "
-            "JOIN triggers_trigger t ON t.id = e.trigger_id "
-            "LEFT JOIN accounts_agent a ON a.id = t.agent_id "
-            f"WHERE {_IN_FLIGHT} GROUP BY e.tenant_id, e.trigger_id, a.runner"
-        )
+        cursor.execute(_IN_FLIGHT_COUNTS_SQL)
         for tenant_id, trigger_id, runner, count in cursor.fetchall():
             by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + count
             by_trigger[trigger_id] = by_trigger.get(trigger_id, 0) + count
@@ -430,12 +447,19 @@ class BatchPublisher:
 
     ``submit`` only appends; the thread, started by the first submit in each process, wakes,
     lets ``linger()`` seconds of further submissions gather, then calls ``publish`` once with
-    them all. ``flush`` does so at once: at interpreter exit, so a process that stops
-    gracefully dispatches what it stored, and in tests. ``on_idle`` is called on the thread
-    once nothing was submitted for ``IDLE_SECONDS``.
+    them all; ``publish`` returns how many it published, or None when it could not for want
+    of room (the run queue is full). ``flush`` does so at once: at interpreter exit, so a
+    process that stops gracefully dispatches what it stored, and in tests. ``on_idle`` is
+    called on the thread once nothing was submitted for ``IDLE_SECONDS``.
+
+    A batch that found the run queue full (None) doubles the wait before the next, up to
+    ``MAX_BACKOFF`` times ``linger()``; any other resets it, and so does a submission that
+    may not wait (a finished execution: its place is free now). A flood of
+    event firings against a full queue then costs a pass per backoff, not one per commit.
     """
 
     IDLE_SECONDS = 0.5
+    MAX_BACKOFF = 16
 
     def __init__(
         self,
@@ -456,12 +480,22 @@ class BatchPublisher:
         self._lock = threading.Lock()  # guards _pending and _thread
         self._publishing = threading.Lock()  # one batch at a time, in order
         self._wake = threading.Event()
+        self._hurry = threading.Event()  # cuts a backoff short
         self._pending: list[uuid.UUID] = []
         self._thread: threading.Thread | None = None
+        self._backoff = 1  # linger() times this before the next batch
 
-    def submit(self, execution_ids: Iterable[uuid.UUID]) -> None:
+    def next_wait(self, *, full: bool) -> float:
+        """Seconds to let submissions gather after a batch (``full``: it found no room)."""
+        self._backoff = min(self._backoff * 2, self.MAX_BACKOFF) if full else 1
+        return self.linger() * self._backoff
+
+    def submit(self, execution_ids: Iterable[uuid.UUID], *, may_wait: bool = False) -> None:
         with self._lock:
             self._pending.extend(execution_ids)
+            if not may_wait:
+                self._backoff = 1
+                self._hurry.set()
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="run-message-publisher", daemon=True
@@ -470,36 +504,46 @@ class BatchPublisher:
         if not self._wake.is_set():  # set() takes a lock and notifies, even when set
             self._wake.set()
 
-    def flush(self) -> int:
-        """Publish everything waiting now (after a batch in flight); returns how many."""
+    def flush(self) -> int | None:
+        """Publish everything waiting now (after a batch in flight); returns how many (None:
+        no room)."""
         with self._publishing:
             with self._lock:
                 batch, self._pending = self._pending, []
             return self.publish(batch) if batch else 0
 
     def _run(self) -> None:
+        full = False
         while True:
-            if not self._wake.wait(timeout=self.IDLE_SECONDS) and self.on_idle is not None:
-                self.on_idle()
+            if not self._wake.wait(timeout=self.IDLE_SECONDS):
+                if self.on_idle is not None:
+                    self.on_idle()
                 self._wake.wait()
+                full = False
+            backed_off = self.next_wait(full=full) - self.linger()
+            if backed_off > 0:
+                self._hurry.wait(timeout=backed_off)
             time.sleep(self.linger())
             # Cleared before the flush: a message submitted during it wakes the next round.
             self._wake.clear()
+            self._hurry.clear()
             try:
-                self.flush()
+                full = self.flush() is None
             except Exception:  # ``publish`` logs broker errors; this must never die
                 logger.exception("Publishing run messages failed")
+                full = False
 
 
-def _dispatch_from_thread(_ids: list) -> int:
-    """A pass on the BatchPublisher's thread (a database connection of its own), or at exit."""
+def _dispatch_from_thread(_ids: list) -> int | None:
+    """A pass on the BatchPublisher's thread (a database connection of its own), or at exit;
+    None when the run queue had no room (the publisher backs off)."""
     own_connection = not connection.in_atomic_block
     if own_connection:
         close_old_connections()
     try:
         # A quarter of the bound at a time: a worker finishing executions does not run a
         # pass for each (an idle service has all places free, so nothing waits for this).
-        return dispatch_waiting(min_places=max(1, settings.EXECUTION_MAX_IN_FLIGHT // 4))
+        return _dispatch(now=None, min_places=max(1, settings.EXECUTION_MAX_IN_FLIGHT // 4))
     except Exception:  # the database is away: the periodic pass dispatches them later
         logger.warning("Dispatch pass failed", exc_info=True)
         return 0

@@ -125,7 +125,7 @@ def _lookup() -> tuple[list[int], dict[str, str]]:
     }
 
 
-def receive(**delivery) -> Ingested:
+def receive(**delivery) -> Ingested | None:
     """``_receive``, counted by outcome in the metrics (executions/metrics.py)."""
     try:
         ingested = _receive(**delivery)
@@ -135,8 +135,13 @@ def receive(**delivery) -> Ingested:
     except Exception:
         metrics.webhook_request("error")
         raise
-    metrics.webhook_request(outcome_of(ingested))
+    if ingested is not None:
+        metrics.webhook_request(outcome_of(ingested))
     return ingested
+
+
+def _key(token: str | None, path: str | None, trigger_uuid) -> tuple[str, Any]:
+    return ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
 
 
 def outcome_of(ingested: Ingested) -> str:
@@ -158,21 +163,26 @@ def _receive(
     transfer_encoding: str | None,
     read: Callable[[], WebhookRequest],
     method: str = "POST",
-) -> Ingested:
+    remembered: str = "try",
+) -> Ingested | None:
     """One delivery to the webhook URL ``token`` (or the custom ``path``, or the provider
     API's ``/v1/webhooks/<trigger uuid>``, which finds a provider API trigger only), start
     to end.
 
     ``read`` builds the request, reading its body; it is called only after the declared
     size passed. Raises WebhookRejected or FiringRefused (the view renders both as
-    problem+json).
+    problem+json). ``remembered``: "try" the one statement of a remembered trigger first,
+    "only" that (None where the full way would begin: nothing stored, nothing counted), or
+    "skip" it (the caller tried it already).
     """
-    key = ("token", token) if token else ("path", path) if path else ("uuid", trigger_uuid)
-    remembered = _remembered.get(key)
-    if remembered is not None and remembered.webhook_method == method:
-        answer = _receive_remembered(remembered, content_length, transfer_encoding, read)
+    key = _key(token, path, trigger_uuid)
+    known = _remembered.get(key) if remembered != "skip" else None
+    if known is not None and known.webhook_method == method:
+        answer = _receive_remembered(known, content_length, transfer_encoding, read)
         if answer is not None:
             return answer
+    if remembered == "only":
+        return None
     try:
         trigger = find_trigger(token=token, path=path, trigger_uuid=trigger_uuid)
     except NotFound:

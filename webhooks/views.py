@@ -52,12 +52,15 @@ def webhook_request(request) -> WebhookRequest:
     )
 
 
-def _receive(request, **lookup) -> HttpResponse:
+def _receive(request, remembered: str | None = None, **lookup) -> HttpResponse | None:
+    if remembered is None:  # the webhook handler's lean way tried it already, or not
+        remembered = "skip" if getattr(request, "remembered_tried", False) else "try"
     try:
         _check_host(request)
         # The method is the trigger's (webhook_method): checked once it is found, 405 + Allow.
         result = delivery.receive(
             **lookup,
+            remembered=remembered,
             method=request.method,
             content_length=request.META.get("CONTENT_LENGTH"),
             transfer_encoding=request.META.get("HTTP_TRANSFER_ENCODING"),
@@ -72,7 +75,28 @@ def _receive(request, **lookup) -> HttpResponse:
         logger.exception("Webhook delivery to %s failed", request.path)
         rejected = InternalError("The delivery could not be processed.")
         return PROBLEM_ERRORS.http_response(rejected.api_error(), request)
+    if result is None:
+        return None
     return _json(result.status, result.body, result.headers)
+
+
+def receive_remembered(request) -> HttpResponse | None:
+    """A delivery to a remembered trigger (webhooks.delivery.receive_remembered), for the
+    webhook handler to answer before URL resolution and the view stack (config/handlers.py).
+
+    The path is read as config/urls.py's delivery routes read it. None: nothing was stored,
+    and the request goes the usual way.
+    """
+    rest = request.path_info.removeprefix("/hooks/")
+    if rest.startswith("p/") and len(rest) > 2:
+        lookup = {"path": "/" + rest[2:]}
+    else:
+        token = rest.removesuffix("/")
+        if not token or "/" in token:
+            return None
+        lookup = {"token": token}
+    request.remembered_tried = True  # so the usual way does not run the pipeline again
+    return _receive(request, "only", **lookup)
 
 
 @csrf_exempt

@@ -170,7 +170,7 @@ def execution_fire(
                     trigger_ids=[trigger.pk], next_fire_at=None
                 )
     if firing.created:
-        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
+        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True, may_wait=True)
         metrics.executions_reached(execution_type, ExecutionStatus.PENDING)
     return firing
 
@@ -197,7 +197,7 @@ def execution_fire_if(
     fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
     firing = _insert_once(fields, only_if=condition)
     if firing is not None and firing.created:
-        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True)
+        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True, may_wait=True)
         metrics.executions_reached(execution_type, ExecutionStatus.PENDING)
     return firing
 

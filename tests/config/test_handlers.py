@@ -8,13 +8,16 @@ import json
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.test import RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.services import credential_create
 from config.handlers import WEBHOOK_PATH_PREFIX, WebhookHandler, get_application
 from executions.models import Execution
 from tests.conftest import GITHUB_SECRET
+from triggers.services import trigger_create, trigger_disable
 
 BODY = json.dumps({"action": "opened", "issue": {"title": "Bug"}}).encode()
 
@@ -127,3 +130,86 @@ def test_it_refuses_to_build_an_asynchronous_chain(db):
 def test_every_delivery_route_is_under_the_prefix_the_handler_takes():
     assert reverse("webhook-by-token", args=["token"]).startswith(WEBHOOK_PATH_PREFIX)
     assert reverse("webhook-by-path", args=["github/issues"]).startswith(WEBHOOK_PATH_PREFIX)
+
+
+# The remembered way: a trigger this process has served is answered before URL resolution.
+urlpatterns = []  # a URL configuration without the delivery routes (ROOT_URLCONF below)
+
+
+def deliver(application, hook, path=None, **headers) -> tuple:
+    path = path or f"/hooks/{hook.webhook_endpoint.token}"
+    return call(application, "POST", path, BODY, X_Hub_Signature_256=signature(BODY), **headers)
+
+
+@pytest.mark.parametrize("url", ["/hooks/{token}", "/hooks/{token}/", "/hooks/p/github/issues"])
+def test_a_remembered_trigger_is_answered_without_url_resolution(hook, url):
+    application = get_application()
+    path = url.format(token=hook.webhook_endpoint.token)
+    first = deliver(application, hook, path)
+
+    with override_settings(ROOT_URLCONF=__name__):  # the routes are gone: only that way answers
+        status, headers, content = deliver(application, hook, path)
+        unknown = call(application, "POST", "/hooks/never-served", BODY)
+
+    assert first[0] == status == 202, content
+    assert set(headers) == set(first[1])  # SecurityMiddleware's headers, as the usual way's
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Length"] == str(len(content))
+    stored = Execution.objects.get(execution_id=json.loads(content)["execution_id"])
+    assert stored.trigger_id == hook.pk and stored.input_data["payload"] == json.loads(BODY)
+    assert unknown[0] == 404
+    assert Execution.objects.count() == 2
+
+
+def test_a_remembered_trigger_changed_since_goes_the_usual_way(hook):
+    application = get_application()
+    deliver(application, hook)
+    trigger_disable(trigger=hook)
+
+    status, headers, content = deliver(application, hook)
+
+    assert status == 409 and json.loads(content)["code"] == "trigger_not_active"
+    assert headers["Content-Type"] == "application/problem+json"
+    assert Execution.objects.count() == 1
+
+
+def test_a_remembered_trigger_keeps_the_https_redirect_and_allowed_hosts(hook, settings):
+    application = get_application()
+    deliver(application, hook)
+    settings.SECURE_SSL_REDIRECT = True
+    redirected = deliver(get_application(), hook)
+    settings.SECURE_SSL_REDIRECT = False
+    refused = deliver(get_application(), hook, HOST="evil.example")
+
+    assert redirected[0] == 301 and redirected[1]["Location"].startswith("https://")
+    assert refused[0] == 400 and json.loads(refused[2])["code"] == "bad_host"
+    assert Execution.objects.count() == 1
+
+
+def test_a_remembered_trigger_with_other_middleware_goes_the_usual_way(hook, settings):
+    application = get_application()
+    deliver(application, hook)
+    settings.WEBHOOK_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+
+    with override_settings(ROOT_URLCONF=__name__):
+        status, _, _ = deliver(get_application(), hook)
+
+    assert status == 404  # resolved (and not found): that list has no lean way
+
+
+def test_a_rejected_delivery_is_checked_once_remembered_and_once_as_stored(acme, alice):
+    credential_create(tenant=acme, name="hook-key", value="k3y")
+    hook = trigger_create(
+        tenant=acme, provider_trigger_id="webhook", name="hook", created_by=alice,
+        authentication={"type": "api_key", "credentialReferenceId": "hook-key"},
+    )  # fmt: skip
+    application = get_application()
+    path = f"/hooks/{hook.webhook_endpoint.token}"
+    assert call(application, "POST", path, BODY, X_API_Key="k3y")[0] == 202
+
+    with CaptureQueriesContext(connection) as captured:
+        status, _, _ = call(application, "POST", path, BODY, X_API_Key="nope")
+
+    assert status == 401
+    credential_reads = [q for q in captured if '"accounts_credential"' in q["sql"]]
+    assert len(credential_reads) == 2  # the remembered way's check, then the stored trigger's

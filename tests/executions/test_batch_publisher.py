@@ -52,6 +52,33 @@ def test_it_publishes_what_arrives_during_a_batch_as_one_batch():
     assert len(publish.batches) == 2  # the twenty went out in one batch
 
 
+def test_batches_that_find_the_queue_full_wait_longer_until_one_does_not():
+    publisher = BatchPublisher(linger=lambda: 0.01, publish=lambda batch: None)
+
+    waits = [publisher.next_wait(full=True) for _ in range(6)]
+
+    assert waits == pytest.approx([0.02, 0.04, 0.08, 0.16, 0.16, 0.16])
+    assert publisher.next_wait(full=False) == pytest.approx(0.01)  # back to linger
+
+
+def test_a_submission_that_may_not_wait_ends_the_backoff():
+    publish = GatedPublish()  # holds the thread in its first batch while the test runs
+    publisher = BatchPublisher(linger=lambda: 0.01, publish=publish)
+    publisher.submit(["first"])
+    assert publish.first_taken.wait(timeout=10)
+    for _ in range(3):
+        publisher.next_wait(full=True)
+
+    publisher.submit(["firing"], may_wait=True)
+    kept = publisher.next_wait(full=True)
+    publisher.submit(["finished"])  # a finished execution: its place is free now
+    reset = publisher.next_wait(full=True)
+    publish.release.set()
+    publisher.flush()
+
+    assert kept == pytest.approx(0.16) and reset == pytest.approx(0.02)
+
+
 def test_a_failing_publish_does_not_stop_the_thread(caplog):
     published = {"first": threading.Event(), "second": threading.Event()}
 
