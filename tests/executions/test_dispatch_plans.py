@@ -1,11 +1,14 @@
 """A dispatch pass reads what is in flight from the small execution_in_flight index, however
 many executions wait behind it (executions/dispatch.py): every webhook's commit runs a pass."""
 
+import pytest
 from django.db import connection
 from django.utils import timezone
 
 from executions import dispatch
 from executions.inserts import insert_executions
+
+pytestmark = pytest.mark.postgresql_only  # PostgreSQL's planner and its statistics
 
 
 def _plan(sql: str) -> str:
