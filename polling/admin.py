@@ -52,22 +52,15 @@ class PollingStateInline(admin.StackedInline):
         return format_html("<pre>{}</pre>", json.dumps(state.cursor, indent=2)[:20000])
 
 
-def _state(trigger) -> PollingState | None:
-    try:
-        return trigger.polling_state
-    except PollingState.DoesNotExist:
-        return None
-
-
 @admin.display(description="next poll", ordering="polling_state__next_poll_at")
 def next_poll_at(trigger):
-    state = _state(trigger)
+    state = PollingState.of(trigger)
     return state.next_poll_at if state else None
 
 
 @admin.display(description="last poll", ordering="polling_state__last_polled_at")
 def last_poll(trigger) -> str:
-    state = _state(trigger)
+    state = PollingState.of(trigger)
     if state is None or not state.last_polled_at:
         return "-"
     label = PollStatus(state.last_status).label if state.last_status else ""

@@ -44,3 +44,12 @@ class PollingState(models.Model):
 
     def __str__(self) -> str:
         return f"polling state of trigger #{self.trigger_id}"
+
+    @classmethod
+    def of(cls, trigger) -> "PollingState | None":
+        """The trigger's polling state (loaded with it where select_related); None for a
+        trigger that has none."""
+        try:
+            return trigger.polling_state
+        except cls.DoesNotExist:
+            return None

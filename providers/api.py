@@ -69,10 +69,8 @@ class SharedTriggerSerializer(TriggerInstanceSerializer):
 
     def get_cursor_data(self, trigger) -> dict | None:
         """A polling trigger's cursor (polling.PollingState); null for other triggers."""
-        try:
-            return trigger.polling_state.cursor
-        except PollingState.DoesNotExist:
-            return None
+        state = PollingState.of(trigger)
+        return state.cursor if state else None
 
     def get_created_by(self, trigger) -> uuid.UUID | None:
         return user_public_id(trigger.created_by) if trigger.created_by_id else None

@@ -114,7 +114,7 @@ def trigger_poll_now(*, trigger: Trigger) -> PollReport:
     endpoint), the same as a scheduled one. Raises FiringRefused when the trigger is not
     active, ValueError when it is not a polling trigger."""
     trigger = _polled({trigger.pk}).get(trigger.pk)
-    if trigger is None or trigger.delivery != Delivery.POLLING or _state(trigger) is None:
+    if trigger is None or trigger.delivery != Delivery.POLLING or PollingState.of(trigger) is None:
         raise ValueError(f"{trigger} is not a polling trigger.")
     refusal = policies.status_refusal(trigger.status)
     if refusal is not None:
@@ -164,16 +164,8 @@ def _locked(trigger_id: int) -> Trigger | None:
     return trigger
 
 
-def _state(trigger: Trigger) -> PollingState | None:
-    """The trigger's polling state; None for a trigger that has none."""
-    try:
-        return trigger.polling_state
-    except PollingState.DoesNotExist:
-        return None
-
-
 def _skip_reason(trigger: Trigger | None, due_at: datetime | None) -> str | None:
-    if trigger is None or trigger.delivery != Delivery.POLLING or _state(trigger) is None:
+    if trigger is None or trigger.delivery != Delivery.POLLING or PollingState.of(trigger) is None:
         return "Not a polling trigger."
     refusal = policies.status_refusal(trigger.status)
     if refusal is not None:
@@ -274,7 +266,7 @@ def _commit(trigger: Trigger, started: datetime, fetched: Fetched, answer: Answe
             return PollReport(trigger.pk, SKIPPED, "The trigger was switched off meanwhile.")
         if locked.config_hash != trigger.config_hash:
             return PollReport(trigger.pk, SKIPPED, "The trigger's config changed meanwhile.")
-        if _state(locked) is None:
+        if PollingState.of(locked) is None:
             return PollReport(trigger.pk, SKIPPED, "Not a polling trigger.")
         cursor = locked.polling_state.cursor
         plan = cursors.plan(
