@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -55,9 +56,31 @@ def tree(tmp_path_factory) -> Path:
         if source.is_file() or source.is_symlink():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name, follow_symlinks=False)
+    relocate_suite_venv(destination / ".venv")
     subprocess.run(["bin/setup"], cwd=destination, env=user_environment(), check=True,
                    capture_output=True, timeout=600)  # fmt: skip
     return destination
+
+
+def relocate_suite_venv(target: Path) -> None:
+    """The suite's own virtualenv, copied to ``target`` and made that tree's: its scripts'
+    ``#!`` lines point at the copy's interpreter, and bin/setup (run next, as bin/run would)
+    installs the copied tree into it, which re-points the project's editable install there.
+
+    What these tests stop is bin/run, not the install: tests/test_readme.py builds a
+    virtualenv from the package index as a fresh clone does, and a second such build here
+    cost 35 to 80 s of every run of the suite for nothing more (docs/benchmarks.md, the suite).
+    """
+    source = Path(sys.prefix)
+    shutil.copytree(source, target, symlinks=True)
+    old, new = str(source).encode(), str(target).encode()
+    for script in (target / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        content = script.read_bytes()
+        first, newline, rest = content.partition(b"\n")
+        if first.startswith(b"#!") and old in first:
+            script.write_bytes(first.replace(old, new) + newline + rest)
 
 
 def free_port() -> int:
