@@ -352,15 +352,11 @@ def _apply_pause(
     until-time that is not in the future (the one stored may be sent back as it is). The note's
     length is the model's (full_clean). A trigger paused before pauses were recorded, or made
     inactive, is paused from now by ``by``."""
-    given = [name for name, value in (("pause_note", note), ("paused_until", until))
-             if value is not UNCHANGED]  # fmt: skip
+    given = _pause_given(note, until)
     if not given:
         return
     if requested == TriggerStatus.ACTIVE:
-        raise ValidationError(
-            {name: "Enabling ends the pause: it takes no pause note or until-time."
-             for name in given}
-        )  # fmt: skip
+        _refuse_pause_on_enable(note, until)
     if trigger.status != TriggerStatus.INACTIVE:
         raise ValidationError(
             {name: "Only a paused (inactive) trigger takes a pause note or an until-time; "
@@ -377,27 +373,54 @@ def _apply_pause(
         trigger.paused_at, trigger.paused_by = now, by
 
 
-def trigger_enable(*, trigger: Trigger, updated_by: AbstractBaseUser | None = None) -> Trigger:
-    """Active again (unfreezing a failed trigger, ending a pause)."""
-    return trigger_update(trigger=trigger, updated_by=updated_by, status=TriggerStatus.ACTIVE)
+def _pause_given(note: str | None, until: datetime | None) -> list[str]:
+    """The names of a pause's parts a write gives (not UNCHANGED)."""
+    return [name for name, value in (("pause_note", note), ("paused_until", until))
+            if value is not UNCHANGED]  # fmt: skip
+
+
+def _refuse_pause_on_enable(note: str | None, until: datetime | None) -> None:
+    if given := _pause_given(note, until):
+        raise ValidationError(
+            {name: "Enabling ends the pause: it takes no pause note or until-time."
+             for name in given}
+        )  # fmt: skip
+
+
+def trigger_enable(
+    *,
+    trigger: Trigger,
+    updated_by: AbstractBaseUser | None = None,
+    pause_note: str | None = UNCHANGED,
+    paused_until: datetime | None = UNCHANGED,
+) -> Trigger:
+    """Active again (unfreezing a failed trigger, ending a pause). A surface passes on the
+    pause note or end it was given with the enable, which refuses them, naming them."""
+    return trigger_update(
+        trigger=trigger,
+        updated_by=updated_by,
+        status=TriggerStatus.ACTIVE,
+        pause_note=pause_note,
+        paused_until=paused_until,
+    )
 
 
 def trigger_disable(
     *,
     trigger: Trigger,
     updated_by: AbstractBaseUser | None = None,
-    note: str | None = UNCHANGED,
-    until: datetime | None = UNCHANGED,
+    pause_note: str | None = UNCHANGED,
+    paused_until: datetime | None = UNCHANGED,
 ) -> Trigger:
-    """Pause the trigger (inactive), by ``updated_by``, with a ``note`` and ``until`` when
-    given: at ``until`` it resumes by itself (executions.scheduler). A paused trigger keeps
-    its pause and gets the note and until-time given."""
+    """Pause the trigger (inactive), by ``updated_by``, with ``pause_note`` and
+    ``paused_until`` when given: then it resumes by itself (executions.scheduler). A paused
+    trigger keeps its pause and gets the note and end given."""
     return trigger_update(
         trigger=trigger,
         updated_by=updated_by,
         status=TriggerStatus.INACTIVE,
-        pause_note=note,
-        paused_until=until,
+        pause_note=pause_note,
+        paused_until=paused_until,
     )
 
 
@@ -407,19 +430,22 @@ def triggers_set_enabled(
     triggers: QuerySet[Trigger],
     enabled: bool,
     user: AbstractBaseUser | None = None,
-    note: str | None = UNCHANGED,
-    until: datetime | None = UNCHANGED,
+    pause_note: str | None = UNCHANGED,
+    paused_until: datetime | None = UNCHANGED,
 ) -> int:
-    """Enable (unfreezing failed ones) or disable (pause, with ``note`` and ``until`` when
-    given) each of ``triggers``; how many there are. One refusal changes none of them."""
+    """Enable (unfreezing failed ones) or disable each of ``triggers`` (a pause, with
+    ``pause_note`` and ``paused_until`` when given); how many there are. One refusal changes
+    none of them."""
+    if enabled:  # refused even when there is no trigger to enable
+        _refuse_pause_on_enable(pause_note, paused_until)
     count = 0
     for trigger in triggers.select_for_update():
         trigger_update(
             trigger=trigger,
             updated_by=user,
             status=TriggerStatus.ACTIVE if enabled else TriggerStatus.INACTIVE,
-            pause_note=note,
-            paused_until=until,
+            pause_note=pause_note,
+            paused_until=paused_until,
         )
         count += 1
     return count

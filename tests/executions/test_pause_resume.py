@@ -132,7 +132,7 @@ def test_a_pause_without_an_end_never_resumes_by_itself(every_minute):
 
 def test_a_trigger_enabled_by_hand_meanwhile_is_not_resumed_again(alice, every_minute):
     services.trigger_disable(
-        trigger=every_minute, updated_by=alice, until=timezone.now() + timedelta(hours=1)
+        trigger=every_minute, updated_by=alice, paused_until=timezone.now() + timedelta(hours=1)
     )
     services.trigger_enable(trigger=every_minute, updated_by=alice)
     armed = Trigger.objects.get(pk=every_minute.pk).next_fire_at
@@ -164,7 +164,7 @@ def test_a_resumed_polling_trigger_polls_at_once(acme_project, alice, settings):
     )  # fmt: skip
     services.trigger_enable(trigger=trigger, updated_by=alice)
     until = timezone.now() + timedelta(minutes=5)
-    services.trigger_disable(trigger=trigger, updated_by=alice, until=until)
+    services.trigger_disable(trigger=trigger, updated_by=alice, paused_until=until)
     assert PollingState.objects.get(trigger_id=trigger.pk).next_poll_at is None
 
     fire_due_triggers(now=until)
@@ -205,7 +205,9 @@ def test_pause_and_resume_across_a_beat_restart(start_engine, wait_for, acme, al
     first = start_engine("beat", **engine)
     until = timezone.now() + timedelta(seconds=12)
     for trigger in (once, skip):
-        services.trigger_disable(trigger=trigger, updated_by=alice, note="Deploy", until=until)
+        services.trigger_disable(
+            trigger=trigger, updated_by=alice, pause_note="Deploy", paused_until=until
+        )
     began = timezone.now() - timedelta(minutes=10)
     Trigger.objects.filter(pk__in=[once.pk, skip.pk]).update(paused_at=began)
 

@@ -21,7 +21,10 @@ def test_it_records_who_paused_a_trigger_why_and_until_when(acme, alice, make_tr
     before = timezone.now()
 
     services.trigger_disable(
-        trigger=trigger, updated_by=alice, note="Vendor outage, see INC-42", until=until
+        trigger=trigger,
+        updated_by=alice,
+        pause_note="Vendor outage, see INC-42",
+        paused_until=until,
     )
 
     stored = _stored(trigger)
@@ -46,7 +49,10 @@ def test_a_plain_disable_is_a_pause_without_note_or_end(acme, alice, make_trigge
 def test_enabling_ends_the_pause_and_clears_it(acme, alice, make_trigger):
     trigger = make_trigger(acme)
     services.trigger_disable(
-        trigger=trigger, updated_by=alice, note="why", until=timezone.now() + timedelta(days=1)
+        trigger=trigger,
+        updated_by=alice,
+        pause_note="why",
+        paused_until=timezone.now() + timedelta(days=1),
     )
 
     services.trigger_enable(trigger=trigger, updated_by=alice)
@@ -63,7 +69,7 @@ def test_changing_a_pause_keeps_who_paused_it_and_since_when(
     acme, alice, bob_membership, make_trigger
 ):
     trigger = make_trigger(acme)
-    services.trigger_disable(trigger=trigger, updated_by=alice, note="first")
+    services.trigger_disable(trigger=trigger, updated_by=alice, pause_note="first")
     first = _stored(trigger)
     later = timezone.now() + timedelta(hours=3)
 
@@ -82,7 +88,10 @@ def test_an_until_time_not_in_the_future_is_refused_and_nothing_changes(acme, al
 
     with pytest.raises(ValidationError) as caught:
         services.trigger_disable(
-            trigger=trigger, updated_by=alice, note="x", until=timezone.now() - timedelta(1)
+            trigger=trigger,
+            updated_by=alice,
+            pause_note="x",
+            paused_until=timezone.now() - timedelta(1),
         )
 
     assert caught.value.message_dict == {"paused_until": ["Must be in the future."]}
@@ -95,7 +104,7 @@ def test_a_note_too_long_is_refused(acme, alice, make_trigger):
 
     with pytest.raises(ValidationError) as caught:
         services.trigger_disable(
-            trigger=trigger, updated_by=alice, note="x" * (PAUSE_NOTE_MAX_LENGTH + 1)
+            trigger=trigger, updated_by=alice, pause_note="x" * (PAUSE_NOTE_MAX_LENGTH + 1)
         )
 
     assert list(caught.value.message_dict) == ["pause_note"]
@@ -150,7 +159,10 @@ def test_a_trigger_made_active_takes_no_pause(acme, make_trigger):
 def test_a_paused_trigger_that_goes_stale_is_no_longer_paused(acme, alice, make_trigger):
     trigger = make_trigger(acme)
     services.trigger_disable(
-        trigger=trigger, updated_by=alice, note="x", until=timezone.now() + timedelta(hours=1)
+        trigger=trigger,
+        updated_by=alice,
+        pause_note="x",
+        paused_until=timezone.now() + timedelta(hours=1),
     )
 
     services.triggers_mark_stale(triggers=Trigger.objects.filter(pk=trigger.pk), reason="gone")
@@ -163,7 +175,7 @@ def test_a_paused_trigger_that_goes_stale_is_no_longer_paused(acme, alice, make_
 def test_resume_ends_a_pause_once_and_only_when_its_time_has_come(acme, alice, make_trigger):
     trigger = make_trigger(acme, "webhook")
     until = timezone.now() + timedelta(minutes=5)
-    services.trigger_disable(trigger=trigger, updated_by=alice, note="x", until=until)
+    services.trigger_disable(trigger=trigger, updated_by=alice, pause_note="x", paused_until=until)
 
     early = services.trigger_resume(trigger_id=trigger.pk, now=until - timedelta(seconds=1))
     resumed = services.trigger_resume(trigger_id=trigger.pk, now=until)
@@ -179,7 +191,7 @@ def test_resume_ends_a_pause_once_and_only_when_its_time_has_come(acme, alice, m
 def test_resume_arms_a_schedule_at_its_first_slot_after_the_pause_began(acme, alice, make_trigger):
     trigger = make_trigger(acme, cron_expression="0 * * * *")
     services.trigger_disable(
-        trigger=trigger, updated_by=alice, until=timezone.now() + timedelta(minutes=1)
+        trigger=trigger, updated_by=alice, paused_until=timezone.now() + timedelta(minutes=1)
     )
     paused_at = timezone.now() - timedelta(hours=3, minutes=30)
     Trigger.objects.filter(pk=trigger.pk).update(paused_at=paused_at)
