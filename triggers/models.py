@@ -275,6 +275,16 @@ class Trigger(models.Model):
         endpoint = getattr(self, "webhook_endpoint", None)
         return endpoint.url if endpoint is not None else None
 
+    def pause_summary(self) -> str:
+        """ "paused by alice since …, until …: note" while paused (inactive by request), else
+        "" (UTC, as stored)."""
+        if self.status != TriggerStatus.INACTIVE or self.paused_at is None:
+            return ""
+        who = self.paused_by.get_username() if self.paused_by_id else "someone"
+        text = f"paused by {who} since {self.paused_at:%Y-%m-%d %H:%M}"
+        text += f", until {self.paused_until:%Y-%m-%d %H:%M}" if self.paused_until else ""
+        return f"{text}: {self.pause_note}" if self.pause_note else text
+
     def run_as(self) -> list[str]:
         """The ids of the users an invocation runs as: ``run_as_user`` first, then the rest."""
         first = [str(self.run_as_user_id)] if self.run_as_user_id else []
