@@ -32,6 +32,8 @@ class TriggerBeatScheduler(DatabaseScheduler):
         max_sleep = float(settings.SCHEDULER_MAX_SLEEP_SECONDS)
         try:
             report = scheduler.fire_due_triggers()
+            if report.resumed:
+                logger.info("Scheduler: %d paused triggers resumed", report.resumed)
             if report.triggers:
                 logger.info(
                     "Scheduler: %d triggers, %d executions enqueued, %d not run",

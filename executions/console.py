@@ -140,7 +140,8 @@ def not_firing_reason(trigger: Trigger) -> str:
     if trigger.status == TriggerStatus.ACTIVE:
         return ""
     label = TriggerStatus(trigger.status).label
-    return f"{label}: {trigger.error_message}" if trigger.error_message else f"{label}."
+    reason = trigger.pause_summary() or trigger.error_message
+    return f"{label}: {reason}" if reason else f"{label}."
 
 
 def upcoming_slots(trigger: Trigger, *, now: datetime, count: int = 5) -> list[datetime]:

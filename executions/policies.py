@@ -294,6 +294,7 @@ def plan_due_slots(
     misfire_window_seconds: int,
     grace_seconds: int,
     ends_at: datetime | None = None,
+    missed_until: datetime | None = None,
 ) -> SlotPlan:
     """Which of the slots from ``next_fire_at`` up to ``now`` run, and the next slot after.
 
@@ -309,6 +310,11 @@ def plan_due_slots(
     expiration day rather than after its last slot, which may be days earlier. A window
     that has closed catches nothing up: its missed slots are skipped, whatever the policy
     (an on-time slot, fired within the grace, still runs).
+
+    ``missed_until``: the end of a pause the trigger has just come out of. Its slots up to
+    then were missed while it was paused, however recent: none of them is on time, so the
+    misfire policy decides about each (a slot a second before the pause ended is not run
+    under ``skip``).
     """
 
     def inside(moment: datetime) -> bool:
@@ -326,6 +332,8 @@ def plan_due_slots(
         ended = ends_at <= now
         slot = None if ended else ends_at
     on_time_after = now - timedelta(seconds=grace_seconds)
+    if missed_until is not None:
+        on_time_after = max(on_time_after, missed_until + timedelta(microseconds=1))
     on_time = [s for s in due if s >= on_time_after]
     missed = [s for s in due if s < on_time_after]
     if not missed:

@@ -24,6 +24,14 @@ A trigger with ``config.jitter_seconds`` runs each slot a fixed offset late
 (config_keys.jitter_offset): its ``next_fire_at`` is the slot plus the offset, so it is
 claimed then; the pass plans on the slots' own times (``scheduled_for`` stays the slot) and
 the execution's input records ``jitter_seconds``, the offset it ran late by.
+
+A paused trigger whose ``paused_until`` has come is resumed first, on the same tick
+(``_resume_batch``): claimed as due triggers are (two schedulers split them, and the resume
+itself only takes a trigger still paused until then, so each pause ends once), made active
+by triggers.services, and — a schedule — fired in the same transaction over the slots it
+missed since the pause began, each slot up to ``paused_until`` missed (never on time), so
+its misfire policy decides about them (docs/scheduling.md, "Pause with a note, until a
+time").
 """
 
 import logging
@@ -45,7 +53,7 @@ from executions.inserts import insert_executions
 from executions.services.firing import firing_facts, unfinished_counts
 from triggers import config_keys
 from triggers import services as trigger_services
-from triggers.choices import OverlapPolicy
+from triggers.choices import OverlapPolicy, TriggerStatus
 from triggers.models import Trigger
 
 logger = logging.getLogger(__name__)
@@ -81,14 +89,19 @@ class FiringReport:
     execution_ids: list = field(default_factory=list)
     # The longest wait of this pass from a claimed trigger's slot to its stored executions.
     slot_lag_seconds: float | None = None
+    # Paused triggers whose pause ended, made active again by this pass.
+    resumed: int = 0
 
 
 def fire_due_triggers(
     *, now: datetime | None = None, batch_size: int | None = None
 ) -> FiringReport:
-    """Fire every trigger due at ``now`` (default: the current time), batch by batch."""
+    """Resume the paused triggers whose pause ends by ``now`` (default: the current time),
+    then fire every trigger due then, batch by batch."""
     batch_size = batch_size or settings.SCHEDULER_BATCH_SIZE
     report = FiringReport()
+    while _resume_batch(now or timezone.now(), batch_size, report) == batch_size:
+        pass
     while True:
         claimed = _fire_batch(now or timezone.now(), batch_size, report)
         if claimed < batch_size:
@@ -96,13 +109,47 @@ def fire_due_triggers(
 
 
 def seconds_until_next_due(*, now: datetime | None = None) -> float | None:
-    """How long until the earliest active trigger's slot; None when none is armed."""
-    earliest = Trigger.objects.filter(
+    """How long until the earliest active trigger's slot or the earliest end of a pause;
+    None when there is neither."""
+    earliest_slot = Trigger.objects.filter(
         status=policies.FIRING_STATUS, next_fire_at__isnull=False
     ).aggregate(earliest=Min("next_fire_at"))["earliest"]
-    if earliest is None:
+    earliest_resume = _pauses_ending().aggregate(earliest=Min("paused_until"))["earliest"]
+    moments = [m for m in (earliest_slot, earliest_resume) if m is not None]
+    if not moments:
         return None
-    return max(0.0, (earliest - (now or timezone.now())).total_seconds())
+    return max(0.0, (min(moments) - (now or timezone.now())).total_seconds())
+
+
+def _pauses_ending():
+    """Paused triggers that resume by themselves (the partial index trigger_pause_ends)."""
+    return Trigger.objects.filter(status=TriggerStatus.INACTIVE, paused_until__isnull=False)
+
+
+def _resume_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
+    """Resume up to ``batch_size`` triggers whose pause has ended; fire the slots a schedule
+    missed while paused under its misfire policy, in the same transaction."""
+    with transaction.atomic():
+        paused = list(
+            _pauses_ending()
+            .select_for_update(skip_locked=True)
+            .filter(paused_until__lte=now)
+            .order_by("paused_until")
+            .values_list("pk", "paused_until")[:batch_size]
+        )
+        due: list[Trigger] = []
+        paused_until: dict[int, datetime] = {}
+        for trigger_id, until in paused:
+            resumed = trigger_services.trigger_resume(trigger_id=trigger_id, now=now)
+            if resumed is None:
+                continue
+            report.resumed += 1
+            if resumed.next_fire_at is not None and resumed.next_fire_at <= now:
+                due.append(resumed)
+                paused_until[trigger_id] = until
+        if due:
+            _fire_claimed(due, now, report, paused_until=paused_until)
+        return len(paused)
 
 
 def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
@@ -115,75 +162,100 @@ def _fire_batch(now: datetime, batch_size: int, report: FiringReport) -> int:
         )
         if not triggers:
             return 0
-        unfinished = unfinished_counts(
-            [t.pk for t in triggers if t.overlap_policy != OverlapPolicy.ALLOW]
-        )
-        plans: dict[tuple, policies.SlotPlan] = {}
-        executions: list[dict] = []
-        next_slots: dict[datetime | None, list[int]] = defaultdict(list)
-        ended: list[tuple[Trigger, config_keys.ScheduleConfig]] = []
-        to_run: list = []
-        missed = 0
-        for trigger in triggers:
-            schedule_keys = policies.schedule_config(trigger)  # read once for this firing
-            window, jitter = schedule_keys.window, schedule_keys.jitter
-            # A jittered trigger's timeline runs its offset late: plan on the slots' own
-            # times, then shift the next one back (config_keys.jitter_offset).
-            offset = jitter or timedelta(0)
-            key = (
-                trigger.cron_expression,
-                trigger.timezone,
-                trigger.next_fire_at,
-                offset,
-                trigger.misfire_policy,
-                trigger.misfire_window_seconds,
-                window.ends_at,
-            )
-            plan = plans.get(key)
-            if plan is None:
-                plan = plans[key] = policies.plan_due_slots(
-                    cron_expression=trigger.cron_expression,
-                    timezone_name=trigger.timezone,
-                    next_fire_at=trigger.next_fire_at - offset,
-                    now=now - offset,
-                    misfire_policy=trigger.misfire_policy,
-                    misfire_window_seconds=trigger.misfire_window_seconds,
-                    grace_seconds=settings.SCHEDULER_MISFIRE_GRACE_SECONDS,
-                    ends_at=window.ends_at,
-                )
-            fired, records, facts = _executions_for(
-                trigger, plan, unfinished.get(trigger.pk, (0, 0)), now, schedule_keys
-            )
-            executions.extend(records)
-            to_run.extend(e["execution_id"] for e in fired)
-            report.fired += len(fired)
-            report.not_run += len(records) - len(fired)
-            missed += len(plan.skipped)
-            # Single execution and a one-time date: once fired, the schedule is disarmed.
-            done = (trigger.is_single_execution and bool(fired)) or bool(facts.one_time_fired)
-            if not done and plan.ended:
-                ended.append((trigger, schedule_keys))
-            else:
-                upcoming = plan.next_fire_at and plan.next_fire_at + offset
-                next_slots[None if done else upcoming].append(trigger.pk)
-        stored_at = timezone.now()
-        _stamp(executions, stored_at)
-        insert_executions(executions, ignore_conflicts=True)
-        transaction.on_commit(partial(_count, executions, missed, stored_at))
-        lag = (timezone.now() - min(t.next_fire_at for t in triggers)).total_seconds()
-        report.slot_lag_seconds = max(lag, report.slot_lag_seconds or lag)
-        # Triggers of one schedule share their next slot: one UPDATE per distinct slot.
-        for next_fire_at, ids in next_slots.items():
-            trigger_services.triggers_set_next_fire_at(trigger_ids=ids, next_fire_at=next_fire_at)
-        for trigger, schedule_keys in ended:  # its window closed: it can fire no more
-            trigger_services.triggers_mark_stale(
-                triggers=Trigger.objects.filter(pk=trigger.pk),
-                reason=policies.schedule_end_reason(trigger, schedule_keys),
-            )
-        dispatch.enqueue_on_commit(to_run, batched=True)
-        report.triggers += len(triggers)
-        report.execution_ids.extend(to_run)
+        _fire_claimed(triggers, now, report)
         return len(triggers)
+
+
+def _fire_claimed(
+    triggers: list[Trigger],
+    now: datetime,
+    report: FiringReport,
+    *,
+    paused_until: dict[int, datetime] | None = None,
+) -> None:
+    """Store the due slots of ``triggers`` (locked by the caller's transaction) and arm their
+    next ones. ``paused_until``: of triggers just resumed, when their pause ended (their
+    slots up to then were missed while paused)."""
+    paused_until = paused_until or {}
+    unfinished = unfinished_counts(
+        [t.pk for t in triggers if t.overlap_policy != OverlapPolicy.ALLOW]
+    )
+    plans: dict[tuple, policies.SlotPlan] = {}
+    executions: list[dict] = []
+    next_slots: dict[datetime | None, list[int]] = defaultdict(list)
+    ended: list[tuple[Trigger, config_keys.ScheduleConfig]] = []
+    to_run: list = []
+    missed = 0
+    for trigger in triggers:
+        schedule_keys = policies.schedule_config(trigger)  # read once for this firing
+        window, jitter = schedule_keys.window, schedule_keys.jitter
+        # A jittered trigger's timeline runs its offset late: plan on the slots' own
+        # times, then shift the next one back (config_keys.jitter_offset).
+        offset = jitter or timedelta(0)
+        pause_end = paused_until.get(trigger.pk)
+        key = (
+            trigger.cron_expression,
+            trigger.timezone,
+            trigger.next_fire_at,
+            offset,
+            trigger.misfire_policy,
+            trigger.misfire_window_seconds,
+            window.ends_at,
+            pause_end,
+        )
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = policies.plan_due_slots(
+                cron_expression=trigger.cron_expression,
+                timezone_name=trigger.timezone,
+                next_fire_at=trigger.next_fire_at - offset,
+                now=now - offset,
+                misfire_policy=trigger.misfire_policy,
+                misfire_window_seconds=trigger.misfire_window_seconds,
+                grace_seconds=settings.SCHEDULER_MISFIRE_GRACE_SECONDS,
+                ends_at=window.ends_at,
+                missed_until=pause_end and pause_end - offset,
+            )
+        fired, records, facts = _executions_for(
+            trigger,
+            plan,
+            unfinished.get(trigger.pk, (0, 0)),
+            now,
+            schedule_keys,
+            paused=pause_end is not None,
+        )
+        executions.extend(records)
+        to_run.extend(e["execution_id"] for e in fired)
+        report.fired += len(fired)
+        report.not_run += len(records) - len(fired)
+        missed += len(plan.skipped)
+        # Single execution and a one-time date: once fired, the schedule is disarmed.
+        done = (trigger.is_single_execution and bool(fired)) or bool(facts.one_time_fired)
+        if not done and plan.ended:
+            ended.append((trigger, schedule_keys))
+        else:
+            upcoming = plan.next_fire_at and plan.next_fire_at + offset
+            next_slots[None if done else upcoming].append(trigger.pk)
+    stored_at = timezone.now()
+    _stamp(executions, stored_at)
+    insert_executions(executions, ignore_conflicts=True)
+    transaction.on_commit(partial(_count, executions, missed, stored_at))
+    # A resumed trigger's first slot waited for its pause, not for the scheduler.
+    waited = [t.next_fire_at for t in triggers if t.pk not in paused_until]
+    if waited:
+        lag = (timezone.now() - min(waited)).total_seconds()
+        report.slot_lag_seconds = max(lag, report.slot_lag_seconds or lag)
+    # Triggers of one schedule share their next slot: one UPDATE per distinct slot.
+    for next_fire_at, ids in next_slots.items():
+        trigger_services.triggers_set_next_fire_at(trigger_ids=ids, next_fire_at=next_fire_at)
+    for trigger, schedule_keys in ended:  # its window closed: it can fire no more
+        trigger_services.triggers_mark_stale(
+            triggers=Trigger.objects.filter(pk=trigger.pk),
+            reason=policies.schedule_end_reason(trigger, schedule_keys),
+        )
+    dispatch.enqueue_on_commit(to_run, batched=True)
+    report.triggers += len(triggers)
+    report.execution_ids.extend(to_run)
 
 
 def _executions_for(
@@ -192,6 +264,8 @@ def _executions_for(
     unfinished: tuple[int, int],
     now: datetime,
     schedule_keys: config_keys.ScheduleConfig,
+    *,
+    paused: bool = False,
 ) -> tuple[list[dict], list[dict], policies.FiringFacts]:
     """(the executions to run, every execution to store, the facts after them) for one
     trigger's due slots, as rows for insert_executions.
@@ -201,7 +275,7 @@ def _executions_for(
     records: list[dict] = []
     fired: list[dict] = []
     if plan.skipped:
-        records.append(_skipped_record(trigger, plan.skipped))
+        records.append(_skipped_record(trigger, plan.skipped, paused=paused))
     facts = firing_facts(
         trigger,
         now=now,
@@ -240,9 +314,11 @@ def _scheduled(trigger: Trigger, slot: datetime, refusal: str, jitter: timedelta
     }
 
 
-def _skipped_record(trigger: Trigger, skipped: list[datetime]) -> dict:
-    """One cancelled execution standing for the missed slots the misfire policy skipped."""
+def _skipped_record(trigger: Trigger, skipped: list[datetime], *, paused: bool) -> dict:
+    """One cancelled execution standing for the missed slots the misfire policy skipped
+    (``paused``: missed while the trigger was paused)."""
     first, last = skipped[0], skipped[-1]
+    missed_while = "paused" if paused else "the scheduler was not running"
     return {
         "execution_id": uuid.uuid4(),
         "tenant_id": trigger.tenant_id,
@@ -255,7 +331,7 @@ def _skipped_record(trigger: Trigger, skipped: list[datetime]) -> dict:
             "skipped_count": len(skipped),
         },
         "error_message": (
-            f"Missed while the scheduler was not running: {len(skipped)} slot(s) from "
+            f"Missed while {missed_while}: {len(skipped)} slot(s) from "
             f"{iso_z(first)} to {iso_z(last)} skipped "
             f"(misfire policy {trigger.misfire_policy})."
         ),

@@ -5,7 +5,8 @@ agent API.
 ``GET /triggers``, ``POST /triggers/{id}/enable|disable``, ``GET /providers/{provider_id}/
 triggers[/{trigger_id}]``, ``GET /api/v0/project-triggers/{id}/test-samples``. A trigger is
 one object with the fields of both surfaces (``SharedTriggerSerializer``). Errors are DRF's
-bodies, as the agent API's.
+bodies, as the agent API's. ``disable`` pauses, with an optional body ``{"pause_note",
+"paused_until"}`` (the agent API's ``PauseSerializer``; docs/provider-api.md).
 """
 
 import uuid
@@ -25,7 +26,7 @@ from polling.models import PollingState
 from providers import services
 from triggers import catalog
 from triggers import services as trigger_services
-from triggers.api.agents import TriggerInstanceSerializer
+from triggers.api.agents import PauseSerializer, TriggerInstanceSerializer
 from triggers.choices import TriggerOrigin
 from triggers.models import Trigger
 
@@ -120,8 +121,9 @@ class CatalogEntrySerializer(serializers.Serializer):
 
 def _shared_triggers():
     return Trigger.objects.filter(origin__in=SHARED_ORIGINS).select_related(
-        "agent", "project", "created_by__identity", "updated_by__identity", "polling_state"
-    )
+        "agent", "project", "created_by__identity", "updated_by__identity",
+        "paused_by__identity", "polling_state",
+    )  # fmt: skip
 
 
 def _uuid_or_none(value) -> uuid.UUID | None:
@@ -158,17 +160,25 @@ class SharedTriggerViewSet(TenantScopedViewSet):
         trigger_services.trigger_delete(trigger=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary="Enable a trigger (unfreezes a FAILED one)", request=None)
+    @extend_schema(summary="Enable a trigger (unfreezes a FAILED one, ends a pause)", request=None)
     def enable(self, request, id=None):
+        # A body naming a pause is refused by the service (a 400), not ignored.
         trigger = trigger_services.trigger_enable(
-            trigger=self.get_object(), updated_by=request.user
+            trigger=self.get_object(),
+            updated_by=request.user,
+            **PauseSerializer.of_request(request),
         )
         return Response(SharedTriggerSerializer(trigger).data)
 
-    @extend_schema(summary="Disable a trigger", request=None)
+    @extend_schema(
+        summary="Disable (pause) a trigger, with an optional note and end",
+        request=PauseSerializer,
+    )
     def disable(self, request, id=None):
         trigger = trigger_services.trigger_disable(
-            trigger=self.get_object(), updated_by=request.user
+            trigger=self.get_object(),
+            updated_by=request.user,
+            **PauseSerializer.of_request(request),
         )
         return Response(SharedTriggerSerializer(trigger).data)
 

@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from accounts.admin_scope import TenantScopedAdmin
-from triggers import services
+from triggers import admin_pause, services
 from triggers.admin_config import PREFIX, TriggerForm, config_fields
-from triggers.choices import TriggerOrigin
+from triggers.choices import TriggerOrigin, TriggerStatus
 from triggers.models import Trigger
 
 
@@ -39,6 +39,9 @@ class TriggerAdmin(TenantScopedAdmin):
     object_actions = [
         ObjectAction("enable", "Enable / unfreeze"),
         ObjectAction("disable", "Disable"),
+        # A form for the note and the until-time (triggers/admin_pause.py).
+        ObjectAction("pause", "Pause…"),
+        ObjectAction("resume", "Resume", lambda t: t.status == TriggerStatus.INACTIVE),
         ObjectAction("duplicate", "Duplicate"),
     ]
     # Each gives the trigger page's template more context: fn(trigger, request) -> dict.
@@ -52,6 +55,7 @@ class TriggerAdmin(TenantScopedAdmin):
         "provider_id",
         "provider_trigger_id",
         "status",
+        admin_pause.paused,
         "short_config_hash",
         "error_message",
         "next_fire_at",
@@ -70,7 +74,7 @@ class TriggerAdmin(TenantScopedAdmin):
         "tenant",
     ]
     search_fields = ["name", "public_id", "uuid", "webhook_endpoint__path", "agent__public_id"]
-    list_select_related = ["tenant", "agent"]
+    list_select_related = ["tenant", "agent", "paused_by"]
     # Autocompletes ask the project and agent admins, which are scoped to the viewer's tenants.
     autocomplete_fields = ["project", "agent"]
     raw_id_fields = ["created_by", "updated_by"]
@@ -88,12 +92,17 @@ class TriggerAdmin(TenantScopedAdmin):
         "error_message",
         "error_at",
         "next_fire_at",
+        # Set by the pause and resume actions, through the services (triggers/admin_pause.py).
+        "paused_at",
+        "paused_by",
+        "pause_note",
+        "paused_until",
         "created_by",
         "updated_by",
         "created_at",
         "updated_at",
     ]
-    actions = ["enable", "disable", "duplicate"]
+    actions = ["enable", "disable", admin_pause.pause, admin_pause.resume, "duplicate"]
     date_hierarchy = "created_at"
     form = TriggerForm
 
@@ -153,7 +162,9 @@ class TriggerAdmin(TenantScopedAdmin):
             and self.has_change_permission(request, trigger)
         ):
             func = allowed[action][0]
-            func(self, request, queryset)
+            answer = func(self, request, queryset)
+            if answer is not None:  # a page of its own first (the pause's form)
+                return answer
         return HttpResponseRedirect(back)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -164,6 +175,7 @@ class TriggerAdmin(TenantScopedAdmin):
             may_change = self.has_change_permission(request, trigger)
             for context in self.change_context:
                 extra.update(context(trigger, request))
+            extra["pause_summary"] = trigger.pause_summary()
             extra["object_actions"] = [
                 (a.name, a.label, reverse("admin:triggers_trigger_act", args=[trigger.pk, a.name]))
                 for a in self.object_actions

@@ -17,15 +17,24 @@ trigger that is active or that events took out of service (failed, completed, st
 ``enable`` unfreezes a failed trigger, so a platform that re-sends its list does not thaw a
 crashing one. A bad item is a ValidationError keyed ``triggers[<i>].<field>`` and nothing
 is changed.
+
+A declared ``DISABLED`` item may carry a pause's ``pause_note`` and ``paused_until``; a PUT
+changes a trigger's pause only when its item names them, so a platform that never sends them
+leaves alone the pauses people set on other surfaces. A ``DISABLED`` item whose
+``paused_until`` has passed declares a pause that is over: it is read as ``ENABLED``, so
+the same list sent again after the trigger resumed by itself changes nothing (and is not
+refused for an until-time in the past).
 """
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Agent
 from triggers import services
@@ -45,15 +54,35 @@ ITEM_FIELDS = {
 @dataclass(frozen=True)
 class DeclaredTrigger:
     """One declared item, validated in shape by the API: a catalog ``trigger_id`` of the
-    ``builtin`` provider, ``enabled`` (ENABLED/DISABLED) and its ``config``."""
+    ``builtin`` provider, ``enabled`` (ENABLED/DISABLED) and its ``config``; a DISABLED one's
+    pause note and end when it names them (else ``services.UNCHANGED``)."""
 
     trigger_id: str
     enabled: bool
     config: dict[str, Any]
+    pause_note: str | None = services.UNCHANGED
+    paused_until: datetime | None = services.UNCHANGED
 
     @property
     def config_hash(self) -> str:
         return config_hash(self.trigger_id, self.config)
+
+    def as_of(self, now: datetime) -> "DeclaredTrigger":
+        """The item as it stands at ``now``: a pause whose end has passed is over (ENABLED)."""
+        until = self.paused_until
+        if self.enabled or until in (None, services.UNCHANGED) or until > now:
+            return self
+        return replace(
+            self, enabled=True, pause_note=services.UNCHANGED, paused_until=services.UNCHANGED
+        )
+
+    def pause_changes(self, trigger: Trigger) -> dict[str, Any]:
+        """The pause note and end this item names that ``trigger`` does not have."""
+        wanted = {"pause_note": self.pause_note, "paused_until": self.paused_until}
+        changes = {name: value for name, value in wanted.items() if value is not services.UNCHANGED}
+        if changes.get("pause_note") is None and "pause_note" in changes:
+            changes["pause_note"] = ""
+        return {name: value for name, value in changes.items() if getattr(trigger, name) != value}
 
 
 @dataclass
@@ -78,6 +107,8 @@ def agent_triggers_set(
     """Make ``agent``'s triggers the ``declared`` ones (module docstring)."""
     # One PUT per agent at a time: a second waits and then sees the first one's result.
     Agent.objects.select_for_update().filter(pk=agent.pk).first()
+    now = timezone.now()
+    declared = [item.as_of(now) for item in declared]
     existing = list(agent_triggers(agent=agent))
     pairs: dict[int, Trigger] = {}
     unmatched = list(existing)
@@ -132,21 +163,29 @@ def _create(agent: Agent, item: DeclaredTrigger, user) -> Trigger:
         config_is_whole=True,
         status=TriggerStatus.ACTIVE if item.enabled else TriggerStatus.INACTIVE,
         created_by=user,
+        pause_note=item.pause_note,
+        paused_until=item.paused_until,
     )
 
 
 def _update(trigger: Trigger, item: DeclaredTrigger, user) -> tuple[Trigger, bool]:
     """(the trigger, whether it changed): the declared config, and the declared status
-    unless an event took the trigger out of service while it is declared ENABLED."""
+    unless an event took the trigger out of service while it is declared ENABLED; a DISABLED
+    item's pause note and end when it names them."""
     wanted_status = None
     if not item.enabled and trigger.status != TriggerStatus.INACTIVE:
         wanted_status = TriggerStatus.INACTIVE
     elif item.enabled and trigger.status == TriggerStatus.INACTIVE:
         wanted_status = TriggerStatus.ACTIVE
     same_config = trigger.config_hash == item.config_hash
-    if same_config and wanted_status is None:
+    # Disabled now, the trigger's pause is a new one: the item's parts are set as given.
+    pause = (
+        item.pause_changes(trigger) if wanted_status is None else
+        {"pause_note": item.pause_note, "paused_until": item.paused_until}
+    )  # fmt: skip
+    if same_config and wanted_status is None and not pause:
         return trigger, False
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = dict(pause)
     if not same_config:
         fields.update(config=item.config, config_is_whole=True)
     updated = services.trigger_update(

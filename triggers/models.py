@@ -47,8 +47,11 @@ def is_trigger_column(name: str) -> bool:
 
 
 _OPTIONAL_LINKS = (
-    "project", "agent", "created_by", "updated_by", "run_as_user", "connection",
+    "project", "agent", "created_by", "updated_by", "run_as_user", "connection", "paused_by",
 )  # fmt: skip
+
+# A pause's note is a sentence or two for the people who look at the trigger, not a log.
+PAUSE_NOTE_MAX_LENGTH = 500
 
 
 class Trigger(models.Model):
@@ -195,6 +198,22 @@ class Trigger(models.Model):
     # The next cron slot, in UTC; set only while the trigger is active (see the due index).
     next_fire_at = models.DateTimeField(null=True, blank=True)
 
+    # -- a pause: who disabled it, when, why and until when (docs/scheduling.md, "Pause") ----
+    # Written only while the trigger is inactive (triggers.services), cleared when it is
+    # enabled. ``paused_at``: when it stopped firing (the slots missed since then follow the
+    # misfire policy when it resumes by itself at ``paused_until``).
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    pause_note = models.CharField(max_length=PAUSE_NOTE_MAX_LENGTH, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -229,6 +248,13 @@ class Trigger(models.Model):
                 name="trigger_due",
                 condition=Q(status="active", next_fire_at__isnull=False),
             ),
+            # The pauses that end by themselves: Beat resumes those whose time has come. No
+            # active trigger is in it, so firing one costs this index nothing.
+            models.Index(
+                fields=["paused_until"],
+                name="trigger_pause_ends",
+                condition=Q(status="inactive", paused_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -248,6 +274,16 @@ class Trigger(models.Model):
         # The webhooks app's one-to-one row, read through its reverse accessor (no import).
         endpoint = getattr(self, "webhook_endpoint", None)
         return endpoint.url if endpoint is not None else None
+
+    def pause_summary(self) -> str:
+        """ "paused by alice since …, until …: note" while paused (inactive by request), else
+        "" (UTC, as stored)."""
+        if self.status != TriggerStatus.INACTIVE or self.paused_at is None:
+            return ""
+        who = self.paused_by.get_username() if self.paused_by_id else "someone"
+        text = f"paused by {who} since {self.paused_at:%Y-%m-%d %H:%M}"
+        text += f", until {self.paused_until:%Y-%m-%d %H:%M}" if self.paused_until else ""
+        return f"{text}: {self.pause_note}" if self.pause_note else text
 
     def run_as(self) -> list[str]:
         """The ids of the users an invocation runs as: ``run_as_user`` first, then the rest."""
@@ -307,6 +343,18 @@ class Trigger(models.Model):
             f"config.{key.config_key}": f"{key.label} '{account_id}' belongs to another tenant."
         }
 
+    def _pause_errors(self) -> dict[str, str]:
+        # A note or an until-time belongs to a pause: an active (or stale, failed, completed)
+        # trigger has neither; enabling clears them (triggers.services).
+        if self.status == TriggerStatus.INACTIVE:
+            return {}
+        given = {"pause_note": self.pause_note, "paused_until": self.paused_until}
+        return {
+            name: "Only a paused (inactive) trigger has a pause note or an until-time."
+            for name, value in given.items()
+            if value
+        }
+
     def clean(self) -> None:
         """Cross-field rules; every surface (API, admin) runs them through full_clean()."""
         errors: dict[str, str] = {}
@@ -363,5 +411,6 @@ class Trigger(models.Model):
         agent, project = self.agent, self.project
         if agent is not None and project is not None and agent.project_id != project.pk:
             errors["agent"] = "The agent belongs to another project."
+        errors.update(self._pause_errors())
         if errors:
             raise ValidationError(errors)

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -44,6 +45,17 @@ _SETTINGS_FIELDS = (
     "max_retries",
 )
 _SCHEDULE_FIELDS = frozenset({"cron_expression", "timezone"})
+
+
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+# A pause's note or until-time that a write does not name: the stored one is kept.
+UNCHANGED: Any = _Unchanged()
+# What a pause is made of, cleared together when the trigger is enabled or leaves inactive.
+_NO_PAUSE = {"paused_at": None, "paused_by": None, "pause_note": "", "paused_until": None}
 
 
 def _split_kind_settings(fields: dict) -> dict:
@@ -220,6 +232,8 @@ def trigger_create(
     status: str = TriggerStatus.ACTIVE,
     config_is_whole: bool = False,
     copied_from: Trigger | None = None,
+    pause_note: str | None = UNCHANGED,
+    paused_until: datetime | None = UNCHANGED,
     **fields,
 ) -> Trigger:
     """Create a trigger; raises ValidationError (keyed by field) on bad settings.
@@ -228,7 +242,8 @@ def trigger_create(
     ``webhook_path``, ``signature_verification`` …: _split_kind_settings).
     ``config_is_whole``: ``config`` is the trigger's whole configuration, typed columns
     included (``schedule``, ``path``; see _reconcile_config). ``copied_from``: the trigger
-    a duplicate copies, for the apps that copy their kind's settings.
+    a duplicate copies, for the apps that copy their kind's settings. ``pause_note`` and
+    ``paused_until``: a trigger made inactive may be made paused, with them (_apply_pause).
     """
     kind_settings = _split_kind_settings(fields)
     trigger = Trigger(
@@ -242,6 +257,10 @@ def trigger_create(
     )
     if not trigger.public_id:
         trigger.public_id = str(trigger.uuid)
+    _apply_pause(
+        trigger, note=pause_note, until=paused_until, requested=None, by=created_by,
+        now=timezone.now(),
+    )  # fmt: skip
     trigger.kind_settings = kind_settings
     _reconcile_config(trigger, set(fields) | set(kind_settings), whole=config_is_whole)
     return _validate_and_save(trigger, rearm=True, check_dates=True, copied_from=copied_from)
@@ -254,13 +273,18 @@ def trigger_update(
     updated_by: AbstractBaseUser | None = None,
     status: str | None = None,
     config_is_whole: bool = False,
+    pause_note: str | None = UNCHANGED,
+    paused_until: datetime | None = UNCHANGED,
     **fields,
 ) -> Trigger:
     """Change settings and, when ``status`` is given, move to that status (``config_is_whole``
     as for trigger_create).
 
     Only ``active`` and ``inactive`` can be asked for; the others are reached by events
-    (an agent deleted, a single run done, repeated failures).
+    (an agent deleted, a single run done, repeated failures). Moving to ``inactive`` pauses
+    the trigger (who and when are recorded), with ``pause_note`` and ``paused_until`` when
+    given; given without a status, they change the pause of a paused trigger. Enabling
+    clears the pause (docs/scheduling.md, "Pause with a note, until a time").
     """
     locked = Trigger.objects.select_for_update().get(pk=trigger.pk)
     previous = copy.copy(locked)
@@ -271,50 +295,196 @@ def trigger_update(
     locked.updated_by = updated_by or locked.updated_by
     _reconcile_config(locked, set(fields) | set(locked.kind_settings), whole=config_is_whole)
     rearm = bool(_SCHEDULE_FIELDS & fields.keys()) or "config" in fields
+    now = timezone.now()
     if status is not None and status != locked.status:
-        _apply_requested_status(locked, status)
+        _apply_requested_status(locked, status, by=updated_by, now=now)
         rearm = True
+    _apply_pause(
+        locked, note=pause_note, until=paused_until, requested=status, by=updated_by, now=now
+    )
     check_dates = _schedule_state(locked) != before
     return _validate_and_save(locked, rearm=rearm, check_dates=check_dates, before=previous)
 
 
-def _apply_requested_status(trigger: Trigger, status: str) -> None:
+def _apply_requested_status(
+    trigger: Trigger, status: str, *, by: AbstractBaseUser | None, now: datetime
+) -> None:
     if status == TriggerStatus.ACTIVE:
         if trigger.agent is not None and trigger.agent.is_pending_deletion:
             raise ValidationError({"status": "Its agent is pending deletion; it cannot run."})
-        trigger.status = TriggerStatus.ACTIVE
-        # Enabling unfreezes a failed trigger: its failure streak starts over (a polling
-        # trigger's poll failures too: polling/receivers.py).
-        trigger.consecutive_failures = 0
-        trigger.error_message = ""
-        trigger.error_at = None
+        _unfreeze(trigger)
     elif status == TriggerStatus.INACTIVE:
         trigger.status = TriggerStatus.INACTIVE
+        # A new pause: who and when; its note and until-time are the request's (_apply_pause).
+        _set_fields(trigger, {**_NO_PAUSE, "paused_at": now, "paused_by": by})
     else:
         raise ValidationError({"status": f"Only active or inactive can be set, not {status!r}."})
 
 
-def trigger_enable(*, trigger: Trigger, updated_by: AbstractBaseUser | None = None) -> Trigger:
-    return trigger_update(trigger=trigger, updated_by=updated_by, status=TriggerStatus.ACTIVE)
+def _unfreeze(trigger: Trigger) -> None:
+    """Active again, by a person or at the end of its pause: a failed trigger's failure streak
+    starts over (a polling trigger's poll failures too: polling/receivers.py), and the pause
+    is over."""
+    trigger.status = TriggerStatus.ACTIVE
+    trigger.consecutive_failures = 0
+    trigger.error_message = ""
+    trigger.error_at = None
+    _set_fields(trigger, _NO_PAUSE)
 
 
-def trigger_disable(*, trigger: Trigger, updated_by: AbstractBaseUser | None = None) -> Trigger:
-    return trigger_update(trigger=trigger, updated_by=updated_by, status=TriggerStatus.INACTIVE)
+def _set_fields(trigger: Trigger, values: dict) -> None:
+    for name, value in values.items():
+        setattr(trigger, name, value)
+
+
+def _apply_pause(
+    trigger: Trigger,
+    *,
+    note: str | None,
+    until: datetime | None,
+    requested: str | None,
+    by: AbstractBaseUser | None,
+    now: datetime,
+) -> None:
+    """Give a paused trigger the pause ``note`` and ``until`` (each only when given, not
+    UNCHANGED; None clears it). Refused, naming the field: on an enable (``requested``
+    active: enabling ends the pause), on a trigger that is not paused (inactive), and an
+    until-time that is not in the future (the one stored may be sent back as it is). The note's
+    length is the model's (full_clean). A trigger paused before pauses were recorded, or made
+    inactive, is paused from now by ``by``."""
+    given = _pause_given(note, until)
+    if not given:
+        return
+    if requested == TriggerStatus.ACTIVE:
+        _refuse_pause_on_enable(note, until)
+    if trigger.status != TriggerStatus.INACTIVE:
+        raise ValidationError(
+            {name: "Only a paused (inactive) trigger takes a pause note or an until-time; "
+                   "disable it with them." for name in given}
+        )  # fmt: skip
+    changed_until = "paused_until" in given and until != trigger.paused_until
+    if changed_until and until is not None and until <= now:
+        raise ValidationError({"paused_until": "Must be in the future."})
+    if "pause_note" in given:
+        trigger.pause_note = note or ""
+    if "paused_until" in given:
+        trigger.paused_until = until
+    if trigger.paused_at is None:
+        trigger.paused_at, trigger.paused_by = now, by
+
+
+def _pause_given(note: str | None, until: datetime | None) -> list[str]:
+    """The names of a pause's parts a write gives (not UNCHANGED)."""
+    return [name for name, value in (("pause_note", note), ("paused_until", until))
+            if value is not UNCHANGED]  # fmt: skip
+
+
+def _refuse_pause_on_enable(note: str | None, until: datetime | None) -> None:
+    if given := _pause_given(note, until):
+        raise ValidationError(
+            {name: "Enabling ends the pause: it takes no pause note or until-time."
+             for name in given}
+        )  # fmt: skip
+
+
+def trigger_enable(
+    *,
+    trigger: Trigger,
+    updated_by: AbstractBaseUser | None = None,
+    pause_note: str | None = UNCHANGED,
+    paused_until: datetime | None = UNCHANGED,
+) -> Trigger:
+    """Active again (unfreezing a failed trigger, ending a pause). A surface passes on the
+    pause note or end it was given with the enable, which refuses them, naming them."""
+    return trigger_update(
+        trigger=trigger,
+        updated_by=updated_by,
+        status=TriggerStatus.ACTIVE,
+        pause_note=pause_note,
+        paused_until=paused_until,
+    )
+
+
+def trigger_disable(
+    *,
+    trigger: Trigger,
+    updated_by: AbstractBaseUser | None = None,
+    pause_note: str | None = UNCHANGED,
+    paused_until: datetime | None = UNCHANGED,
+) -> Trigger:
+    """Pause the trigger (inactive), by ``updated_by``, with ``pause_note`` and
+    ``paused_until`` when given: then it resumes by itself (executions.scheduler). A paused
+    trigger keeps its pause and gets the note and end given."""
+    return trigger_update(
+        trigger=trigger,
+        updated_by=updated_by,
+        status=TriggerStatus.INACTIVE,
+        pause_note=pause_note,
+        paused_until=paused_until,
+    )
 
 
 @transaction.atomic
 def triggers_set_enabled(
-    *, triggers: QuerySet[Trigger], enabled: bool, user: AbstractBaseUser | None = None
+    *,
+    triggers: QuerySet[Trigger],
+    enabled: bool,
+    user: AbstractBaseUser | None = None,
+    pause_note: str | None = UNCHANGED,
+    paused_until: datetime | None = UNCHANGED,
 ) -> int:
-    """Enable (unfreezing failed ones) or disable each of ``triggers``; how many there are."""
+    """Enable (unfreezing failed ones) or disable each of ``triggers`` (a pause, with
+    ``pause_note`` and ``paused_until`` when given); how many there are. One refusal changes
+    none of them."""
+    if enabled:  # refused even when there is no trigger to enable
+        _refuse_pause_on_enable(pause_note, paused_until)
     count = 0
     for trigger in triggers.select_for_update():
-        if enabled:
-            trigger_enable(trigger=trigger, updated_by=user)
-        else:
-            trigger_disable(trigger=trigger, updated_by=user)
+        trigger_update(
+            trigger=trigger,
+            updated_by=user,
+            status=TriggerStatus.ACTIVE if enabled else TriggerStatus.INACTIVE,
+            pause_note=pause_note,
+            paused_until=paused_until,
+        )
         count += 1
     return count
+
+
+@transaction.atomic
+def trigger_resume(*, trigger_id: int, now: datetime) -> Trigger | None:
+    """A paused trigger whose ``paused_until`` has come is active again, as enabling makes
+    it (the pause cleared, a failure streak over); None when it is no longer paused until
+    then — another scheduler resumed it, or someone changed it — so each pause ends once.
+
+    A schedule is armed at its first slot after the pause began (``paused_at``): the
+    slots it missed are due, and the scheduler's misfire policy decides about them
+    (executions.scheduler). The apps above see the write as any other (``trigger_saved``:
+    a polling trigger polls at once). Dates that passed meanwhile are not refused here: the
+    scheduler makes a schedule whose window closed stale."""
+    trigger = (
+        Trigger.objects.select_for_update()
+        .filter(pk=trigger_id, status=TriggerStatus.INACTIVE, paused_until__lte=now)
+        .first()
+    )
+    if trigger is None:
+        return None
+    before = copy.copy(trigger)
+    armed_from = trigger.paused_at or trigger.paused_until
+    _unfreeze(trigger)
+    _arm(trigger, now=min(armed_from, now))
+    trigger.save(
+        update_fields=[
+            "status", "consecutive_failures", "error_message", "error_at", *_NO_PAUSE,
+            "next_fire_at", "updated_at",
+        ]
+    )  # fmt: skip
+    trigger.kind_settings = {}
+    trigger_saved.send(
+        sender=Trigger, trigger=trigger, created=False, before=before, kind_settings={},
+        copied_from=None,
+    )  # fmt: skip
+    return trigger
 
 
 @transaction.atomic
@@ -354,6 +524,8 @@ def triggers_mark_stale(*, triggers: QuerySet[Trigger], reason: str) -> int:
         error_message=reason,
         error_at=now,
         updated_at=now,
+        # A paused trigger that goes stale will not resume: the reason is its error_message.
+        **_NO_PAUSE,
     )
     _status_changed(ids, TriggerStatus.STALE)
     return count

@@ -183,12 +183,14 @@ def manage_trigger_create(
 ) -> Trigger:
     """A webhook trigger of ``agent`` from the management API's ``values`` (model field
     names; ``enabled``, ``authentication``, ``signing_secret_reference``,
-    ``run_as_user_ids`` and ``run_as_user_id`` as the client sent them)."""
+    ``run_as_user_ids`` and ``run_as_user_id`` as the client sent them; ``pause_note`` and
+    ``paused_until`` with ``enabled`` false)."""
     public_id = values.get("public_id") or None
     if public_id and Trigger.objects.filter(tenant=agent.tenant, public_id=public_id).exists():
         raise ValidationError({"public_id": "A trigger with this id already exists."})
     fields = _settings(agent.tenant, values, stored_authentication=None)
     return trigger_services.trigger_create(
+        **_pause(values),
         tenant=agent.tenant,
         project=agent.project,
         agent=agent,
@@ -214,8 +216,13 @@ def manage_trigger_update(
     if "enabled" in values:
         status = TriggerStatus.ACTIVE if values["enabled"] else TriggerStatus.INACTIVE
     return trigger_services.trigger_update(
-        trigger=trigger, updated_by=user, status=status, **fields
+        trigger=trigger, updated_by=user, status=status, **_pause(values), **fields
     )
+
+
+def _pause(values: dict[str, Any]) -> dict:
+    """A pause's note and end, when the client named them (its rules: triggers.services)."""
+    return {name: values[name] for name in ("pause_note", "paused_until") if name in values}
 
 
 def _settings(tenant: Tenant, values: dict[str, Any], *, stored_authentication) -> dict:

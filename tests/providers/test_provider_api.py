@@ -13,6 +13,7 @@ SHARED_KEYS = {
     # the agent API's TriggerInstanceResponse
     "trigger_instance_id", "agent_id", "trigger_id", "status", "config", "config_hash",
     "error_message", "error_at", "created_at", "updated_at",
+    "paused_at", "paused_by", "pause_note", "paused_until",
     # the provider API's project trigger
     "project_trigger_id", "project_id", "project_name", "connection_id", "provider_id",
     "trigger_config", "webhook_data", "cursor_data", "created_by", "updated_by",

@@ -14,6 +14,8 @@ from triggers.services import trigger_freeze
 INSTANCE_KEYS = {
     "trigger_instance_id", "agent_id", "trigger_id", "status", "config", "config_hash",
     "error_message", "error_at", "created_at", "updated_at",
+    # beyond the contract: a pause (docs/agent-api.md)
+    "paused_at", "paused_by", "pause_note", "paused_until",
 }  # fmt: skip
 CRON = {"trigger_id": "cron", "status": "ENABLED", "config": {"schedule": "0 9 * * *"}}
 HOOK = {"trigger_id": "webhook", "status": "ENABLED", "config": {"path": "/webhook/news"}}

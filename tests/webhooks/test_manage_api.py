@@ -23,6 +23,8 @@ TRIGGER_KEYS = {
     "messageTemplate", "authentication", "signatureVerification",
     "signingSecretCredentialReferenceId", "runAsUserIds", "runAsUserId", "webhookUrl",
     "createdAt", "updatedAt",
+    # beyond the contract: a pause (docs/management-api.md)
+    "pausedAt", "pausedBy", "pauseNote", "pausedUntil",
 }  # fmt: skip
 INVOCATION_KEYS = {
     "id", "triggerId", "status", "createdAt", "conversationId", "errorMessage",

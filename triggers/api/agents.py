@@ -5,7 +5,14 @@ disable`` (docs/agent-api.md); ``GET /triggers`` and ``/triggers/{trigger_instan
 shared with the provider API (providers/api.py). Errors are DRF's bodies: ``{"detail":
 "Agent not found"}``, or for a bad declared item ``{"triggers[1].config.schedule": ["…"]}``.
 The replace-all logic is triggers/agent_sync.py's; the status table is ``STATUS_TO_AGENT``.
+
+A pause (docs/scheduling.md): ``disable`` takes an optional body ``{"pause_note",
+"paused_until"}`` (``PauseSerializer``, shared with the provider API's ``disable``), and a
+declared ``DISABLED`` item may carry the same two; a trigger shows ``paused_at``,
+``paused_by`` (the user's public id), ``pause_note`` and ``paused_until``.
 """
+
+import uuid
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -14,11 +21,12 @@ from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
 from accounts.models import Agent
+from accounts.selectors import user_public_id
 from api.strict import StrictJSONTypes, reject_nul_characters
 from api.views import TenantScopedViewSet
 from triggers import agent_sync, catalog, services
 from triggers.choices import TriggerStatus
-from triggers.models import Trigger
+from triggers.models import PAUSE_NOTE_MAX_LENGTH, Trigger
 
 
 class AgentTriggerStatus:
@@ -46,12 +54,16 @@ class TriggerInstanceSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     config = serializers.SerializerMethodField()
     error_message = serializers.SerializerMethodField()
+    paused_by = serializers.SerializerMethodField()
+    pause_note = serializers.SerializerMethodField()
 
     class Meta:
         model = Trigger
         fields = [
             "trigger_instance_id", "agent_id", "trigger_id", "status", "config",
             "config_hash", "error_message", "error_at", "created_at", "updated_at",
+            # Beyond the contract: a pause (docs/agent-api.md).
+            "paused_at", "paused_by", "pause_note", "paused_until",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -64,9 +76,35 @@ class TriggerInstanceSerializer(serializers.ModelSerializer):
     def get_error_message(self, trigger) -> str | None:
         return trigger.error_message or None
 
+    def get_paused_by(self, trigger) -> uuid.UUID | None:
+        """The user who paused it, by public id (lists select ``paused_by__identity``)."""
+        return user_public_id(trigger.paused_by) if trigger.paused_by_id else None
+
+    def get_pause_note(self, trigger) -> str | None:
+        return trigger.pause_note or None
+
+
+class PauseSerializer(StrictJSONTypes, serializers.Serializer):
+    """A pause's note and end: the optional body of ``disable`` (this API's and the provider
+    API's). Their rules (an end in the future, none on an enable) are the services'."""
+
+    pause_note = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=PAUSE_NOTE_MAX_LENGTH
+    )
+    paused_until = serializers.DateTimeField(required=False, allow_null=True)
+
+    @classmethod
+    def of_request(cls, request) -> dict:
+        """The request's pause fields the services take (``pause_note``, ``paused_until``),
+        those it names; a request without a body names none."""
+        body = cls(data=request.data if request.data else {})
+        body.is_valid(raise_exception=True)
+        return dict(body.validated_data)
+
 
 class TriggerConfigSerializer(StrictJSONTypes, serializers.Serializer):
-    """``TriggerConfig``: one declared trigger."""
+    """``TriggerConfig``: one declared trigger; beyond the contract, a ``DISABLED`` one may
+    carry its pause's note and end (agent_sync.DeclaredTrigger)."""
 
     trigger_id = serializers.CharField()
     status = serializers.ChoiceField(
@@ -74,6 +112,10 @@ class TriggerConfigSerializer(StrictJSONTypes, serializers.Serializer):
         default=AgentTriggerStatus.ENABLED,
     )
     config = serializers.DictField(default=dict, validators=[reject_nul_characters])
+    pause_note = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=PAUSE_NOTE_MAX_LENGTH
+    )
+    paused_until = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_trigger_id(self, value):
         if catalog.trigger_type_get("builtin", value) is None:
@@ -85,6 +127,11 @@ class TriggerConfigSerializer(StrictJSONTypes, serializers.Serializer):
         # The type's one config definition, as this surface applies it (catalog.AGENT_CONFIG).
         entry = catalog.trigger_type_get("builtin", attrs["trigger_id"])
         errors = entry.config_errors(attrs["config"], catalog.AGENT_CONFIG)
+        if attrs["status"] == AgentTriggerStatus.ENABLED:
+            errors.update(
+                {name: "Only a DISABLED trigger takes a pause note or an until-time."
+                 for name in ("pause_note", "paused_until") if name in attrs}
+            )  # fmt: skip
         if errors:
             raise serializers.ValidationError({key: [message] for key, message in errors.items()})
         return attrs
@@ -108,6 +155,8 @@ class SetAgentTriggersSerializer(StrictJSONTypes, serializers.Serializer):
                     trigger_id=data["trigger_id"],
                     enabled=data["status"] == AgentTriggerStatus.ENABLED,
                     config=data["config"],
+                    pause_note=data.get("pause_note", services.UNCHANGED),
+                    paused_until=data.get("paused_until", services.UNCHANGED),
                 )
             )
         if errors:
@@ -174,7 +223,9 @@ class AgentTriggersViewSet(TenantScopedViewSet):
         return agent
 
     def _listed(self, agent: Agent) -> list:
-        triggers = agent_sync.agent_triggers(agent=agent).select_related("agent")
+        triggers = agent_sync.agent_triggers(agent=agent).select_related(
+            "agent", "paused_by__identity"
+        )
         return TriggerInstanceSerializer(triggers, many=True).data
 
     @extend_schema(
@@ -212,7 +263,7 @@ class AgentTriggersViewSet(TenantScopedViewSet):
         return Response({"agent_id": agent.public_id, "deleted": deleted})
 
     @extend_schema(
-        summary="Enable all of an agent's triggers (unfreezes FAILED ones)",
+        summary="Enable all of an agent's triggers (unfreezes FAILED ones, ends pauses)",
         request=None,
         responses={200: ENABLED_RESPONSE},
     )
@@ -220,8 +271,8 @@ class AgentTriggersViewSet(TenantScopedViewSet):
         return self._set_enabled(True)
 
     @extend_schema(
-        summary="Disable all of an agent's triggers",
-        request=None,
+        summary="Disable (pause) all of an agent's triggers, with an optional note and end",
+        request=PauseSerializer,
         responses={200: ENABLED_RESPONSE},
     )
     def disable(self, request, agent_id=None):
@@ -230,6 +281,9 @@ class AgentTriggersViewSet(TenantScopedViewSet):
     def _set_enabled(self, enabled: bool) -> Response:
         agent = self.get_object()
         affected = services.triggers_set_enabled(
-            triggers=agent_sync.agent_triggers(agent=agent), enabled=enabled, user=self.request.user
+            triggers=agent_sync.agent_triggers(agent=agent),
+            enabled=enabled,
+            user=self.request.user,
+            **PauseSerializer.of_request(self.request),
         )
         return Response({"agent_id": agent.public_id, "enabled": enabled, "affected": affected})

@@ -12,7 +12,11 @@ Decisions where the contract is silent (docs/api.md):
   checked by the model (triggers/config_keys.py, and the type's own keys by its catalog
   definition under ``catalog.CLIENT_CONFIG``);
 - ``webhook_secret`` (read-only) is the trigger's own webhook secret in the one response
-  that made it (``config.authentication_required`` turned on), null in every other.
+  that made it (``config.authentication_required`` turned on), null in every other;
+- a pause (docs/scheduling.md): ``PATCH`` with ``status: 0`` takes ``pause_note`` and
+  ``paused_until`` (either alone changes a paused trigger's); the trigger shows
+  ``paused_at``, ``paused_by`` (a user id, as ``user_id``), ``pause_note`` and
+  ``paused_until``, null while it is not paused.
 """
 
 from typing import Any
@@ -42,7 +46,7 @@ from triggers.api.frontend_enums import (
 )
 from triggers.api.frontend_filters import FrontendTriggerFilterSet
 from triggers.choices import Delivery, ListenerType, TriggerStatus, WebhookMethod
-from triggers.models import Trigger
+from triggers.models import PAUSE_NOTE_MAX_LENGTH, Trigger
 
 # Model field -> this surface's field, for errors raised by the services.
 FIELD_NAMES = {"cron_expression": "custom_cron_expression", "provider_trigger_id": "trigger_type"}
@@ -67,6 +71,8 @@ class TriggerSerializer(serializers.ModelSerializer):
     webhook_method = serializers.SerializerMethodField()
     config = serializers.SerializerMethodField()
     webhook_secret = serializers.SerializerMethodField()
+    paused_by = serializers.SerializerMethodField()
+    pause_note = serializers.SerializerMethodField()
 
     class Meta:
         model = Trigger
@@ -103,6 +109,11 @@ class TriggerSerializer(serializers.ModelSerializer):
             "config",
             "filtered_count",
             "webhook_secret",
+            # A pause: who, since when, why, until when (docs/api.md).
+            "paused_at",
+            "paused_by",
+            "pause_note",
+            "paused_until",
         ]
         read_only_fields = fields
 
@@ -144,6 +155,13 @@ class TriggerSerializer(serializers.ModelSerializer):
     def get_webhook_secret(self, trigger) -> str | None:
         """Set only on the trigger a service just gave a new secret (shown once)."""
         return getattr(trigger, "new_webhook_secret", None)
+
+    def get_paused_by(self, trigger) -> str | None:
+        """The user who paused it, by the same id as ``user_id``."""
+        return str(trigger.paused_by_id) if trigger.paused_by_id else None
+
+    def get_pause_note(self, trigger) -> str | None:
+        return trigger.pause_note or None
 
 
 @extend_schema_field(
@@ -258,6 +276,12 @@ class TriggerUpdateSerializer(_TriggerSettingsSerializer):
 
     name = serializers.CharField(max_length=255, required=False)
     status = serializers.ChoiceField(choices=FrontendTriggerStatus.choices, required=False)
+    # A pause's note and end (with status 0, or alone on a paused trigger); the rules are the
+    # service's (triggers.services._apply_pause), so every surface refuses the same.
+    pause_note = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=PAUSE_NOTE_MAX_LENGTH
+    )
+    paused_until = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_status(self, value):
         if value not in REQUESTED_STATUS:

@@ -6,7 +6,9 @@
 contract writes them (docs/management-api.md). Every error is application/problem+json; a
 body of the wrong shape is a 400, one a business rule refuses (a credential or user that is
 not the tenant's, settings that do not compile, an id taken) a 422. An invocation is an
-execution seen through this surface (``INVOCATION_STATUS``).
+execution seen through this surface (``INVOCATION_STATUS``). A pause (docs/scheduling.md):
+``enabled: false`` takes ``pauseNote`` and ``pausedUntil`` (either alone changes a paused
+trigger's); a trigger shows ``pausedAt``, ``pausedBy``, ``pauseNote`` and ``pausedUntil``.
 """
 
 import secrets
@@ -15,6 +17,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
@@ -22,7 +25,7 @@ from rest_framework.response import Response
 
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
 from accounts.models import Agent, Project
-from accounts.selectors import agent_list, user_public_ids
+from accounts.selectors import agent_list, user_public_id, user_public_ids
 from api.errors import PROBLEM_ERRORS
 from api.filtering import StrictFilterForm
 from api.pagination import PageEnvelopePagination
@@ -33,7 +36,7 @@ from executions.models import Execution
 from executions.selectors import executions_with_status
 from executions.services import firing
 from triggers import services as trigger_services
-from triggers.models import Trigger
+from triggers.models import PAUSE_NOTE_MAX_LENGTH, Trigger
 from webhooks import authentication, services
 
 # Model field -> this surface's field, for the errors services raise.
@@ -47,6 +50,8 @@ MODEL_TO_API = {
     "status": "enabled",
     "run_as_user_ids": "runAsUserIds",
     "run_as_user": "runAsUserId",
+    "pause_note": "pauseNote",
+    "paused_until": "pausedUntil",
 }
 # The one status table of this surface: pending and running are pending, completed is
 # success, failed and cancelled are failed.
@@ -87,6 +92,11 @@ class ManageTriggerSerializer(serializers.ModelSerializer):
     webhookUrl = serializers.CharField(source="webhook_url")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
+    # Beyond the contract: a pause, null while the trigger is not paused.
+    pausedAt = serializers.DateTimeField(source="paused_at")
+    pausedBy = serializers.SerializerMethodField()
+    pauseNote = serializers.SerializerMethodField()
+    pausedUntil = serializers.DateTimeField(source="paused_until")
 
     class Meta:
         model = Trigger
@@ -94,7 +104,7 @@ class ManageTriggerSerializer(serializers.ModelSerializer):
             "id", "name", "description", "enabled", "inputSchema", "outputTransform",
             "messageTemplate", "authentication", "signatureVerification",
             "signingSecretCredentialReferenceId", "runAsUserIds", "runAsUserId", "webhookUrl",
-            "createdAt", "updatedAt",
+            "createdAt", "updatedAt", "pausedAt", "pausedBy", "pauseNote", "pausedUntil",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -117,6 +127,13 @@ class ManageTriggerSerializer(serializers.ModelSerializer):
     def get_runAsUserId(self, trigger) -> uuid.UUID | None:
         shown = _shown_users([trigger.run_as_user_id or ""], self.context, trigger)
         return shown[0] if shown else None
+
+    def get_pausedBy(self, trigger) -> uuid.UUID | None:
+        """The user who paused it, by public id (lists select ``paused_by__identity``)."""
+        return user_public_id(trigger.paused_by) if trigger.paused_by_id else None
+
+    def get_pauseNote(self, trigger) -> str | None:
+        return trigger.pause_note or None
 
 
 class ManageTriggerInputSerializer(StrictJSONTypes, serializers.Serializer):
@@ -151,6 +168,12 @@ class ManageTriggerInputSerializer(StrictJSONTypes, serializers.Serializer):
     runAsUserId = serializers.CharField(
         required=False, allow_null=True, source="run_as_user_id", help_text=RUN_AS_HELP
     )
+    # A pause's note and end: with ``enabled: false``, or alone on a paused trigger.
+    pauseNote = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=PAUSE_NOTE_MAX_LENGTH,
+        source="pause_note",
+    )  # fmt: skip
+    pausedUntil = serializers.DateTimeField(required=False, allow_null=True, source="paused_until")
     # Accepted as the contract allows them, and ignored: the service keeps its own times.
     createdAt = serializers.CharField(required=False, write_only=True)
     updatedAt = serializers.CharField(required=False, write_only=True)
@@ -165,6 +188,20 @@ class ManageTriggerInputSerializer(StrictJSONTypes, serializers.Serializer):
                 reject_unstorable(self.initial_data[name])
         for name in ("createdAt", "updatedAt"):
             attrs.pop(name, None)
+        # What the body alone shows wrong is a 400; a pause of a trigger that is not paused,
+        # which depends on the trigger, is the service's refusal (422).
+        errors = {}
+        if attrs.get("enabled") is True:
+            errors.update(
+                {api_name: ["Enabling ends the pause: it takes no pause note or until-time."]
+                 for name, api_name in (("pause_note", "pauseNote"),
+                                        ("paused_until", "pausedUntil")) if name in attrs}
+            )  # fmt: skip
+        until = attrs.get("paused_until")
+        if until is not None and until <= timezone.now():
+            errors.setdefault("pausedUntil", ["Must be in the future."])
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
 
@@ -315,7 +352,7 @@ class ManageSurface(RequestIdMixin, TenantScopedMixin):
     def webhook_triggers(self, agent: Agent) -> QuerySet[Trigger]:
         return Trigger.objects.filter(
             agent=agent, provider_id="builtin", provider_trigger_id="webhook"
-        ).select_related("agent", "webhook_endpoint")
+        ).select_related("agent", "webhook_endpoint", "paused_by__identity")
 
     def trigger(self) -> Trigger:
         trigger = self.webhook_triggers(self.agent()).filter(public_id=self.kwargs["id"]).first()
