@@ -106,3 +106,15 @@ class _StatusIn(Lookup):
         column, params = self.process_lhs(compiler, connection)
         literals = ", ".join(f"'{status}'" for status in self.rhs)
         return f"{column} IN ({literals})", params
+
+
+def recent_deliveries(*, trigger: Trigger, limit: int) -> QuerySet[Execution]:
+    """A trigger's last ``limit`` executions but test runs, newest first, with what a filter
+    reads (the filter dry run: triggers/event_rules.py ``would_run``)."""
+    return (
+        Execution.objects.filter(trigger=trigger, is_test=False)
+        .order_by("-created_at", "-id")
+        .only(
+            "id", "execution_id", "execution_type", "created_at", "input_data", "request_payload"
+        )[:limit]
+    )

@@ -38,6 +38,7 @@ from typing import Any
 
 from jmespath.exceptions import JMESPathError
 
+from triggers import config_keys
 from triggers.choices import Delivery
 from triggers.jmespath_bounded import (
     MAX_EXPRESSION_LENGTH,
@@ -213,3 +214,65 @@ def key_value(rule: Concurrency | None, document: Any) -> str | None:
     if len(text) > MAX_KEY_LENGTH:
         return "sha256:" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
     return text
+
+
+# -- trying filters on past deliveries ----------------------------------------------------------
+
+DRY_RUN_DEFAULT = 20
+DRY_RUN_MAX = 200
+
+
+@dataclass(frozen=True)
+class TriedFilters:
+    """Filters to try (``filter_errors`` checked them): the JMESPath and the webhook keys."""
+
+    expression: Expression | None = None
+    body_contains: str = ""
+    required_headers: tuple[str, ...] = ()
+
+
+def filter_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    """``{"<key>": message}`` for filters to try (``filter``, ``body_contains``,
+    ``required_headers``) that a trigger's config would refuse."""
+    errors = {
+        key.removeprefix("config."): message
+        for key, message in config_keys.config_errors(
+            {k: values[k] for k in ("body_contains", "required_headers") if k in values},
+            Delivery.WEBHOOK,
+        ).items()
+    }
+    text = values.get("filter")
+    if text is not None and not isinstance(text, str):
+        errors["filter"] = "Must be a JMESPath expression (a string), or null."
+    elif text:
+        errors.update(config_errors({"filter": text}))
+    return errors
+
+
+def tried_filters(values: Mapping[str, Any]) -> TriedFilters:
+    """The filters of ``values`` (valid: ``filter_errors`` found nothing), compiled."""
+    text = values.get("filter")
+    headers = [h.strip() for h in values.get("required_headers") or () if h.strip()]
+    return TriedFilters(
+        expression=compile_rule_expression(text) if text and text.strip() else None,
+        body_contains=values.get("body_contains") or "",
+        required_headers=tuple(headers),
+    )
+
+
+def would_run(filters: TriedFilters, *, input_data: Any, request_payload: Any) -> str | None:
+    """Why ``filters`` would have turned away the delivery an execution stored, or None when
+    it would have run. A webhook's execution keeps the request (``request_payload``): the
+    headers are those kept, without the ones that carry credentials (a required header among
+    those reads as missing), and ``body_contains`` looks in the body as stored (as text,
+    bytes that are not UTF-8 replaced). Other executions have only their input."""
+    request = request_payload if isinstance(request_payload, dict) else {}
+    headers = {str(k).lower(): v for k, v in (request.get("headers") or {}).items()}
+    for name in filters.required_headers:
+        if not headers.get(name.lower()):
+            return f"Filtered: the required header {name!r} is missing."
+    if filters.body_contains:
+        raw = request.get("raw_body")
+        if not isinstance(raw, str) or filters.body_contains not in raw:
+            return "Filtered: the body does not contain the text this trigger requires."
+    return filtered_reason(filters.expression, event_document(input_data, request_payload))
