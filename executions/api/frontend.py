@@ -107,29 +107,6 @@ class FilterDryRunSerializer(serializers.Serializer):
     results = FilterDryRunRowSerializer(many=True)
 
 
-def filter_dry_run(trigger: Trigger, values: dict) -> dict:
-    """``values``' filters on the trigger's last ``limit`` deliveries (executions): which would
-    have run, newest first, and how many. Nothing is stored or changed."""
-    tried = event_rules.tried_filters(values)
-    rows = []
-    for execution in selectors.recent_deliveries(trigger=trigger, limit=values["limit"]):
-        reason = event_rules.would_run(
-            tried, input_data=execution.input_data, request_payload=execution.request_payload
-        )
-        rows.append(
-            {
-                "id": execution.pk,
-                "execution_id": execution.execution_id,
-                "execution_type": execution.execution_type,
-                "created_at": execution.created_at,
-                "would_run": reason is None,
-                "reason": reason,
-            }
-        )
-    runs = sum(row["would_run"] for row in rows)
-    return {"total": len(rows), "would_run": runs, "filtered": len(rows) - runs, "results": rows}
-
-
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """``/api/executions``: the tenant's executions of every trigger, whatever surface made
     it (the agent and management APIs' triggers have no history endpoint of their own in the
@@ -194,7 +171,7 @@ class TriggerExecutionsViewSet(TenantScopedViewSet):
         trigger = self.get_object()
         body = FilterDryRunInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        result = filter_dry_run(trigger, body.validated_data)
+        result = selectors.filter_dry_run(trigger=trigger, values=body.validated_data)
         return Response(FilterDryRunSerializer(result).data)
 
     @extend_schema(

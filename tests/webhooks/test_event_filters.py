@@ -120,3 +120,44 @@ def test_the_dry_run_refuses_bad_filters_and_other_tenants_triggers(
     assert too_many.status_code == 400 and "limit" in too_many.json(), too_many.content
     assert bad_header.status_code == 400 and "required_headers[0]" in bad_header.json()
     assert elsewhere.status_code == 404
+
+
+def test_the_admin_shows_them_and_tries_a_filter_on_the_last_deliveries(client, hook, globex):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    post(client, hook, {"action": "opened", "customer": "c1"})
+    post(client, hook, {"action": "opened", "customer": "c2"})
+    root = get_user_model().objects.create_superuser("root", password="pw-for-tests")
+    client.force_login(root)
+
+    page = client.get(reverse("admin:triggers_trigger_change", args=[hook.pk])).content.decode()
+    assert 'id="trigger-cost-controls"' in page and "payload.customer" in page
+    url = reverse("admin:executions_filter_dry_run", args=[hook.pk])
+    assert url in page
+
+    tried = client.post(url, {"filter": "payload.customer == 'c2'", "limit": 20})
+    bad = client.post(url, {"filter": "payload.[", "limit": 20})
+
+    assert tried.status_code == 200
+    assert "Of the last 2 deliveries, 1 would have run and 1 would have" in tried.content.decode()
+    assert bad.status_code == 200 and "Not a JMESPath expression" in bad.content.decode()
+    hook.refresh_from_db()
+    assert hook.config["filter"].startswith("payload.action")  # nothing saved
+
+
+def test_a_staff_member_cannot_try_filters_on_another_tenants_trigger(client, hook, globex):
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    from accounts.services import tenant_member_ensure
+
+    user = tenant_member_ensure(username="chuck", tenant_id=globex.pk).user
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.all())
+    client.force_login(user)
+
+    response = client.get(reverse("admin:executions_filter_dry_run", args=[hook.pk]))
+
+    assert response.status_code == 404
