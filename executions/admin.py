@@ -6,6 +6,7 @@ tenants (accounts/admin_scope.py)."""
 import json
 import uuid
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -24,11 +25,13 @@ from django_celery_beat import models as beat_models
 
 from accounts.admin_scope import TenantScopedAdmin, visible_tenant_ids
 from api.counting import bounded_count
-from executions import console
+from executions import console, selectors
 from executions.choices import ExecutionType
 from executions.models import Execution
 from executions.services import firing, lifecycle, replays
+from triggers import event_rules
 from triggers.admin import ObjectAction, TriggerAdmin
+from triggers.models import Trigger
 
 # django-celery-beat's pages have nothing to do with how triggers fire (its Beat only runs the
 # sweeper and the dispatcher, from CELERY_BEAT_SCHEDULE): they leave the admin.
@@ -225,8 +228,46 @@ class ExecutionAdmin(TenantScopedAdmin):
                 self.admin_site.admin_view(self.cancel_view),
                 name="executions_execution_cancel",
             ),
+            path(
+                "filter-dry-run/<int:trigger_pk>/",
+                self.admin_site.admin_view(self.filter_dry_run_view),
+                name="executions_filter_dry_run",
+            ),
         ]
         return own + super().get_urls()
+
+    def filter_dry_run_view(self, request, trigger_pk):
+        """ "Try this filter on the last N deliveries": a trigger's filters, or others typed
+        here, on its last executions, before anything is saved (selectors.filter_dry_run)."""
+        if not self.has_view_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        triggers = Trigger.objects.all()
+        tenants = visible_tenant_ids(request.user)
+        if tenants is not None:
+            triggers = triggers.filter(tenant_id__in=tenants)
+        trigger = get_object_or_404(triggers, pk=trigger_pk)
+        config = trigger.config if isinstance(trigger.config, dict) else {}
+        form = FilterDryRunForm(
+            request.POST or None,
+            initial={
+                "filter": config.get("filter") or "",
+                "body_contains": config.get("body_contains") or "",
+                "required_headers": ", ".join(config.get("required_headers") or []),
+                "limit": event_rules.DRY_RUN_DEFAULT,
+            },
+        )
+        result = None
+        if request.method == "POST" and form.is_valid():
+            result = selectors.filter_dry_run(trigger=trigger, values=form.cleaned_data)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Try filters on {trigger}'s last deliveries",
+            "trigger": trigger,
+            "form": form,
+            "result": result,
+            "back": reverse("admin:triggers_trigger_change", args=[trigger.pk]),
+        }
+        return TemplateResponse(request, "admin/executions/filter_dry_run.html", context)
 
     def _own_execution(self, request, pk) -> Execution:
         return get_object_or_404(self.get_queryset(request), pk=pk)
@@ -312,6 +353,36 @@ class ExecutionAdmin(TenantScopedAdmin):
             )
 
 
+class FilterDryRunForm(forms.Form):
+    """The filters to try, as the trigger's config takes them (event_rules.filter_errors)."""
+
+    filter = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    body_contains = forms.CharField(required=False)
+    required_headers = forms.CharField(required=False, help_text="Header names, comma-separated.")
+    limit = forms.IntegerField(min_value=1, max_value=event_rules.DRY_RUN_MAX)
+
+    def clean(self):
+        values = dict(self.cleaned_data)
+        headers = values.get("required_headers") or ""
+        values["required_headers"] = [h.strip() for h in headers.split(",") if h.strip()]
+        for key, message in event_rules.filter_errors(values).items():
+            self.add_error(key.split(".")[0].split("[")[0], message)
+        return values
+
+
+def _cost_controls(trigger, request) -> dict:
+    """The trigger page's filter and concurrency key, and the link to try filters."""
+    config = trigger.config if isinstance(trigger.config, dict) else {}
+    entry = trigger.trigger_type
+    if entry is None or entry.delivery not in event_rules.EVENT_DELIVERIES:
+        return {}
+    return {
+        "event_filter": config.get("filter") or "",
+        "event_concurrency": config.get("concurrency") or None,
+        "filter_dry_run_url": reverse("admin:executions_filter_dry_run", args=[trigger.pk]),
+    }
+
+
 # The trigger admin's engine side: "run now", and the schedule, next slots and timeline on
 # the trigger's page (triggers/admin.py registers it once).
 @admin.action(description="Run selected triggers now (under their firing rules)")
@@ -346,3 +417,4 @@ TriggerAdmin.extend(
     object_actions=[ObjectAction("run_now", "Run now")],
     change_context=_schedule_console,
 )
+TriggerAdmin.extend(change_context=_cost_controls)

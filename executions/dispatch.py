@@ -50,7 +50,9 @@ from executions import broker, fairness
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from executions.policies import INSTANT_RUNNERS, is_instant
+from triggers import event_rules
 from triggers.choices import OverlapPolicy
+from triggers.models import Trigger
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +72,11 @@ _IN_FLIGHT = f"status IN ('{_PENDING}', '{_RUNNING}') AND dispatched_at >= '-inf
 _IN_FLIGHT_TOTAL_SQL = f"SELECT count(*) FROM executions_execution WHERE {_IN_FLIGHT}"
 # Counted before the joins: a join on trigger_id would let the planner probe
 # execution_unfinished per trigger, reading every waiting execution.
+# Grouped by concurrency key too (NULL for triggers without one: one group, as before).
 _IN_FLIGHT_COUNTS_SQL = (
-    "SELECT f.tenant_id, f.trigger_id, a.runner, f.n FROM "
-    f"(SELECT tenant_id, trigger_id, count(*) AS n FROM executions_execution WHERE {_IN_FLIGHT} "
-    "GROUP BY tenant_id, trigger_id) f "
+    "SELECT f.tenant_id, f.trigger_id, a.runner, f.n, f.concurrency_key FROM "
+    "(SELECT tenant_id, trigger_id, concurrency_key, count(*) AS n FROM executions_execution "
+    f"WHERE {_IN_FLIGHT} GROUP BY tenant_id, trigger_id, concurrency_key) f "
     "JOIN triggers_trigger t ON t.id = f.trigger_id "
     "LEFT JOIN accounts_agent a ON a.id = t.agent_id"
 )
@@ -179,12 +182,14 @@ def _dispatch(*, now: datetime | None, min_places: int) -> int | None:
         if connection.vendor == "postgresql":  # SQLite's BEGIN IMMEDIATE already serializes
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        by_tenant, by_trigger, by_class = _in_flight_counts()
+        by_tenant, by_trigger, by_class, by_key = _in_flight_counts()
         places = {instant: limit - by_class[instant] for instant, limit in limits.items()}
         if max(places.values()) <= 0:
             return 0
         now = now or timezone.now()
-        lanes = _waiting_lanes(min(sum(p for p in places.values() if p > 0), _MAX_PER_PASS), now)
+        lanes = _waiting_lanes(
+            min(sum(p for p in places.values() if p > 0), _MAX_PER_PASS), now, len(by_key)
+        )
         picked: list[fairness.Waiting] = []
         for instant in (True, False):  # a trigger's runs are all of one kind
             kind_lanes = [lane for lane in lanes if lane.waiting[0].batchable is instant]
@@ -198,6 +203,7 @@ def _dispatch(*, now: datetime | None, min_places: int) -> int | None:
                 rank=fairness.class_ranks(settings.EXECUTION_DISPATCH_CLASSES),
                 tenant_limit=settings.EXECUTION_TENANT_MAX_IN_FLIGHT or None,
                 scheduled_type=ExecutionType.SCHEDULED,
+                in_flight_by_key=by_key,
             )
             tenant_of = {lane.trigger_id: lane.tenant_id for lane in kind_lanes}
             trigger_of = {w.id: lane.trigger_id for lane in kind_lanes for w in lane.waiting}
@@ -283,19 +289,23 @@ def _in_flight_total() -> int:
         return cursor.fetchone()[0]
 
 
-def _in_flight_counts() -> tuple[dict, dict[int, int], dict[bool, int]]:
-    """(in flight per tenant, per trigger, per kind: instant or not), from the small partial
-    index execution_in_flight (and each trigger's agent, for its runner)."""
+def _in_flight_counts() -> tuple[dict, dict[int, int], dict[bool, int], dict[tuple, int]]:
+    """(in flight per tenant, per trigger, per kind: instant or not, per (trigger,
+    concurrency key)), from the small partial index execution_in_flight (and each trigger's
+    agent, for its runner)."""
     by_tenant: dict = {}
     by_trigger: dict[int, int] = {}
     by_class = {True: 0, False: 0}
+    by_key: dict[tuple, int] = {}
     with connection.cursor() as cursor:
         cursor.execute(_IN_FLIGHT_COUNTS_SQL)
-        for tenant_id, trigger_id, runner, count in cursor.fetchall():
+        for tenant_id, trigger_id, runner, count, key in cursor.fetchall():
             by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + count
             by_trigger[trigger_id] = by_trigger.get(trigger_id, 0) + count
             by_class[is_instant(runner, settings.EXECUTION_RUNNER)] += count
-    return by_tenant, by_trigger, by_class
+            if key is not None:
+                by_key[(trigger_id, key)] = count
+    return by_tenant, by_trigger, by_class, by_key
 
 
 # The tenants and triggers with waiting executions, by skip scans over execution_waiting
@@ -357,25 +367,63 @@ LIMIT %(max_lanes)s::int
 # the runner its agent chose, for batching).
 _ROWS_SQL = f"""
 SELECT lane.tenant_id, lane.trigger_id, t.max_concurrency, t.overlap_policy,
-       w.id, w.execution_type, w.available_at, a.runner
+       w.id, w.execution_type, w.available_at, a.runner, w.concurrency_key
 FROM unnest(%(tenants)s::varchar[], %(triggers)s::bigint[]) AS lane (tenant_id, trigger_id)
 JOIN triggers_trigger t ON t.id = lane.trigger_id
 LEFT JOIN accounts_agent a ON a.id = t.agent_id
 CROSS JOIN LATERAL (
-    SELECT e.id, e.execution_type, e.available_at FROM executions_execution e
+    SELECT e.id, e.execution_type, e.available_at, e.concurrency_key
+    FROM executions_execution e
     WHERE e.tenant_id = lane.tenant_id AND e.trigger_id = lane.trigger_id AND {_WAITING}
       AND e.available_at <= %(now)s::timestamptz
     ORDER BY e.available_at, e.id LIMIT %(per_lane)s::int
 ) w
 ORDER BY lane.tenant_id, lane.trigger_id, w.available_at, w.id
 """
+# A keyed trigger's waiting executions, per key (config.concurrency): its keys by a skip scan
+# over execution_waiting_keyed (one probe per key, whatever each key's backlog), then each
+# key's oldest. Read only for the triggers whose oldest rows above carry a key, so a pass
+# over triggers without keys costs what it did.
+_KEYED_ROWS_SQL = f"""
+SELECT t.tenant_id, t.id, t.max_concurrency, t.overlap_policy,
+       w.id, w.execution_type, w.available_at, a.runner, w.concurrency_key
+FROM unnest(%(triggers)s::bigint[]) AS lane (trigger_id)
+JOIN triggers_trigger t ON t.id = lane.trigger_id
+LEFT JOIN accounts_agent a ON a.id = t.agent_id
+CROSS JOIN LATERAL (
+    WITH RECURSIVE keys (concurrency_key, n) AS (
+        SELECT (SELECT e.concurrency_key FROM executions_execution e
+                WHERE {_WAITING} AND e.trigger_id = lane.trigger_id
+                  AND e.concurrency_key IS NOT NULL
+                ORDER BY e.concurrency_key LIMIT 1), 1
+        UNION ALL
+        SELECT (SELECT e.concurrency_key FROM executions_execution e
+                WHERE {_WAITING} AND e.trigger_id = lane.trigger_id
+                  AND e.concurrency_key > keys.concurrency_key
+                ORDER BY e.concurrency_key LIMIT 1), keys.n + 1
+        FROM keys WHERE keys.concurrency_key IS NOT NULL AND keys.n < %(max_keys)s::int
+    )
+    SELECT keys.concurrency_key FROM keys WHERE keys.concurrency_key IS NOT NULL
+) k
+CROSS JOIN LATERAL (
+    SELECT e.id, e.execution_type, e.available_at, e.concurrency_key
+    FROM executions_execution e
+    WHERE e.trigger_id = lane.trigger_id AND e.concurrency_key = k.concurrency_key
+      AND {_WAITING} AND e.available_at <= %(now)s::timestamptz
+    ORDER BY e.available_at, e.id LIMIT %(per_key)s::int
+) w
+ORDER BY t.tenant_id, t.id, w.available_at, w.id
+"""
 
 
-def _waiting_lanes(places: int, now: datetime) -> list[fairness.Lane]:
-    """The waiting executions a pass chooses among, as lanes (one per trigger)."""
+def _waiting_lanes(places: int, now: datetime, keys_in_flight: int = 0) -> list[fairness.Lane]:
+    """The waiting executions a pass chooses among, as lanes (one per trigger, or per key of
+    a trigger with a concurrency key). ``keys_in_flight``: how many keys have executions in
+    flight (some may be at their limit: the keyed read looks that many keys further)."""
     default_limit = settings.EXECUTION_TRIGGER_MAX_IN_FLIGHT or None
     if connection.vendor != "postgresql":  # the skip scans need LATERAL, which SQLite lacks
-        return _waiting_lanes_portable(places, now, default_limit)
+        rows = _waiting_lanes_portable(places, now)
+        return _lanes(rows, default_limit, _key_limits(rows))
     with connection.cursor() as cursor:
         cursor.execute(
             _LANES_SQL,
@@ -398,11 +446,36 @@ def _waiting_lanes(places: int, now: datetime) -> list[fairness.Lane]:
             },
         )
         rows = cursor.fetchall()
-    return _lanes(rows, default_limit)
+        key_limits = _key_limits(rows)
+        limited = {pk: limit for pk, limit in key_limits.items() if limit}
+        if limited:
+            cursor.execute(
+                _KEYED_ROWS_SQL,
+                {
+                    "triggers": list(limited),
+                    "now": now,
+                    "max_keys": places + _SPARE_LANES + keys_in_flight,
+                    "per_key": max(1, min(places, max(limited.values()))),
+                },
+            )
+            unkeyed = [row for row in rows if row[8] is None or row[1] not in limited]
+            rows = unkeyed + cursor.fetchall()
+    return _lanes(rows, default_limit, key_limits)
 
 
-def _waiting_lanes_portable(places, now, default_limit) -> list[fairness.Lane]:
-    """SQLite (one machine, the embedded default): the oldest waiting executions."""
+def _key_limits(rows) -> dict[int, int | None]:
+    """The per-key limit of each trigger whose waiting rows carry a concurrency key (None:
+    its config no longer has one, and its keyed executions go as any other)."""
+    keyed = {row[1] for row in rows if row[8] is not None}
+    if not keyed:
+        return {}
+    configs = Trigger.objects.filter(pk__in=keyed).values_list("pk", "config")
+    return {pk: event_rules.concurrency_limit(config) for pk, config in configs}
+
+
+def _waiting_lanes_portable(places, now) -> list:
+    """SQLite (one machine, the embedded default): the oldest waiting executions (a keyed
+    trigger's busy key may fill this read; its other keys then wait for a later pass)."""
     rows = (
         Execution.objects.filter(
             status=ExecutionStatus.PENDING, dispatched_at__isnull=True, available_at__lte=now
@@ -417,24 +490,32 @@ def _waiting_lanes_portable(places, now, default_limit) -> list[fairness.Lane]:
             "execution_type",
             "available_at",
             "trigger__agent__runner",
+            "concurrency_key",
         )[: places * 20]
     )
-    return _lanes(rows, default_limit)
+    return list(rows)
 
 
-def _lanes(rows, default_limit) -> list[fairness.Lane]:
+def _lanes(rows, default_limit, key_limits: dict | None = None) -> list[fairness.Lane]:
     """Waiting rows (tenant, trigger, its limit, its overlap policy, id, type, available_at,
-    its agent's runner), grouped into one lane per trigger, in the rows' order."""
-    lanes: dict[int, fairness.Lane] = {}
-    for tenant_id, trigger_id, limit, overlap, pk, kind, available_at, runner in rows:
-        lane = lanes.get(trigger_id)
+    its agent's runner, its concurrency key), grouped into one lane per trigger — per key of
+    a trigger with a concurrency key (``key_limits``: trigger -> limit) — in the rows' order."""
+    key_limits = key_limits or {}
+    lanes: dict[tuple, fairness.Lane] = {}
+    for tenant_id, trigger_id, limit, overlap, pk, kind, available_at, runner, key in rows:
+        key_limit = key_limits.get(trigger_id) if key is not None else None
+        if key_limit is None:
+            key = None  # no limit per key: the trigger's one lane
+        lane = lanes.get((trigger_id, key))
         if lane is None:
-            lane = lanes[trigger_id] = fairness.Lane(
+            lane = lanes[(trigger_id, key)] = fairness.Lane(
                 tenant_id,
                 trigger_id,
                 [],
                 limit=limit or default_limit,
                 buffer_one=overlap == OverlapPolicy.BUFFER_ONE,
+                concurrency_key=key,
+                key_limit=key_limit,
             )
         batchable = is_instant(runner, settings.EXECUTION_RUNNER)
         lane.waiting.append(fairness.Waiting(pk, kind, available_at, batchable))

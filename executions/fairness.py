@@ -13,6 +13,11 @@ free up, ``pick`` chooses whom they go to, one place at a time:
 4. **age** — ties go to the execution that has waited longest; one trigger's executions
    run in the order they became available (a lane is first in, first out).
 
+A trigger with a concurrency key (``config.concurrency``, triggers/event_rules.py) has a
+lane per key value: at most its ``key_limit`` of one key are in flight, and among its keys
+the one with the fewest in flight goes first, then the oldest — one busy key does not starve
+the others, as one busy tenant does not starve the rest.
+
 Limits: a trigger at its concurrency limit (its ``max_concurrency``, else
 ``EXECUTION_TRIGGER_MAX_IN_FLIGHT``) or a tenant at ``EXECUTION_TENANT_MAX_IN_FLIGHT`` is
 passed over; a ``buffer_one`` trigger's scheduled execution waits while anything of its
@@ -40,13 +45,15 @@ class Waiting:
 
 @dataclass
 class Lane:
-    """One trigger's waiting executions, oldest first."""
+    """One trigger's waiting executions, oldest first (a keyed trigger's: one key's)."""
 
     tenant_id: Any
     trigger_id: int
     waiting: list[Waiting]
     limit: int | None = None  # the trigger's concurrency limit; None: no limit
     buffer_one: bool = False
+    concurrency_key: str | None = None  # its executions' key (None: the trigger has none)
+    key_limit: int | None = None  # at most this many of the key in flight; None: no limit
     _next: int = field(default=0, repr=False)
 
     def head(self) -> Waiting | None:
@@ -69,14 +76,17 @@ def pick(
     rank: Callable[[str], int],
     tenant_limit: int | None = None,
     scheduled_type: str = "scheduled",
+    in_flight_by_key: dict[tuple[int, str], int] | None = None,
 ) -> list[Waiting]:
     """Up to ``places`` waiting executions, in the order they should be published.
 
     Two levels of heaps (tenants, and each tenant's lanes), so a pass over thousands of
-    lanes costs O(places · log lanes). The ``in_flight`` counts are not changed.
+    lanes costs O(places · log lanes). The ``in_flight`` counts are not changed;
+    ``in_flight_by_key``: per (trigger, concurrency key), for the keyed lanes.
     """
     by_tenant = dict(in_flight_by_tenant)
     by_trigger = dict(in_flight_by_trigger)
+    by_key = dict(in_flight_by_key or {})
 
     def lane_key(lane: Lane) -> tuple | None:
         """Where the lane's next execution stands, or None when it may not go now (a
@@ -89,7 +99,12 @@ def pick(
             return None
         if lane.buffer_one and head.execution_type == scheduled_type and running:
             return None
-        return (rank(head.execution_type), running, head.available_at, head.id)
+        keyed = 0
+        if lane.concurrency_key is not None and lane.key_limit is not None:
+            keyed = by_key.get((lane.trigger_id, lane.concurrency_key), 0)
+            if keyed >= lane.key_limit:
+                return None
+        return (rank(head.execution_type), running, keyed, head.available_at, head.id)
 
     tenant_lanes: dict[Any, list] = {}
     for order, lane in enumerate(lanes):
@@ -108,11 +123,26 @@ def pick(
         if tenant_limit is not None and by_tenant.get(tenant_id, 0) >= tenant_limit:
             continue
         heap = tenant_lanes[tenant_id]
-        _lane_key, lane_order, lane = heapq.heappop(heap)
+        lane_standing, lane_order, lane = heapq.heappop(heap)
+        key = lane_key(lane)
+        if key != lane_standing:
+            # A trigger with several lanes (keys): a pick from one of them moved the others'
+            # standing, or filled the trigger's limit. Counts only grow, so a lane is looked
+            # at again where it stands now (a heap with lazy updates).
+            if key is not None:
+                heapq.heappush(heap, (key, lane_order, lane))
+            if heap:
+                heapq.heappush(
+                    tenants, _tenant_entry(heap, by_tenant.get(tenant_id, 0), order, tenant_id)
+                )
+            continue
         picked.append(lane.head())
         lane._next += 1
         by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + 1
         by_trigger[lane.trigger_id] = by_trigger.get(lane.trigger_id, 0) + 1
+        if lane.concurrency_key is not None:
+            pair = (lane.trigger_id, lane.concurrency_key)
+            by_key[pair] = by_key.get(pair, 0) + 1
         key = lane_key(lane)
         if key is not None:
             heapq.heappush(heap, (key, lane_order, lane))

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from executions.choices import ExecutionStatus, ExecutionType
+from triggers.event_rules import KEY_COLUMN_LENGTH
 
 
 class Execution(models.Model):
@@ -37,6 +38,11 @@ class Execution(models.Model):
     input_data = models.JSONField(null=True, blank=True)  # what the agent is given
     output_data = models.JSONField(null=True, blank=True)
     error_message = models.TextField(blank=True)
+
+    # The value of its trigger's concurrency key (config.concurrency, triggers/event_rules.py),
+    # evaluated once when it was stored; dispatch keeps at most the limit in flight per value.
+    # NULL: its trigger has no key (so the keyed index below skips it).
+    concurrency_key = models.CharField(max_length=KEY_COLUMN_LENGTH, null=True, blank=True)
 
     # A replay (the admin's "replay"): the execution whose input this one runs again.
     replay_of = models.ForeignKey(
@@ -130,10 +136,20 @@ class Execution(models.Model):
                 name="execution_waiting",
                 condition=Q(status="pending", dispatched_at__isnull=True),
             ),
+            # A keyed trigger's queue per key: dispatch finds each key's oldest waiting
+            # executions by a skip scan, so a busy key's backlog never hides the others'.
+            # Partial on the key: triggers without one add nothing to it on INSERT.
+            models.Index(
+                fields=["trigger", "concurrency_key", "available_at", "id"],
+                name="execution_waiting_keyed",
+                condition=Q(
+                    status="pending", dispatched_at__isnull=True, concurrency_key__isnull=False
+                ),
+            ),
             # In flight: handed to the broker, not finished; few (EXECUTION_MAX_IN_FLIGHT).
             models.Index(
                 fields=["dispatched_at"],
-                include=["tenant", "trigger"],
+                include=["tenant", "trigger", "concurrency_key"],
                 name="execution_in_flight",
                 condition=Q(status__in=["pending", "running"], dispatched_at__isnull=False),
             ),

@@ -9,6 +9,7 @@ from accounts.models import Tenant
 from executions.choices import ExecutionStatus
 from executions.models import Execution
 from executions.policies import INSTANT_RUNNERS
+from triggers import event_rules
 from triggers.models import Trigger
 
 
@@ -106,3 +107,39 @@ class _StatusIn(Lookup):
         column, params = self.process_lhs(compiler, connection)
         literals = ", ".join(f"'{status}'" for status in self.rhs)
         return f"{column} IN ({literals})", params
+
+
+def recent_deliveries(*, trigger: Trigger, limit: int) -> QuerySet[Execution]:
+    """A trigger's last ``limit`` executions but test runs, newest first, with what a filter
+    reads (the filter dry run: triggers/event_rules.py ``would_run``)."""
+    return (
+        Execution.objects.filter(trigger=trigger, is_test=False)
+        .order_by("-created_at", "-id")
+        .only(
+            "id", "execution_id", "execution_type", "created_at", "input_data", "request_payload"
+        )[:limit]
+    )
+
+
+def filter_dry_run(*, trigger: Trigger, values: dict) -> dict:
+    """``values``' filters (checked by ``event_rules.filter_errors``) on the trigger's last
+    ``values["limit"]`` deliveries: which would have run, newest first, and how many. A read:
+    nothing is stored or changed (the frontend API's dry run and the admin's page)."""
+    tried = event_rules.tried_filters(values)
+    rows = []
+    for execution in recent_deliveries(trigger=trigger, limit=values["limit"]):
+        reason = event_rules.would_run(
+            tried, input_data=execution.input_data, request_payload=execution.request_payload
+        )
+        rows.append(
+            {
+                "id": execution.pk,
+                "execution_id": execution.execution_id,
+                "execution_type": execution.execution_type,
+                "created_at": execution.created_at,
+                "would_run": reason is None,
+                "reason": reason,
+            }
+        )
+    runs = sum(row["would_run"] for row in rows)
+    return {"total": len(rows), "would_run": runs, "filtered": len(rows) - runs, "results": rows}

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from executions.choices import ExecutionType
 from executions.services.firing import FiringRefused, execution_fire
+from triggers import event_rules
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
-from triggers.services import triggers_mark_stale
+from triggers.services import trigger_count_filtered, triggers_mark_stale
 from watcher.changes import (
     FileChange,
     Version,
@@ -38,6 +39,7 @@ class Recorded:
     duplicate: bool = False  # an earlier observation of this version fired it
     refused: str | None = None  # the firing rule that refused it
     wanted: bool = True  # False: the trigger's events do not include this event
+    filtered: str | None = None  # why the trigger's config.filter turned it away
 
 
 @transaction.atomic
@@ -171,11 +173,16 @@ def file_changes_record(*, batches: Sequence[TriggerChanges]) -> dict[int, list[
 def _fire(trigger: Trigger, config: WatchConfig, relative_path: str, event, version) -> Recorded:
     if event not in config.events:
         return Recorded(relative_path, event, wanted=False)
+    input_data = execution_input(config, relative_path, event, version)
+    reason = event_rules.filtered_reason(event_rules.event_filter(trigger.config), input_data)
+    if reason is not None:  # config.filter: recorded as seen, counted, not run
+        trigger_count_filtered(trigger_id=trigger.pk)
+        return Recorded(relative_path, event, filtered=reason)
     try:
         firing = execution_fire(
             trigger=trigger,
             execution_type=ExecutionType.FILE_SYSTEM,
-            input_data=execution_input(config, relative_path, event, version),
+            input_data=input_data,
             idempotency_key=idempotency_key(event, relative_path, version),
         )
     except FiringRefused as refused:

@@ -9,9 +9,10 @@ that provider whose catalog entry and ``trigger_config`` match the event (Slack:
 team, channel) *in the tenant the event's outside account belongs to* (a Slack workspace, a
 GitHub account, a Stripe account: ``accounts.OutsideAccount``; an unbound account's events
 reach no one) gets one execution — stored before the answer, idempotent per trigger on the
-provider's event id. The execution's input is the event as received (``{"message": null,
-"payload": <body>}``); a trigger's own message template does not apply here. A provider with
-no secret set is not served (404).
+provider's event id, unless its ``trigger_config.filter`` turns the event away (counted on the
+trigger, reported as ``filtered``; ``matched`` counts it too). The execution's input is the
+event as received (``{"message": null, "payload": <body>}``); a trigger's own message template
+does not apply here. A provider with no secret set is not served (404).
 """
 
 from functools import lru_cache
@@ -23,7 +24,8 @@ from accounts.services import outside_account_owner
 from executions import policies
 from executions.choices import ExecutionType
 from executions.services import firing
-from triggers import catalog
+from triggers import catalog, event_rules
+from triggers import services as trigger_services
 from triggers.catalog.entry import value_at
 from triggers.choices import Delivery, TriggerOrigin
 from triggers.models import Trigger
@@ -58,12 +60,17 @@ def receive_app_event(provider_id: str, request: WebhookRequest) -> Ingested:
     if isinstance(outcome, Challenge):
         return Ingested(200, {"challenge": outcome.challenge})
     body = outcome.request_payload.get("body")
-    stored = duplicates = refused = 0
+    stored = duplicates = refused = filtered = 0
+    document = event_rules.event_document(outcome.input_data, outcome.request_payload)
     account = catalog.account_key(provider_id)
     tenant_id = outside_account_owner(provider_id=provider_id, account_id=account.of_event(body))
     for trigger in _candidates(provider_id, tenant_id, request.headers, body):
         entry = trigger.trigger_type
         if not entry.matches(trigger.config, request.headers, body):
+            continue
+        if event_rules.filtered_reason(event_rules.event_filter(trigger.config), document):
+            trigger_services.trigger_count_filtered(trigger_id=trigger.pk)
+            filtered += 1  # config.filter: counted, not stored, as a webhook's
             continue
         slack = entry.delivery == Delivery.EVENT
         try:
@@ -79,9 +86,16 @@ def receive_app_event(provider_id: str, request: WebhookRequest) -> Ingested:
             continue
         stored += fired.created
         duplicates += not fired.created
-    matched = stored + duplicates + refused
+    matched = stored + duplicates + refused + filtered
     return Ingested(
-        200, {"matched": matched, "stored": stored, "duplicates": duplicates, "refused": refused}
+        200,
+        {
+            "matched": matched,
+            "stored": stored,
+            "duplicates": duplicates,
+            "refused": refused,
+            "filtered": filtered,
+        },
     )
 
 

@@ -13,7 +13,9 @@ the JMESPath transform compiled); each request then runs these steps, in this or
    empty signed string the config forbids (``allowEmptyBody: false``);
 4. body parsing (JSON, form-encoded) → 400 / 415;
 5. Slack's ``url_verification`` → a Challenge to echo back, nothing to store; then the
-   config's filters (``body_contains``, ``required_headers``) → Filtered, nothing to store;
+   config's filters (``body_contains``, ``required_headers``, then ``filter``, a JMESPath
+   over the payload and the headers kept: triggers/event_rules.py) → Filtered, nothing to
+   store;
 6. ``inputSchema`` → 422 listing each failing path (422 ``input_schema_too_costly`` when the
    check spends its budget, which grows with the body: input_schema.validate_input);
 7. the idempotency key → 400 when over 255 characters;
@@ -40,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.storable import storable_text
-from triggers import config_keys, templating
+from triggers import config_keys, event_rules, jmespath_bounded, templating
 from webhooks import authentication, filters, parsing, presets, signatures, transforms
 from webhooks.errors import (
     MethodNotAllowed,
@@ -120,6 +122,8 @@ class Pipeline:
     own_secret_digest: str = ""
     own_secret_required: bool = False
     options: config_keys.WebhookOptions = config_keys.NO_WEBHOOK_OPTIONS
+    # config.filter (triggers/event_rules.py): a JMESPath that must be truthy.
+    event_filter: jmespath_bounded.Expression | None = None
 
     def run(
         self,
@@ -162,10 +166,15 @@ class Pipeline:
         if reason is not None:
             return Filtered(reason)
         size = len(request.body)  # the budget of the schema and the expressions grows with it
-        validate_input(self.input_validator, data, input_bytes=size)
-        key = extract_idempotency_key(self.idempotency, request.headers, data, input_bytes=size)
         hidden = self.secret_headers | secret_headers
         kept = stored_request(request, data, secret_headers=hidden, secret_query=self.secret_query)
+        if self.event_filter is not None:  # config.filter, on what the execution would keep
+            document = event_rules.request_document(data, kept["headers"], kept["query"])
+            reason = event_rules.filtered_reason(self.event_filter, document, input_bytes=size)
+            if reason is not None:
+                return Filtered(reason)
+        validate_input(self.input_validator, data, input_bytes=size)
+        key = extract_idempotency_key(self.idempotency, request.headers, data, input_bytes=size)
         parsing.check_storable(kept["headers"], "A request header")
         parsing.check_storable(kept["query"], "The query string")
         message = None
@@ -266,6 +275,11 @@ def compile_pipeline(
         idempotency = validate_idempotency_spec(idempotency_key)
     with _setting("config"):
         options = config_keys.webhook_options(config)
+    with _setting("config.filter"):
+        event_filter = None
+        text = config.get("filter") if isinstance(config, dict) else None
+        if text is not None and not (isinstance(text, str) and not text.strip()):
+            event_filter = event_rules.compile_rule_expression(config["filter"])
     return Pipeline(
         authentication=auth,
         secret_headers=(
@@ -283,6 +297,7 @@ def compile_pipeline(
         own_secret_digest=own_secret_digest or "",
         own_secret_required=bool(own_secret_digest) or config_keys.authentication_required(config),
         options=options,
+        event_filter=event_filter,
     )
 
 

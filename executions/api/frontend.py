@@ -15,6 +15,7 @@ from executions.api.frontend_filters import FrontendExecutionFilterSet
 from executions.choices import ExecutionType
 from executions.models import Execution
 from executions.services import firing, lifecycle
+from triggers import event_rules
 from triggers.api.frontend_enums import frontend_types_q
 from triggers.models import Trigger
 
@@ -70,6 +71,42 @@ class TriggerExecutionSerializer(serializers.ModelSerializer):
         return execution.worker_id or None
 
 
+class FilterDryRunInputSerializer(serializers.Serializer):
+    """Filters to try (as the trigger's config would take them) and how many deliveries."""
+
+    filter = serializers.JSONField(required=False, allow_null=True)
+    body_contains = serializers.JSONField(required=False, allow_null=True)
+    required_headers = serializers.JSONField(required=False, allow_null=True)
+    limit = serializers.IntegerField(
+        required=False,
+        default=event_rules.DRY_RUN_DEFAULT,
+        min_value=1,
+        max_value=event_rules.DRY_RUN_MAX,
+    )
+
+    def validate(self, attrs):
+        errors = event_rules.filter_errors(attrs)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class FilterDryRunRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    execution_id = serializers.UUIDField()
+    execution_type = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    would_run = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+
+
+class FilterDryRunSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    would_run = serializers.IntegerField()
+    filtered = serializers.IntegerField()
+    results = FilterDryRunRowSerializer(many=True)
+
+
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """``/api/executions``: the tenant's executions of every trigger, whatever surface made
     it (the agent and management APIs' triggers have no history endpoint of their own in the
@@ -119,6 +156,23 @@ class TriggerExecutionsViewSet(TenantScopedViewSet):
         trigger = self.get_object()
         page = self.paginate_queryset(selectors.execution_history(trigger=trigger))
         return self.get_paginated_response(TriggerExecutionSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Try filters on the trigger's last deliveries, before saving them",
+        description="`filter` (a JMESPath that must be truthy), `body_contains` and "
+        "`required_headers` as the trigger's config takes them, tried on its last `limit` "
+        "executions (default 20, at most 200; test runs left out): which would have run. "
+        "Nothing is saved. A value the config would refuse is a 400 naming it.",
+        request=FilterDryRunInputSerializer,
+        responses={200: FilterDryRunSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="filter-dry-run")
+    def filter_dry_run(self, request, pk=None):
+        trigger = self.get_object()
+        body = FilterDryRunInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = selectors.filter_dry_run(trigger=trigger, values=body.validated_data)
+        return Response(FilterDryRunSerializer(result).data)
 
     @extend_schema(
         summary="Run the trigger once now, as a manual execution",

@@ -20,10 +20,15 @@ from executions import dispatch, metrics, policies, throttles
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_execution
 from executions.models import Execution
-from triggers import config_keys
+from triggers import config_keys, event_rules
 from triggers import services as trigger_services
 from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
+
+# The firings a concurrency key applies to: events, not cron slots or a person's run now.
+EVENT_EXECUTION_TYPES = frozenset(
+    {ExecutionType.WEBHOOK, ExecutionType.SLACK, ExecutionType.POLLING, ExecutionType.FILE_SYSTEM}
+)
 
 
 class FiringRefused(Exception):
@@ -263,7 +268,14 @@ def _refuse_if_refused(trigger, execution_type, facts, now) -> None:
 
 
 def _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key) -> dict:
+    # The concurrency key, once, here: every event firing (webhook, app event, poll, file)
+    # comes this way, and dispatch then reads the stored value, never the payload.
+    rule = (
+        event_rules.concurrency(trigger.config) if execution_type in EVENT_EXECUTION_TYPES else None
+    )
+    document = event_rules.event_document(input_data, request_payload) if rule else None
     return {
+        "concurrency_key": event_rules.key_value(rule, document),
         "tenant_id": trigger.tenant_id,
         "trigger_id": trigger.pk,
         "execution_type": execution_type,

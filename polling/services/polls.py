@@ -38,7 +38,7 @@ from polling.fetch import Fetched, fetch
 from polling.models import PollingState
 from polling.services import state
 from polling.sources import Answer, Source, source_for
-from triggers import polling_config
+from triggers import event_rules, polling_config
 from triggers import services as trigger_services
 from triggers.choices import Delivery
 from triggers.models import Trigger
@@ -273,16 +273,23 @@ def _commit(trigger: Trigger, started: datetime, fetched: Fetched, answer: Answe
             cursor, answer.items, initial_items=polling_config.initial_items(locked.config)
         )
         fired: list[uuid.UUID] = []
-        duplicates, deferred, refusal = 0, [], None
+        duplicates, deferred, refusal, filtered = 0, [], None, 0
+        item_filter = event_rules.event_filter(locked.config)
         for item in plan.new:
             if refusal is not None:
                 deferred.append(item.key)
+                continue
+            input_data = _input(item, fetched, answer)
+            if event_rules.filtered_reason(item_filter, input_data):
+                # config.filter: the item is seen (the cursor passes it), counted, not run.
+                trigger_services.trigger_count_filtered(trigger_id=locked.pk)
+                filtered += 1
                 continue
             try:
                 firing = execution_fire(
                     trigger=locked,
                     execution_type=ExecutionType.POLLING,
-                    input_data=_input(item, fetched, answer),
+                    input_data=input_data,
                     idempotency_key=item.key,
                 )
             except FiringRefused as refused:  # a limit, a single run spent: try it later
@@ -296,7 +303,7 @@ def _commit(trigger: Trigger, started: datetime, fetched: Fetched, answer: Answe
         new_cursor = cursors.advanced(cursor, answer.items, deferred=set(deferred))
         if not deferred:  # a refetch must see the deferred items again: no validators then
             new_cursor.update(_validators(fetched))
-        result = _result(plan, len(answer.items), fired, duplicates, deferred, refusal)
+        result = _result(plan, len(answer.items), fired, duplicates, deferred, refusal, filtered)
         state.polling_state_record_success(
             trigger_id=locked.pk, polled_at=started, result=result,
             config_hash=locked.config_hash, cursor=new_cursor,
@@ -375,10 +382,12 @@ def _digest(fetched: Fetched) -> str | None:
     return hashlib.sha256(fetched.body).hexdigest()[:32]
 
 
-def _result(plan, listed: int, fired, duplicates: int, deferred, refusal) -> str:
-    if plan.first_poll and not fired and not deferred:
+def _result(plan, listed: int, fired, duplicates: int, deferred, refusal, filtered=0) -> str:
+    if plan.first_poll and not fired and not deferred and not filtered:
         return f"First poll: cursor set at the {listed} item(s) there; none fired."
     parts = [f"{len(fired)} new item(s) fired" if fired else "No new items"]
+    if filtered:
+        parts.append(f"{filtered} filtered out (config.filter)")
     if duplicates:
         parts.append(f"{duplicates} fired before (duplicates)")
     if deferred:

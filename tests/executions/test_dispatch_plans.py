@@ -65,7 +65,7 @@ def test_the_counts_are_those_in_flight(acme, globex, make_trigger):
     other = make_trigger(globex, "webhook")
     _backlog(globex, other, waiting=1, in_flight=1)
 
-    by_tenant, by_trigger, _ = dispatch._in_flight_counts()
+    by_tenant, by_trigger, _, _ = dispatch._in_flight_counts()
 
     assert dispatch._in_flight_total() == 3
     assert by_tenant == {acme.pk: 2, globex.pk: 1}

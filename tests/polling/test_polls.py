@@ -238,3 +238,17 @@ def test_the_connection_headers_reach_the_source(kind, feed_server, make_polling
     poll(trigger)
 
     assert server.requests[0]["x-api-key"] == "k-123"
+
+
+def test_a_filter_passes_items_it_does_not_want_and_counts_them(kind, feed_server, make_polling):
+    server = feed_server(kind)
+    trigger, _ = make_polling(server, filter="item_id != 'item-2'")
+    poll(trigger)  # the first poll sets the cursor
+    server.add(3)
+
+    report = poll(trigger)
+
+    assert fired_items() == ["item-1", "item-3"]
+    assert "1 filtered out" in report.result
+    assert trigger.filtered_count == 1
+    assert polling_state(trigger).cursor["last_item_id"] == "item-3"  # passed, not refetched

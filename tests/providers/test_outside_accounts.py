@@ -96,7 +96,13 @@ def test_a_workspace_event_reaches_only_the_tenant_that_named_it(client, apps, p
     response = slack_post(client, private_message())
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"matched": 2, "stored": 2, "duplicates": 0, "refused": 0}
+    assert response.json() == {
+        "matched": 2,
+        "stored": 2,
+        "duplicates": 0,
+        "refused": 0,
+        "filtered": 0,
+    }
     fired = set(Execution.objects.values_list("trigger_id", flat=True))
     assert fired == {a_named.pk, a_any.pk}
     assert not Execution.objects.filter(trigger__tenant=project_b.tenant).exists()

@@ -62,7 +62,8 @@ def test_one_catalog_entry_and_its_config_form():
 
     assert entry["webhook_requires_verification"] is True
     properties = entry["trigger_config_schema"]["properties"]
-    assert set(properties) == {"team_id", "channel_id"}
+    # Its own keys, and the filter and concurrency key every event type takes.
+    assert set(properties) == {"team_id", "channel_id", "filter", "concurrency"}
     assert all(p["title"] and p["description"] for p in properties.values())
 
 

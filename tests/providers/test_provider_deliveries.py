@@ -168,7 +168,13 @@ def test_a_slack_event_reaches_exactly_the_triggers_whose_channel_matches(
     response = deliver(client, "/v1/webhooks/slack", slack_event("C1"), sign=slack_signed)
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"matched": 2, "stored": 2, "duplicates": 0, "refused": 0}
+    assert response.json() == {
+        "matched": 2,
+        "stored": 2,
+        "duplicates": 0,
+        "refused": 0,
+        "filtered": 0,
+    }
     fired = set(Execution.objects.values_list("trigger_id", flat=True))
     assert fired == {in_c1.pk, anywhere.pk}
     assert set(Execution.objects.values_list("execution_type", flat=True)) == {"slack"}

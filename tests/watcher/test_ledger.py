@@ -129,3 +129,22 @@ def test_unusable_folders_make_triggers_stale_and_drop_their_ledgers(folder_trig
     assert list(Ledger.objects.values_list("trigger_id", flat=True)) == [other.pk]
     assert services.ledgers_drop_unwatched() >= 1
     assert not Ledger.objects.exists()
+
+
+def test_a_filter_records_changes_it_does_not_want_without_firing_and_counts_them(
+    folder_trigger,
+):
+    trigger, watch = folder_trigger(filter="ends_with(path, '.csv')")
+    services.ledger_start(trigger_id=trigger.pk, scan_key=watch.scan_key, files={},
+                          since=timezone.now())  # fmt: skip
+
+    outcomes = record(trigger, watch, ("a.csv", (1, 1)), ("b.tmp", (1, 2)))
+
+    assert [(o.relative_path, o.filtered is not None) for o in outcomes] == [
+        ("a.csv", False), ("b.tmp", True),
+    ]  # fmt: skip
+    [execution] = Execution.objects.all()
+    assert execution.input_data["path"] == "a.csv"
+    trigger.refresh_from_db()
+    assert trigger.filtered_count == 1
+    assert set(selectors.ledger_states(trigger_id=trigger.pk)) == {"a.csv", "b.tmp"}

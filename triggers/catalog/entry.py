@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from jsonschema import Draft202012Validator
 
+from triggers import event_rules
 from triggers.choices import Delivery, TriggerOrigin
 
 
@@ -142,6 +143,17 @@ class TriggerType:
     # cursor over (the new source's items are not "new" to the old cursor).
     cursor_keys: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Every event type takes the filter and the concurrency key (triggers/event_rules.py):
+        # one definition, added here rather than repeated in each entry's schema.
+        if self.delivery in event_rules.EVENT_DELIVERIES:
+            schema = dict(self.config_schema)
+            schema["properties"] = {
+                **schema.get("properties", {}),
+                **event_rules.EVENT_RULE_SCHEMAS,
+            }
+            object.__setattr__(self, "config_schema", schema)
+
     @property
     def key(self) -> tuple[str, str]:
         return (self.provider_id, self.trigger_id)
@@ -185,6 +197,8 @@ class TriggerType:
                 errors.setdefault(f"{prefix}.{key}", REQUIRED_MESSAGE)
         if not errors:
             checks = [self.config_check] if self.config_check else []
+            if self.delivery in event_rules.EVENT_DELIVERIES:
+                checks.append(event_rules.config_errors)
             for check in checks + _REGISTERED_CHECKS.get(self.key, []):
                 for key, message in check(config).items():
                     errors.setdefault(f"{prefix}.{key}", message)
