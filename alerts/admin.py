@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from accounts.admin_scope import TenantScopedAdmin, sees_every_tenant
 from alerts import services
-from alerts.choices import AlertEvent, ChannelKind, NotificationStatus
+from alerts.choices import TENANT_EVENTS, AlertEvent, ChannelKind, NotificationStatus
 from alerts.models import AlertChannel, AlertEpisode, AlertNotification
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -56,8 +56,6 @@ class AlertChannelForm(forms.ModelForm):
             self.fields["kind"].disabled = True  # another kind is another channel
             self.initial["events"] = self.instance.events
             self.initial["email_to"] = ", ".join(self.instance.email_to)
-        else:
-            self.initial.setdefault("events", services.default_events(None))
 
     def clean_email_to(self):
         text = self.cleaned_data.get("email_to") or ""
@@ -106,7 +104,11 @@ class AlertChannelAdmin(TenantScopedAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         # Only a superuser (the operator) makes a channel of no tenant: one for every tenant.
-        form.base_fields["tenant"].required = not sees_every_tenant(request.user)
+        operator = sees_every_tenant(request.user)
+        form.base_fields["tenant"].required = not operator
+        form.base_fields["events"].initial = [
+            event for event in services.default_events(None) if operator or event in TENANT_EVENTS
+        ]
         return form
 
     @admin.display(description="tenant")

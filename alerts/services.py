@@ -433,6 +433,14 @@ def notification_deliver(*, notification_id: int) -> float | None:
     notification = AlertNotification.objects.select_related("channel", "episode").get(
         pk=notification_id
     )
+    if not notification.channel.enabled:  # disabled since the episode was seen: not sent
+        AlertNotification.objects.filter(pk=notification_id).update(
+            status=NotificationStatus.FAILED,
+            sending_until=None,
+            next_attempt_at=None,
+            last_error="Not sent: the channel was disabled.",
+        )
+        return None
     retries_left = notification.attempts <= settings.ALERTS_SEND_MAX_RETRIES
     return _send(notification, notification.channel, retries_left=retries_left)
 

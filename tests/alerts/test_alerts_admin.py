@@ -146,6 +146,8 @@ def test_staff_see_their_tenants_channels_only(dave, acme, globex):
     assert [c.name for c in listed.context["cl"].result_list] == ["acme"]
     noc = AlertChannel.objects.get(name="noc")
     assert dave.get(reverse("admin:alerts_alertchannel_change", args=[noc.pk])).status_code == 302
+    offered = dave.get(reverse(ADD)).context["adminform"].form.fields["events"].initial
+    assert "trigger_failed" in offered and "scheduler_lost" not in offered
     response = dave.post(reverse(ADD), _form(url="https://x.example.test"))
     assert "tenant" in response.context["adminform"].form.errors  # no channel of no tenant
     assert AlertChannel.objects.count() == 3 and ours.tenant_id == "acme"

@@ -199,3 +199,16 @@ def test_a_test_message_is_sent_at_once_and_recorded(acme, receiver, private_all
     assert body["type"] == "alert.test" and body["channel"] == "ops hook"
     assert body["url"].endswith(f"/admin/alerts/alertchannel/{channel.pk}/change/")
     assert not AlertEpisode.objects.exists()
+
+
+def test_a_channel_disabled_before_the_send_is_not_called(acme, frozen, receiver, private_allowed):
+    slack = receiver()
+    channel = services.channel_create(tenant=acme, name="#ops", kind="slack", url=slack.url)
+    frozen()
+    services.channel_update(channel=channel, enabled=False)
+
+    assert services.notification_deliver(notification_id=_only_notification(channel).pk) is None
+
+    assert slack.requests == []
+    skipped = _only_notification(channel)
+    assert (skipped.status, skipped.last_error) == ("failed", "Not sent: the channel was disabled.")
