@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
+import httpx
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -77,9 +78,14 @@ def _checked_url(url) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValidationError({"url": "An http(s) URL."})
     url = url.strip()
-    parts = urlsplit(url)
     if len(url) > URL_MAX_LENGTH:
         raise ValidationError({"url": f"At most {URL_MAX_LENGTH} characters."})
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        httpx.URL(url)  # what the transport will send to (no spaces, no control characters)
+    except (ValueError, httpx.InvalidURL):
+        raise ValidationError({"url": "An http(s) URL with a host."}) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({"url": "An http(s) URL with a host."})
     return url
@@ -449,7 +455,13 @@ def _send(notification: AlertNotification, channel: AlertChannel, *, retries_lef
     """Call the transport (no transaction held meanwhile) and record what it did."""
     message = compose(_facts(notification, channel))
     try:
-        account = deliver(channel, message, message_id=f"alert_{notification.pk}")
+        try:
+            account = deliver(channel, message, message_id=f"alert_{notification.pk}")
+        except SendFailed:
+            raise
+        except Exception as error:  # a fault of ours: recorded and retried, never stuck
+            logger.exception("Alert notification %s: unexpected error", notification.pk)
+            raise SendFailed(f"Unexpected error: {error!r}") from error
     except SendFailed as failure:
         now = timezone.now()
         delay = retry_delay_seconds(notification.attempts) if failure.retry else None

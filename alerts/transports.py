@@ -100,6 +100,8 @@ def _post(channel: AlertChannel, body: str, headers: dict[str, str]) -> str:
         raise SendFailed(str(refused), retry=False) from None
     except ResponseTooLarge:
         raise SendFailed(f"The answer is larger than {_MAX_ANSWER_BYTES} bytes.") from None
+    except httpx.InvalidURL as error:
+        raise SendFailed(f"Not a URL that can be sent to: {error}", retry=False) from None
     except httpx.TimeoutException:
         raise SendFailed(f"No answer within {timeout} s.") from None
     except httpx.HTTPError as error:

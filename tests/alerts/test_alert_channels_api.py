@@ -86,6 +86,8 @@ def test_an_email_channel(alice_client):
         ({"kind": "slack", "url": "https://h.example.test"}, "name", "required"),
         ({**SLACK, "url": "ftp://h.example.test/x"}, "url", "http(s) URL"),
         ({**SLACK, "url": "https://"}, "url", "http(s) URL"),
+        ({**SLACK, "url": "https://h.example.test:99999/x"}, "url", "http(s) URL"),
+        ({**SLACK, "url": "https://h.example.test/a\x07b"}, "url", "http(s) URL"),
         ({**SLACK, "events": ["trigger_exploded"]}, "events", "not a valid choice"),
         ({**SLACK, "events": ["scheduler_lost"]}, "events", "not a valid choice"),
         ({**SLACK, "events": "trigger_failed"}, "events", "list"),
