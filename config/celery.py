@@ -13,3 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("triggers")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every worker that reads the control queue watches Beat's heartbeat (alerts/worker.py).
+from alerts.worker import SchedulerWatch  # noqa: E402 - after the app it is added to
+
+app.steps["worker"].add(SchedulerWatch)

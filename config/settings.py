@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "flows",
     "watcher",
     "providers",
+    "alerts",  # above every app it observes (docs/architecture.md)
     "axes",  # admin login lockout (accounts/admin_login.py)
 ]
 
@@ -328,6 +329,7 @@ CELERY_TASK_QUEUES = {
 CELERY_TASK_ROUTES = {
     "executions.tasks.sweep_executions": {"queue": CELERY_CONTROL_QUEUE},
     "executions.tasks.dispatch_executions": {"queue": CELERY_CONTROL_QUEUE},
+    "alerts.tasks.detect_alerts": {"queue": CELERY_CONTROL_QUEUE},
 }
 # Counters every web process must share (login throttling) live in Redis when the broker is
 # Redis; the embedded setup has one machine and uses each process's memory.
@@ -456,6 +458,50 @@ POLLING_POLLS_PER_TASK = env_int("POLLING_POLLS_PER_TASK", 10, minimum=1)
 # A worker started without -Q (a plain `celery worker`) polls too.
 CELERY_TASK_QUEUES[POLLING_QUEUE] = {}
 
+# -- Alerts (docs/ops-console.md, "Alerts") ------------------------------------------------
+# How often Beat's detection pass opens and closes episodes (and every worker of the control
+# queue checks the scheduler's heartbeat: alerts/worker.py).
+ALERTS_CHECK_INTERVAL_SECONDS = env_int("ALERTS_CHECK_INTERVAL_SECONDS", 60, minimum=1)
+# Where notifications are sent from: by default the agent worker's queue, whose threads wait
+# on an outside server without holding a process (and never behind the control queue).
+ALERTS_QUEUE = env_str("ALERTS_QUEUE", "") or CELERY_AGENT_QUEUE
+CELERY_TASK_QUEUES[ALERTS_QUEUE] = {}
+CELERY_TASK_ROUTES["alerts.tasks.send_notification"] = {"queue": ALERTS_QUEUE}
+# One send (a Slack or webhook POST: connection, headers, body) ends within this; then it
+# is retried, at most ALERTS_SEND_MAX_RETRIES times, ALERTS_SEND_RETRY_BASE_SECONDS doubled
+# after each failure (at most an hour).
+ALERTS_SEND_TIMEOUT_SECONDS = env_int("ALERTS_SEND_TIMEOUT_SECONDS", 10, minimum=1)
+ALERTS_SEND_MAX_RETRIES = env_int("ALERTS_SEND_MAX_RETRIES", 5, minimum=0)
+ALERTS_SEND_RETRY_BASE_SECONDS = env_int("ALERTS_SEND_RETRY_BASE_SECONDS", 30, minimum=0)
+# The conditions (alerts/conditions.py): executions pending this long after they could run;
+# the scheduler's (the watcher's) heartbeat this old; a poll that failed this many times in a
+# row, or is this overdue.
+ALERTS_WAITING_SECONDS = env_int("ALERTS_WAITING_SECONDS", 600, minimum=1)
+ALERTS_SCHEDULER_MAX_AGE_SECONDS = env_int("ALERTS_SCHEDULER_MAX_AGE_SECONDS", 120, minimum=1)
+ALERTS_WATCHER_MAX_AGE_SECONDS = env_int("ALERTS_WATCHER_MAX_AGE_SECONDS", 120, minimum=1)
+ALERTS_POLL_STALE_FAILURES = env_int("ALERTS_POLL_STALE_FAILURES", 3, minimum=1)
+ALERTS_POLL_OVERDUE_SECONDS = env_int("ALERTS_POLL_OVERDUE_SECONDS", 900, minimum=1)
+CELERY_BEAT_SCHEDULE["detect-alerts"] = {
+    "task": "alerts.tasks.detect_alerts",
+    "schedule": ALERTS_CHECK_INTERVAL_SECONDS,
+    "options": {"queue": CELERY_CONTROL_QUEUE},
+}
+# Email alerts go through Django's mail backend: SMTP to EMAIL_HOST by default.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one")
+# Each SMTP operation (connect, each command) waits at most this long.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "agent-triggers@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ALERTS_FROM_EMAIL = env_str("ALERTS_FROM_EMAIL", "") or DEFAULT_FROM_EMAIL
+
 # -- Time limits of every task: the safety net behind each outbound deadline -----------------
 # A task still running at its soft limit gets SoftTimeLimitExceeded (a run's attempt fails
 # with the reason and is retried; a poll task's polls are done again at their next poll);
@@ -477,6 +523,7 @@ CELERY_TASK_ANNOTATIONS = {
     for name, limit in (
         ("executions.tasks.run_execution", EXECUTION_TASK_TIME_LIMIT_SECONDS),
         ("polling.tasks.poll_triggers", POLLING_TASK_TIME_LIMIT_SECONDS),
+        ("alerts.tasks.send_notification", ALERTS_SEND_TIMEOUT_SECONDS + 60),
     )
 }
 

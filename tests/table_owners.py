@@ -38,6 +38,9 @@ TABLE_OWNERS: dict[str, tuple[str, ...]] = {
     "accounts_agent": ("accounts.services",),
     "accounts_credential": ("accounts.services",),
     "accounts_outsideaccount": ("accounts.services",),
+    "alerts_alertchannel": ("alerts.services",),
+    "alerts_alertepisode": ("alerts.services",),
+    "alerts_alertnotification": ("alerts.services",),
 }
 
 _WRITTEN_TABLE = re.compile(

@@ -30,7 +30,9 @@ def test_the_documented_owners_are_the_enforced_ones():
 
 
 def test_every_table_of_ours_has_an_owner():
-    ours = {"accounts", "triggers", "executions", "polling", "webhooks", "flows", "watcher"}
+    ours = {
+        "accounts", "triggers", "executions", "polling", "webhooks", "flows", "watcher", "alerts",
+    }  # fmt: skip
     tables = {
         model._meta.db_table
         for model in apps.get_models()

@@ -59,3 +59,16 @@ def test_each_surface_documents_its_own_error_body(schema):
     assert set(schema["components"]["schemas"]["FlowError"]["required"]) == {
         "statusCode", "message", "error",
     }  # fmt: skip
+
+
+def test_the_alert_channels_are_documented(schema):
+    paths = schema["paths"]
+    for path, methods in [
+        ("/api/alert-channels", {"get", "post"}),
+        ("/api/alert-channels/{id}", {"get", "patch", "delete"}),
+        ("/api/alert-channels/{id}/test", {"post"}),
+    ]:
+        assert methods <= set(paths[path]), path
+    assert "502" in paths["/api/alert-channels/{id}/test"]["post"]["responses"]
+    channel = schema["components"]["schemas"]["AlertChannel"]["properties"]
+    assert "url" not in channel and channel["secret"]["nullable"] is True
