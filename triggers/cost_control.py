@@ -238,3 +238,36 @@ def key_digest(key: str | None, payload: Any) -> str:
             value = ["failed"]
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def describe(control: CostControl | None) -> str:
+    """For people (the trigger's admin page): what the engine does with these settings."""
+    if control is None:
+        return "None: every delivery runs at once."
+    parts = []
+    if control.debounce is not None:
+        debounce = control.debounce
+        of = f"per value of {debounce.key}" if debounce.key else "for the whole trigger"
+        if debounce.leading:
+            parts.append(
+                f"Debounce (leading) {of}: the first delivery runs, the others within "
+                f"{_span(debounce.period)} of it are dropped and counted on it."
+            )
+        else:
+            parts.append(
+                f"Debounce (trailing) {of}: one run with the last payload once "
+                f"{_span(debounce.period)} pass without a delivery, at most "
+                f"{_span(debounce.max_wait)} after the first."
+            )
+    if control.throttle is not None:
+        throttle = control.throttle
+        of = f"per value of {throttle.key}" if throttle.key else "for the whole trigger"
+        parts.append(
+            f"Throttle {of}: at most {throttle.limit} runs start per "
+            f"{_span(throttle.period)}; the excess waits in order."
+        )
+    return " ".join(parts)
+
+
+def _span(period: timedelta) -> str:
+    return f"{int(period.total_seconds()):,} s"

@@ -225,3 +225,14 @@ def test_a_throttle_on_a_real_engine_starts_three_a_window_and_loses_none(
     first_window_ends = executions[0].available_at + timedelta(seconds=10)
     assert sum(e.started_at < first_window_ends for e in executions) == 3
     assert all(e.started_at >= e.available_at for e in executions)
+
+
+def test_the_frontend_api_shows_the_count_on_the_execution(alice_client, client, make_hook):
+    hook = make_hook(debounce={"period_seconds": 60, "mode": "leading"})
+    execution_id = post(client, hook, {"n": 0}).json()["execution_id"]
+    post(client, hook, {"n": 1})
+
+    shown = alice_client.get(f"/api/triggers/{hook.pk}/executions").json()
+
+    rows = shown["items"] if isinstance(shown, dict) else shown
+    assert [(r["execution_id"], r["delivery_count"]) for r in rows] == [(execution_id, 2)]

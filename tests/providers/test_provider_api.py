@@ -61,7 +61,8 @@ def test_one_catalog_entry_and_its_config_form():
 
     assert entry["webhook_requires_verification"] is True
     properties = entry["trigger_config_schema"]["properties"]
-    assert set(properties) == {"team_id", "channel_id"}
+    # Every event type also takes debounce and throttle (triggers/cost_control.py).
+    assert set(properties) == {"team_id", "channel_id", "debounce", "throttle"}
     assert all(p["title"] and p["description"] for p in properties.values())
 
 
