@@ -236,3 +236,27 @@ def test_the_frontend_api_shows_the_count_on_the_execution(alice_client, client,
 
     rows = shown["items"] if isinstance(shown, dict) else shown
     assert [(r["execution_id"], r["delivery_count"]) for r in rows] == [(execution_id, 2)]
+
+
+def test_a_polls_items_are_keyed_on_the_item(acme, make_trigger):
+    from executions.choices import ExecutionType
+    from executions.services.firing import execution_fire
+
+    trigger = make_trigger(
+        acme, "on_new_item", provider_id="rss",
+        config={"url": "https://example.com/feed.xml",
+                "debounce": {"key": "author", "period_seconds": 60}},
+    )  # fmt: skip
+
+    for n, author in enumerate(["ada", "bob", "ada"]):
+        execution_fire(
+            trigger=trigger, execution_type=ExecutionType.POLLING,
+            input_data={"item_id": str(n), "item": {"author": author, "n": n}},
+            idempotency_key=str(n),
+        )  # fmt: skip
+
+    shown = sorted(
+        (e.input_data["item"]["author"], e.input_data["item"]["n"], e.delivery_count)
+        for e in Execution.objects.all()
+    )
+    assert shown == [("ada", 2, 2), ("bob", 1, 1)]
