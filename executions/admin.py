@@ -119,7 +119,8 @@ class ExecutionAdmin(TenantScopedAdmin):
     actions = ["replay_executions", "cancel_executions"]
     fieldsets = [
         (None, {"fields": ["execution_id", "trigger", "tenant", "execution_type", "status",
-                           "is_test", "replay_of", "replays_list", "error_message"]}),
+                           "is_test", "replay_of", "replays_list", "error_message",
+                           "delivery_count"]}),
         ("Input and output", {"fields": ["request_payload_pretty", "input_data_pretty",
                                          "output_data_pretty", "tokens_used", "tools_executed",
                                          "conversation_id"]}),

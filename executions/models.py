@@ -61,6 +61,19 @@ class Execution(models.Model):
     worker_id = models.CharField(max_length=255, blank=True)
     conversation_id = models.CharField(max_length=255, blank=True)
 
+    # Debounce and throttle (triggers/cost_control.py, executions/services/cost_control.py).
+    # How many deliveries this execution stands for: 1, or with a debounce every delivery
+    # merged into it (trailing) or dropped for it (leading), so none is lost silently.
+    delivery_count = models.PositiveIntegerField(default=1)
+    # The debounce window this execution holds open: the SHA-256 of its key's value, set
+    # while it may still take deliveries of that key and cleared by the first delivery that
+    # finds it closed (unique per trigger: one open window per key).
+    debounce_key = models.CharField(max_length=64, null=True, blank=True)
+    # The window's end at the latest: trailing, first delivery + max_wait; leading, + period.
+    debounce_until = models.DateTimeField(null=True, blank=True)
+    # The throttle key's SHA-256: the key's executions make its slots (execution_throttle).
+    throttle_key = models.CharField(max_length=64, null=True, blank=True)
+
     # A pending execution is not run before this (retry backoff); the sweeper uses it to
     # tell a waiting retry from one that no worker took.
     available_at = models.DateTimeField(default=timezone.now)
@@ -89,6 +102,13 @@ class Execution(models.Model):
                 fields=["trigger", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="execution_once_per_idempotency_key",
+            ),
+            # One open debounce window per trigger and key: parallel deliveries that would
+            # each open one meet here, and all but the first merge into it.
+            models.UniqueConstraint(
+                fields=["trigger", "debounce_key"],
+                condition=Q(debounce_key__isnull=False),
+                name="execution_debounce_window",
             ),
         ]
         indexes = [
@@ -152,6 +172,12 @@ class Execution(models.Model):
                 include=["tenant", "trigger", "concurrency_key"],
                 name="execution_in_flight",
                 condition=Q(status__in=["pending", "running"], dispatched_at__isnull=False),
+            ),
+            # A throttle key's latest slots (partial: only throttled executions pay for it).
+            models.Index(
+                fields=["trigger", "throttle_key", "-available_at"],
+                name="execution_throttle",
+                condition=Q(throttle_key__isnull=False),
             ),
             # Overlap checks: does this trigger have an unfinished execution?
             models.Index(

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from accounts.admin_scope import TenantScopedAdmin
-from triggers import admin_pause, services
+from triggers import admin_pause, cost_control, services
 from triggers.admin_config import PREFIX, TriggerForm, config_fields
 from triggers.choices import TriggerOrigin, TriggerStatus
 from triggers.models import Trigger
@@ -82,6 +82,7 @@ class TriggerAdmin(TenantScopedAdmin):
         "uuid",
         "origin",
         "status",
+        "debounce_and_throttle",
         "config_hash",
         "execution_count",
         "error_count",
@@ -182,6 +183,12 @@ class TriggerAdmin(TenantScopedAdmin):
                 if a.name in allowed and may_change and a.shown_for(trigger)
             ]
         return super().change_view(request, object_id, form_url, extra)
+
+    @admin.display(description="debounce and throttle")
+    def debounce_and_throttle(self, trigger) -> str:
+        """config.debounce and config.throttle as the engine reads them (set in the config
+        JSON; triggers/cost_control.py)."""
+        return cost_control.describe(cost_control.cost_control(trigger.config)) if trigger else "-"
 
     @admin.display(description="config hash", ordering="config_hash")
     def short_config_hash(self, trigger) -> str:

@@ -52,6 +52,7 @@ from accounts.models import Credential
 from executions import metrics, policies
 from executions.choices import ExecutionType
 from executions.services import firing
+from triggers import cost_control
 from triggers import services as trigger_services
 from triggers.choices import Delivery, TriggerOrigin
 from triggers.models import Trigger
@@ -145,8 +146,10 @@ def _key(token: str | None, path: str | None, trigger_uuid) -> tuple[str, Any]:
 
 
 def outcome_of(ingested: Ingested) -> str:
-    """stored, duplicate, filtered, ignored or challenge."""
+    """stored, duplicate, debounced, filtered, ignored or challenge."""
     body = ingested.body
+    if body.get("debounced"):
+        return "debounced"
     if "execution_id" in body:
         return "duplicate" if body.get("duplicate") else "stored"
     if "challenge" in body:
@@ -202,7 +205,8 @@ _REMEMBERED_MAX = 4096
 
 def _remember(key: tuple[str, str | None], trigger: Trigger) -> None:
     """Remember the trigger just read if its next delivery can take the one-statement way:
-    active, without rules that read its history (those take the row lock), with a
+    active, without rules that read its history (those take the row lock) and without a
+    debounce or throttle (those read the key's window or slots), with a
     ``delivery_version`` (kept by
     PostgreSQL; NULL on other databases, and without the database triggers of
     webhooks/migrations/0002 the INSERT would never match).
@@ -210,6 +214,7 @@ def _remember(key: tuple[str, str | None], trigger: Trigger) -> None:
     if (
         trigger.status == policies.FIRING_STATUS
         and not policies.needs_history(trigger)
+        and cost_control.cost_control(_stored_config(trigger.webhook_settings[6])) is None
         and trigger.delivery_version is not None
     ):
         if len(_remembered) >= _REMEMBERED_MAX:
@@ -356,6 +361,7 @@ def ingest(trigger: Trigger, request: WebhookRequest) -> Ingested:
         input_data=outcome.input_data,
         request_payload=outcome.request_payload,
         idempotency_key=outcome.idempotency_key,
+        config=_stored_config(trigger.webhook_settings[6]),
     )
     return _answer(fired)
 
@@ -405,6 +411,21 @@ def _execution_type(trigger: Trigger) -> str:
 
 def _answer(fired: firing.Firing) -> Ingested:
     execution = fired.execution
+    joined = fired.debounced
+    if joined is not None:
+        # Taken by a debounce window: 202 when the run that will carry this payload is still
+        # to come (trailing), 200 when it ran already and this payload was dropped (leading);
+        # either way counted on that run, whose id the sender gets.
+        return Ingested(
+            200 if joined.leading else 202,
+            {
+                "execution_id": str(joined.execution_id),
+                "status": joined.status,
+                "duplicate": False,
+                "debounced": True,
+                "delivery_count": joined.delivery_count,
+            },
+        )
     return Ingested(
         202 if fired.created else 200,
         {

@@ -56,6 +56,7 @@ class TriggerExecutionSerializer(serializers.ModelSerializer):
             "tokens_used",
             "tools_executed",
             "worker_id",
+            "delivery_count",
             "created_at",
             "updated_at",
         ]

@@ -20,7 +20,9 @@ from executions import dispatch, metrics, policies, throttles
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_execution
 from executions.models import Execution
+from executions.services import cost_control
 from triggers import config_keys, event_rules
+from triggers import cost_control as cost_control_config
 from triggers import services as trigger_services
 from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
@@ -50,6 +52,9 @@ class FiringRefused(Exception):
 class Firing:
     execution: Execution
     created: bool  # False: an earlier delivery with the same idempotency key made it
+    # Taken by an open debounce window (executions/services/cost_control.py): ``execution``
+    # is the run that carries it (trailing) or stands for it (leading), created False.
+    debounced: cost_control.Joined | None = None
 
 
 # -- the facts the rules need -------------------------------------------------------------------
@@ -140,6 +145,7 @@ def execution_fire(
     idempotency_key: str | None = None,
     conversation_id: str = "",
     replay_of: Execution | None = None,
+    config=None,
 ) -> Firing:
     """One firing of a trigger by an event (webhook, Slack event, poll, file) or by a person
     ("run now", ``execution_run_now``).
@@ -151,13 +157,24 @@ def execution_fire(
     rules read its history fires under its row lock, so concurrent firings cannot both take
     the last slot of a limit; any other trigger needs no lock and no transaction: its firing
     is a single autocommitted INSERT (the webhook hot path).
+
+    An event firing (webhook, Slack, poll, file) of a trigger with ``config.debounce`` or
+    ``config.throttle`` goes through ``_fire_controlled``: it may join an open debounce
+    window instead of creating an execution (``Firing.debounced``), and waits for its
+    throttle slot. ``config``: the trigger's config when the caller read the trigger without
+    it (the webhook path reads it as stored text), else ``trigger.config`` is read.
     """
     fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
     fields["conversation_id"] = conversation_id
     if replay_of is not None:
         fields["replay_of_id"] = replay_of.pk
     now = timezone.now()
-    if not policies.needs_history(trigger):
+    control = None
+    if execution_type in cost_control.EVENT_TYPES and replay_of is None:
+        control = cost_control_config.cost_control(trigger.config if config is None else config)
+    if control is not None:
+        firing = _fire_controlled(trigger, execution_type, fields, control, now)
+    elif not policies.needs_history(trigger):
         _refuse_if_refused(trigger, execution_type, policies.FiringFacts(), now)
         firing = _insert_once(fields)
     else:
@@ -178,6 +195,84 @@ def execution_fire(
         dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True, may_wait=True)
         metrics.executions_reached(execution_type, ExecutionStatus.PENDING)
     return firing
+
+
+# A delivery that would open a debounce window another opened at the same moment joins that
+# one instead; each try after the first follows another's commit, so a few always suffice.
+_DEBOUNCE_TRIES = 5
+
+
+def _fire_controlled(trigger, execution_type, fields, control, now) -> Firing:
+    """``execution_fire`` for a trigger with a debounce or a throttle, in one transaction:
+    join the key's open window (no new execution, no firing rule asked but the status: the
+    run it joins was allowed), else the firing rules, then a new execution (a window's
+    first, its throttle slot); executions/services/cost_control.py has the why."""
+    debounce, throttle = control.debounce, control.throttle
+    payload = cost_control.payload_of(execution_type, fields["input_data"])
+    debounce_key = throttle_key = None
+    if debounce is not None:
+        debounce_key = cost_control_config.key_digest(debounce.key, payload)
+    if throttle is not None:
+        throttle_key = cost_control_config.key_digest(throttle.key, payload)
+    for _ in range(_DEBOUNCE_TRIES):
+        with transaction.atomic():
+            locked = policies.needs_history(trigger)
+            if locked:
+                trigger = Trigger.objects.select_for_update().get(pk=trigger.pk)
+            refusal = policies.status_refusal(trigger.status)
+            if refusal is not None:
+                raise FiringRefused(refusal)
+            if debounce is not None:
+                joined = cost_control.debounce_join(
+                    trigger_id=trigger.pk, key=debounce_key, debounce=debounce,
+                    input_data=fields["input_data"],
+                    request_payload=fields["request_payload"], now=now,
+                )  # fmt: skip
+                if joined is not None:
+                    execution = Execution(
+                        execution_id=joined.execution_id, status=joined.status,
+                        delivery_count=joined.delivery_count, trigger_id=trigger.pk,
+                        tenant_id=trigger.tenant_id,
+                    )  # fmt: skip
+                    return Firing(execution, created=False, debounced=joined)
+                cost_control.debounce_close(
+                    trigger_id=trigger.pk, key=debounce_key, debounce=debounce, now=now
+                )
+            idempotency_key = fields["idempotency_key"]
+            if locked and idempotency_key is not None:
+                earlier = _by_idempotency_key(trigger.pk, idempotency_key)
+                if earlier is not None:
+                    return Firing(earlier, created=False)
+            facts = (
+                firing_facts(trigger, now=now, execution_type=execution_type)
+                if locked
+                else policies.FiringFacts()
+            )
+            _refuse_if_refused(trigger, execution_type, facts, now)
+            row = dict(fields)
+            if debounce is not None:
+                row.update(cost_control.debounce_fields(debounce, debounce_key, now))
+            if throttle is not None:
+                slot = cost_control.throttle_slot(
+                    trigger_id=trigger.pk, key=throttle_key, throttle=throttle,
+                    not_before=row.get("available_at", now),
+                )  # fmt: skip
+                row["throttle_key"], row["available_at"] = throttle_key, slot
+                if debounce is not None and not debounce.leading:
+                    # The window may not close before the slot it waits for.
+                    row["debounce_until"] = max(row["debounce_until"], slot)
+            try:
+                firing = _insert_once(row)
+            except IntegrityError:
+                if debounce is None:
+                    raise
+                continue  # another delivery opened the window meanwhile: join it
+            if firing.created and locked and trigger.is_single_execution:
+                trigger_services.triggers_set_next_fire_at(
+                    trigger_ids=[trigger.pk], next_fire_at=None
+                )
+            return firing
+    raise RuntimeError("A debounce window kept changing while a delivery tried to join it.")
 
 
 def execution_fire_if(

@@ -24,6 +24,7 @@ EXECUTION_FIELDS = {
     "tokens_used": (int, type(None)),
     "tools_executed": (dict, list, type(None)),
     "worker_id": (str, type(None)),
+    "delivery_count": (int,),
     "created_at": (str,),
     "updated_at": (str,),
 }

@@ -62,8 +62,16 @@ def test_one_catalog_entry_and_its_config_form():
 
     assert entry["webhook_requires_verification"] is True
     properties = entry["trigger_config_schema"]["properties"]
-    # Its own keys, and the filter and concurrency key every event type takes.
-    assert set(properties) == {"team_id", "channel_id", "filter", "concurrency"}
+    # Its own keys, and the filter, concurrency key, debounce and throttle every event type
+    # takes (triggers/event_rules.py, triggers/cost_control.py).
+    assert set(properties) == {
+        "team_id",
+        "channel_id",
+        "filter",
+        "concurrency",
+        "debounce",
+        "throttle",
+    }
     assert all(p["title"] and p["description"] for p in properties.values())
 
 

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from accounts.services import credential_create, tenant_member_ensure
 from executions.models import Execution
 from triggers.models import Trigger
+from triggers.services import trigger_update
 
 BASE = "/manage/tenants/acme/projects/support/agents/triage/triggers"
 PROBLEM_KEYS = {"code", "detail", "instance", "requestId", "status", "title", "error"}
@@ -29,6 +30,7 @@ TRIGGER_KEYS = {
 INVOCATION_KEYS = {
     "id", "triggerId", "status", "createdAt", "conversationId", "errorMessage",
     "requestPayload", "transformedPayload", "requestHeaders", "requestQuery", "runAsUserId",
+    "deliveryCount",
 }  # fmt: skip
 # What the management UI sends when a trigger is created (issue 14).
 UI_CREATE = {
@@ -460,3 +462,18 @@ def test_another_tenants_own_path_with_this_tenants_ids_finds_nothing(
 
     problem(charlie_client.get(other), 404)
     problem(alice_client.get(other), 404)
+
+
+def test_an_invocation_shows_how_many_debounced_deliveries_it_carries(
+    alice_client, client, created
+):
+    trigger = Trigger.objects.get()
+    trigger_update(trigger=trigger, config={"debounce": {"period_seconds": 60}})
+    answers = [deliver(client, created, X_Shop_Token="tok_0123456789abcdef") for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+
+    (shown,) = alice_client.get(f"{BASE}/orders/invocations").json()["data"]
+
+    assert shown["id"] == answers[0].json()["execution_id"]
+    assert shown["deliveryCount"] == 3
+    assert Execution.objects.get().delivery_count == 3

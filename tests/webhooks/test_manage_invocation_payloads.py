@@ -30,6 +30,7 @@ TRANSFORMED = {"order": 7, "who": "ada"}
 INVOCATION_KEYS = {
     "id", "triggerId", "status", "createdAt", "conversationId", "errorMessage",
     "requestPayload", "transformedPayload", "requestHeaders", "requestQuery", "runAsUserId",
+    "deliveryCount",
 }  # fmt: skip
 
 GENERIC_SECRET = "generic-shared-secret"

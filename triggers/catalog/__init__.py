@@ -10,6 +10,7 @@ with ``TriggerType.config_errors`` under its ``ConfigSurface``: the provider API
 under ``/providers/…``.
 """
 
+from triggers import cost_control
 from triggers.catalog import builtin, github, http, rss, schedule, slack, stripe
 from triggers.catalog.builtin import CRON, FILE_SYSTEM, WEBHOOK
 from triggers.catalog.entry import (
@@ -25,6 +26,7 @@ from triggers.catalog.entry import (
     config_surface,
 )
 from triggers.catalog.slack import SLACK_EVENT
+from triggers.choices import Delivery
 
 __all__ = [
     "AGENT_CONFIG",
@@ -52,6 +54,21 @@ _REGISTRY: dict[tuple[str, str], TriggerType] = {
     for module in (builtin, schedule, stripe, github, slack, rss, http)
     for entry in module.ENTRIES
 }
+
+
+def _with_cost_control(entries) -> None:
+    """Every event type (webhook, app event, poll, watched folder; not a schedule) takes
+    ``debounce`` and ``throttle`` (triggers/cost_control.py): one definition, added here to
+    each entry's schema and checks, so that no type can leave them out and every surface
+    refuses the same values with the same fields."""
+    for entry in entries:
+        if entry.delivery == Delivery.SCHEDULE:
+            continue
+        entry.config_schema.setdefault("properties", {}).update(cost_control.PROPERTIES)
+        config_check_register(entry, cost_control.config_check)
+
+
+_with_cost_control(_REGISTRY.values())
 
 
 def trigger_type_get(provider_id: str, trigger_id: str) -> TriggerType | None:

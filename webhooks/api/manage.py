@@ -229,13 +229,16 @@ class InvocationSerializer(serializers.ModelSerializer):
     requestHeaders = serializers.SerializerMethodField()
     requestQuery = serializers.SerializerMethodField()
     runAsUserId = serializers.SerializerMethodField()
+    # Deliveries this invocation stands for: 1, or with a debounce every delivery merged into
+    # it or dropped for it (docs/webhooks.md, "Debounce and throttle"). Additive.
+    deliveryCount = serializers.IntegerField(source="delivery_count")
 
     class Meta:
         model = Execution
         fields = [
             "id", "triggerId", "status", "createdAt", "conversationId", "errorMessage",
             "requestPayload", "transformedPayload", "requestHeaders", "requestQuery",
-            "runAsUserId",
+            "runAsUserId", "deliveryCount",
         ]  # fmt: skip
         read_only_fields = fields
 
