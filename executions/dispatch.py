@@ -49,7 +49,7 @@ from accounts.models import Agent
 from executions import broker, fairness
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
-from executions.policies import INSTANT_RUNNERS, is_instant
+from executions.policies import INSTANT_RUNNERS, is_instant, start_waits_for_running
 from triggers.choices import OverlapPolicy
 
 logger = logging.getLogger(__name__)
@@ -357,12 +357,12 @@ LIMIT %(max_lanes)s::int
 # the runner its agent chose, for batching).
 _ROWS_SQL = f"""
 SELECT lane.tenant_id, lane.trigger_id, t.max_concurrency, t.overlap_policy,
-       w.id, w.execution_type, w.available_at, a.runner
+       w.id, w.execution_type, w.available_at, a.runner, w.is_backfill
 FROM unnest(%(tenants)s::varchar[], %(triggers)s::bigint[]) AS lane (tenant_id, trigger_id)
 JOIN triggers_trigger t ON t.id = lane.trigger_id
 LEFT JOIN accounts_agent a ON a.id = t.agent_id
 CROSS JOIN LATERAL (
-    SELECT e.id, e.execution_type, e.available_at FROM executions_execution e
+    SELECT e.id, e.execution_type, e.available_at, e.is_backfill FROM executions_execution e
     WHERE e.tenant_id = lane.tenant_id AND e.trigger_id = lane.trigger_id AND {_WAITING}
       AND e.available_at <= %(now)s::timestamptz
     ORDER BY e.available_at, e.id LIMIT %(per_lane)s::int
@@ -417,6 +417,7 @@ def _waiting_lanes_portable(places, now, default_limit) -> list[fairness.Lane]:
             "execution_type",
             "available_at",
             "trigger__agent__runner",
+            "is_backfill",
         )[: places * 20]
     )
     return _lanes(rows, default_limit)
@@ -424,9 +425,9 @@ def _waiting_lanes_portable(places, now, default_limit) -> list[fairness.Lane]:
 
 def _lanes(rows, default_limit) -> list[fairness.Lane]:
     """Waiting rows (tenant, trigger, its limit, its overlap policy, id, type, available_at,
-    its agent's runner), grouped into one lane per trigger, in the rows' order."""
+    its agent's runner, is_backfill), grouped into one lane per trigger, in the rows' order."""
     lanes: dict[int, fairness.Lane] = {}
-    for tenant_id, trigger_id, limit, overlap, pk, kind, available_at, runner in rows:
+    for tenant_id, trigger_id, limit, overlap, pk, kind, available_at, runner, backfill in rows:
         lane = lanes.get(trigger_id)
         if lane is None:
             lane = lanes[trigger_id] = fairness.Lane(
@@ -437,7 +438,17 @@ def _lanes(rows, default_limit) -> list[fairness.Lane]:
                 buffer_one=overlap == OverlapPolicy.BUFFER_ONE,
             )
         batchable = is_instant(runner, settings.EXECUTION_RUNNER)
-        lane.waiting.append(fairness.Waiting(pk, kind, available_at, batchable))
+        lane.waiting.append(
+            fairness.Waiting(
+                pk,
+                kind,
+                available_at,
+                batchable,
+                is_backfill=backfill,
+                waits_for_running=backfill
+                and start_waits_for_running(overlap, kind, is_backfill=True),
+            )
+        )
     return list(lanes.values())
 
 

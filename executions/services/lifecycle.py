@@ -91,7 +91,9 @@ def _start_one(execution_id, worker_id: str, now: datetime) -> Execution | None:
         return None
     if execution.available_at > now:  # an early message (a retry's backoff not over)
         return _back_to_waiting(execution)
-    if policies.start_waits_for_running(execution.trigger.overlap_policy, execution.execution_type):
+    if policies.start_waits_for_running(
+        execution.trigger.overlap_policy, execution.execution_type, execution.is_backfill
+    ):
         with transaction.atomic():  # under the trigger's lock: one buffered slot starts
             Trigger.objects.select_for_update().filter(pk=execution.trigger_id).first()
             busy = Execution.objects.filter(
