@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
@@ -142,7 +143,9 @@ class TriggerAdmin(TenantScopedAdmin):
         return own + super().get_urls()
 
     def object_action_view(self, request, pk, action):
-        """A button of the trigger's page: the list action ``action`` on this one trigger."""
+        """A button of the trigger's page: the list action ``action`` on this one trigger.
+        An action that answers with a page of its own (a form, a confirmation) is shown, as
+        the list's actions are; the others lead back to the trigger's page."""
         queryset = self.get_queryset(request).filter(pk=pk)
         trigger = get_object_or_404(queryset)
         back = reverse("admin:triggers_trigger_change", args=[trigger.pk])
@@ -153,7 +156,9 @@ class TriggerAdmin(TenantScopedAdmin):
             and self.has_change_permission(request, trigger)
         ):
             func = allowed[action][0]
-            func(self, request, queryset)
+            answer = func(self, request, queryset)
+            if isinstance(answer, HttpResponseBase):
+                return answer
         return HttpResponseRedirect(back)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
