@@ -492,20 +492,27 @@ CELERY_TASK_ANNOTATIONS = {
 LOG_FORMAT = env_str("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "config.logs.JsonLinesFormatter"}},
-    # Webhook tokens and trigger keys in a logged URL keep 4 characters (config/secret_paths.py).
-    "filters": {"secret_paths": {"()": "config.secret_paths.MaskSecretPaths"}},
+    "filters": {
+        # Webhook tokens and trigger keys in a logged URL keep 4 characters
+        # (config/secret_paths.py).
+        "secret_paths": {"()": "config.secret_paths.MaskSecretPaths"},
+        # Celery's line per task message and Beat's per periodic task sent, unless DEBUG:
+        # the engine writes one line per execution start and end instead (config/logs.py).
+        "quiet_task_lines": {"()": "config.logs.QuietTaskLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["secret_paths"],
+            "filters": ["secret_paths", *(["quiet_task_lines"] if LOG_LEVEL != "DEBUG" else [])],
             **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 
