@@ -8,8 +8,9 @@ What is decided here (docs/scheduling.md, "Backfill"):
   scheduler's own maths (triggers/schedule.py), from ``start`` to ``end``, both included,
   and inside the schedule's window (none at or after a ``config.expirationDate``'s end).
   ``end`` may not be in the future: a slot still to come is the scheduler's, and fired now
-  it would run early and never at its time. At most ``BACKFILL_MAX_SLOTS`` (1,000); a longer
-  range is refused with how many slots it has and where the first 1,000 end.
+  it would run early and never at its time; ``start`` not before 1970-01-01. At most
+  ``BACKFILL_MAX_SLOTS`` (1,000); a longer range is refused with how many slots it has and
+  where the first 1,000 end.
 - **Each slot exactly once**: the executions are stored with ``ON CONFLICT DO NOTHING`` on
   the unique (trigger, scheduled_for) constraint that makes every cron slot run once, under
   the trigger's row lock, so two backfills asked at once, a backfill asked twice and the
@@ -34,7 +35,7 @@ What is decided here (docs/scheduling.md, "Backfill"):
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -49,7 +50,7 @@ from executions.choices import ExecutionStatus, ExecutionType
 from executions.inserts import insert_executions
 from executions.models import Execution
 from executions.services.firing import FiringRefused, firing_facts
-from triggers import schedule
+from triggers import config_keys, schedule
 from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
 
@@ -60,6 +61,8 @@ logger = logging.getLogger(__name__)
 COUNTED_SLOTS_LIMIT = 10_000
 
 CREATED, EXISTING, NOT_RUN = "created", "existing", "not_run"
+# No slot before the epoch, as no schedule date is before it (triggers/config_keys.py).
+EARLIEST_START = datetime.combine(config_keys.EARLIEST_DATE, time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,9 @@ def backfill_slots(
     (``provider_trigger_id``) when there is no such backfill (module docstring)."""
     now = now or timezone.now()
     errors = {}
-    if start >= end:
+    if start < EARLIEST_START:  # a schedule means no time before it (and year 1 overflows)
+        errors["start"] = f"start must be {iso_z(EARLIEST_START)} or later."
+    elif start >= end:
         errors["end"] = "end must be after start."
     elif end > now:
         errors["end"] = (

@@ -175,6 +175,7 @@ def test_a_range_of_years_is_counted_up_to_a_bound(acme, make_trigger):
         (DAY + timedelta(hours=5), DAY + timedelta(hours=2), "end", "end must be after start."),
         (DAY, DAY, "end", "end must be after start."),
         (DAY, NOW + timedelta(minutes=1), "end", "must not be in the future"),
+        (datetime(1, 1, 1, tzinfo=UTC), DAY, "start", "start must be 1970-01-01T00:00:00Z"),
     ],
 )
 def test_a_range_that_is_not_a_past_range_is_refused(hourly, start, end, field, message):
@@ -339,6 +340,7 @@ def test_an_ordinary_execution_says_it_is_not_a_backfill(alice_client, hourly):
         ({"start": "yesterday", "end": "2026-11-24T10:00:00Z"}, "start"),
         ({"start": "2026-11-24T10:00:00Z", "end": "2026-11-24T09:00:00Z"}, "end"),
         ({"start": "2026-11-24T10:00:00Z", "end": "2999-01-01T00:00:00Z"}, "end"),
+        ({"start": "0001-01-01T00:00:00Z", "end": "2026-11-24T10:00:00Z"}, "start"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(alice_client, hourly, body, field):
