@@ -395,11 +395,16 @@ EXECUTION_TRIGGER_MAX_IN_FLIGHT = env_int("EXECUTION_TRIGGER_MAX_IN_FLIGHT", 0, 
 # started and stored together by the worker; 1: one per message. Others always go alone.
 EXECUTION_RUN_BATCH_SIZE = env_int("EXECUTION_RUN_BATCH_SIZE", 16, minimum=1)
 # Dispatch classes, first served first: execution types, "," within a class, ";" between.
+# "backfill" names a backfill's slots (scheduled executions fired on purpose, up to
+# BACKFILL_MAX_SLOTS at once, docs/scheduling.md): last by default, so a backfill of a
+# thousand slots takes the places nobody else is waiting for instead of holding them all.
 _EXECUTION_TYPES = {"scheduled", "manual", "webhook", "slack", "polling", "file_system"}
+_EXECUTION_TYPES |= {"backfill"}
 EXECUTION_DISPATCH_CLASSES = [
     [kind.strip() for kind in group.split(",") if kind.strip()]
     for group in env_str(
-        "EXECUTION_DISPATCH_CLASSES", "scheduled,manual;webhook,slack,polling,file_system"
+        "EXECUTION_DISPATCH_CLASSES",
+        "scheduled,manual;webhook,slack,polling,file_system;backfill",
     ).split(";")
 ]
 if not set().union(*map(set, EXECUTION_DISPATCH_CLASSES)) <= _EXECUTION_TYPES:
@@ -411,6 +416,9 @@ if not set().union(*map(set, EXECUTION_DISPATCH_CLASSES)) <= _EXECUTION_TYPES:
 EXECUTION_REQUEUE_AFTER_SECONDS = env_int("EXECUTION_REQUEUE_AFTER_SECONDS", 60, minimum=1)
 EXECUTION_RETRY_BASE_SECONDS = env_int("EXECUTION_RETRY_BASE_SECONDS", 10, minimum=0)
 EXECUTION_RETRY_MAX_SECONDS = env_int("EXECUTION_RETRY_MAX_SECONDS", 600, minimum=1)
+# The most slots one backfill fires (executions/services/backfill.py); a longer range is a
+# 400 that says how many it has and where the first BACKFILL_MAX_SLOTS end.
+BACKFILL_MAX_SLOTS = env_int("BACKFILL_MAX_SLOTS", 1000, minimum=1)
 # After this many consecutive failed executions a trigger is frozen as failed.
 TRIGGER_FAILURE_THRESHOLD = env_int("TRIGGER_FAILURE_THRESHOLD", 5, minimum=1)
 # The most an agent's answer may store (its output, as JSON; the http runner reads no more of
@@ -531,20 +539,27 @@ CELERY_TASK_ANNOTATIONS = {
 LOG_FORMAT = env_str("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "config.logs.JsonLinesFormatter"}},
-    # Webhook tokens and trigger keys in a logged URL keep 4 characters (config/secret_paths.py).
-    "filters": {"secret_paths": {"()": "config.secret_paths.MaskSecretPaths"}},
+    "filters": {
+        # Webhook tokens and trigger keys in a logged URL keep 4 characters
+        # (config/secret_paths.py).
+        "secret_paths": {"()": "config.secret_paths.MaskSecretPaths"},
+        # Celery's line per task message and Beat's per periodic task sent, unless DEBUG:
+        # the engine writes one line per execution start and end instead (config/logs.py).
+        "quiet_task_lines": {"()": "config.logs.QuietTaskLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["secret_paths"],
+            "filters": ["secret_paths", *(["quiet_task_lines"] if LOG_LEVEL != "DEBUG" else [])],
             **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 

@@ -100,7 +100,7 @@ class Fire:
     """One entry of a trigger's timeline: an execution, or slots that did not run."""
 
     execution: Execution
-    outcome: str  # fired, skipped, missed, cancelled, replay
+    outcome: str  # fired, backfill, skipped, missed, cancelled, replay, test
     reason: str
 
 
@@ -113,7 +113,7 @@ def trigger_timeline(trigger: Trigger, *, length: int = TIMELINE_LENGTH) -> list
         .only(
             "id", "execution_id", "execution_type", "status", "scheduled_for", "input_data",
             "error_message", "created_at", "started_at", "completed_at", "replay_of_id",
-            "is_test",
+            "is_test", "is_backfill",
         )[:length]
     )  # fmt: skip
     return [Fire(execution, *fire_outcome(execution)) for execution in recent]
@@ -132,6 +132,9 @@ def fire_outcome(execution: Execution) -> tuple[str, str]:
         return "replay", ""
     if execution.is_test:
         return "test", ""
+    if execution.is_backfill:  # a past slot fired on purpose (executions/services/backfill.py)
+        failed = execution.status == ExecutionStatus.FAILED
+        return "backfill", execution.error_message if failed else ""
     return "fired", execution.error_message if execution.status == ExecutionStatus.FAILED else ""
 
 

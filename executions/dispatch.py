@@ -49,7 +49,7 @@ from accounts.models import Agent
 from executions import broker, fairness
 from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
-from executions.policies import INSTANT_RUNNERS, is_instant
+from executions.policies import INSTANT_RUNNERS, is_instant, start_waits_for_running
 from triggers import event_rules
 from triggers.choices import OverlapPolicy
 from triggers.models import Trigger
@@ -367,12 +367,12 @@ LIMIT %(max_lanes)s::int
 # the runner its agent chose, for batching).
 _ROWS_SQL = f"""
 SELECT lane.tenant_id, lane.trigger_id, t.max_concurrency, t.overlap_policy,
-       w.id, w.execution_type, w.available_at, a.runner, w.concurrency_key
+       w.id, w.execution_type, w.available_at, a.runner, w.concurrency_key, w.is_backfill
 FROM unnest(%(tenants)s::varchar[], %(triggers)s::bigint[]) AS lane (tenant_id, trigger_id)
 JOIN triggers_trigger t ON t.id = lane.trigger_id
 LEFT JOIN accounts_agent a ON a.id = t.agent_id
 CROSS JOIN LATERAL (
-    SELECT e.id, e.execution_type, e.available_at, e.concurrency_key
+    SELECT e.id, e.execution_type, e.available_at, e.concurrency_key, e.is_backfill
     FROM executions_execution e
     WHERE e.tenant_id = lane.tenant_id AND e.trigger_id = lane.trigger_id AND {_WAITING}
       AND e.available_at <= %(now)s::timestamptz
@@ -386,7 +386,7 @@ ORDER BY lane.tenant_id, lane.trigger_id, w.available_at, w.id
 # over triggers without keys costs what it did.
 _KEYED_ROWS_SQL = f"""
 SELECT t.tenant_id, t.id, t.max_concurrency, t.overlap_policy,
-       w.id, w.execution_type, w.available_at, a.runner, w.concurrency_key
+       w.id, w.execution_type, w.available_at, a.runner, w.concurrency_key, w.is_backfill
 FROM unnest(%(triggers)s::bigint[]) AS lane (trigger_id)
 JOIN triggers_trigger t ON t.id = lane.trigger_id
 LEFT JOIN accounts_agent a ON a.id = t.agent_id
@@ -406,7 +406,7 @@ CROSS JOIN LATERAL (
     SELECT keys.concurrency_key FROM keys WHERE keys.concurrency_key IS NOT NULL
 ) k
 CROSS JOIN LATERAL (
-    SELECT e.id, e.execution_type, e.available_at, e.concurrency_key
+    SELECT e.id, e.execution_type, e.available_at, e.concurrency_key, e.is_backfill
     FROM executions_execution e
     WHERE e.trigger_id = lane.trigger_id AND e.concurrency_key = k.concurrency_key
       AND {_WAITING} AND e.available_at <= %(now)s::timestamptz
@@ -491,6 +491,7 @@ def _waiting_lanes_portable(places, now) -> list:
             "available_at",
             "trigger__agent__runner",
             "concurrency_key",
+            "is_backfill",
         )[: places * 20]
     )
     return list(rows)
@@ -498,11 +499,13 @@ def _waiting_lanes_portable(places, now) -> list:
 
 def _lanes(rows, default_limit, key_limits: dict | None = None) -> list[fairness.Lane]:
     """Waiting rows (tenant, trigger, its limit, its overlap policy, id, type, available_at,
-    its agent's runner, its concurrency key), grouped into one lane per trigger — per key of
-    a trigger with a concurrency key (``key_limits``: trigger -> limit) — in the rows' order."""
+    its agent's runner, its concurrency key, is_backfill), grouped into one lane per trigger —
+    per key of a trigger with a concurrency key (``key_limits``: trigger -> limit) — in the
+    rows' order."""
     key_limits = key_limits or {}
     lanes: dict[tuple, fairness.Lane] = {}
-    for tenant_id, trigger_id, limit, overlap, pk, kind, available_at, runner, key in rows:
+    for row in rows:
+        tenant_id, trigger_id, limit, overlap, pk, kind, available_at, runner, key, backfill = row
         key_limit = key_limits.get(trigger_id) if key is not None else None
         if key_limit is None:
             key = None  # no limit per key: the trigger's one lane
@@ -518,7 +521,17 @@ def _lanes(rows, default_limit, key_limits: dict | None = None) -> list[fairness
                 key_limit=key_limit,
             )
         batchable = is_instant(runner, settings.EXECUTION_RUNNER)
-        lane.waiting.append(fairness.Waiting(pk, kind, available_at, batchable))
+        lane.waiting.append(
+            fairness.Waiting(
+                pk,
+                kind,
+                available_at,
+                batchable,
+                is_backfill=backfill,
+                waits_for_running=backfill
+                and start_waits_for_running(overlap, kind, is_backfill=True),
+            )
+        )
     return list(lanes.values())
 
 

@@ -20,8 +20,13 @@ the others, as one busy tenant does not starve the rest.
 
 Limits: a trigger at its concurrency limit (its ``max_concurrency``, else
 ``EXECUTION_TRIGGER_MAX_IN_FLIGHT``) or a tenant at ``EXECUTION_TENANT_MAX_IN_FLIGHT`` is
-passed over; a ``buffer_one`` trigger's scheduled execution waits while anything of its
-trigger is in flight (its start would wait for the running one anyway).
+passed over; a ``buffer_one`` trigger's scheduled execution, and a backfilled slot that
+runs one after another (``waits_for_running``), waits while anything of its trigger is in
+flight (its start would wait for the running one anyway).
+
+A backfill's slots are scheduled executions of the class named ``backfill``
+(``dispatch_kind``), not ``scheduled``: a thousand slots asked at once are not bounded by a
+schedule, and must not take every place ahead of everyone's events.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# The dispatch class name of a backfill's slots (EXECUTION_DISPATCH_CLASSES).
+BACKFILL = "backfill"
+
 
 @dataclass
 class Waiting:
@@ -41,6 +49,15 @@ class Waiting:
     execution_type: str
     available_at: datetime
     batchable: bool = False  # its runner answers at once: it may share a run message
+    is_backfill: bool = False
+    # It may not start while an execution of its trigger is in flight (a backfilled slot
+    # under ``skip`` or ``buffer_one``: policies.start_waits_for_running).
+    waits_for_running: bool = False
+
+    @property
+    def dispatch_kind(self) -> str:
+        """What EXECUTION_DISPATCH_CLASSES calls it: its type, or ``backfill``."""
+        return BACKFILL if self.is_backfill else self.execution_type
 
 
 @dataclass
@@ -97,14 +114,16 @@ def pick(
         running = by_trigger.get(lane.trigger_id, 0)
         if lane.limit is not None and running >= lane.limit:
             return None
-        if lane.buffer_one and head.execution_type == scheduled_type and running:
+        if running and (
+            head.waits_for_running or (lane.buffer_one and head.execution_type == scheduled_type)
+        ):
             return None
         keyed = 0
         if lane.concurrency_key is not None and lane.key_limit is not None:
             keyed = by_key.get((lane.trigger_id, lane.concurrency_key), 0)
             if keyed >= lane.key_limit:
                 return None
-        return (rank(head.execution_type), running, keyed, head.available_at, head.id)
+        return (rank(head.dispatch_kind), running, keyed, head.available_at, head.id)
 
     tenant_lanes: dict[Any, list] = {}
     for order, lane in enumerate(lanes):

@@ -58,12 +58,13 @@ def insert_execution(
     return execution
 
 
-def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
+def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool = False) -> int:
     """Store one execution per dict of attnames (``trigger_id``…); a column no row names
     gets its field's default. ``ignore_conflicts``: a row that breaks a unique constraint
-    (a slot fired already) is skipped, as with ``bulk_create(ignore_conflicts=True)``."""
+    (a slot fired already) is skipped, as with ``bulk_create(ignore_conflicts=True)``.
+    Returns how many rows were stored (fewer than given when some were skipped)."""
     if not rows:
-        return
+        return 0
     alias = router.db_for_write(Execution)
     connection = connections[alias]
     named = set().union(*(row.keys() for row in rows))
@@ -93,8 +94,7 @@ def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool 
     columns = ", ".join(quote(f.column) for f in fields)
     conflicts = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     if connection.vendor != "postgresql":  # SQLite has no arrays to unnest: rows of VALUES
-        _insert_values(connection, columns, selected, shared, arrays, len(rows), conflicts)
-        return
+        return _insert_values(connection, columns, selected, shared, arrays, len(rows), conflicts)
     values = ", ".join(value for value, _ in selected)
     unnest = ", ".join(array for _, array in selected if array)
     names = ", ".join(f"v{n}" for n in range(1, len(arrays) + 1))
@@ -105,11 +105,13 @@ def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool 
     with connection.cursor() as cursor:
         # The SELECT list's shared values come before the FROM's arrays in the text.
         cursor.execute(sql + conflicts, [*shared, *arrays])
+        return cursor.rowcount
 
 
-def _insert_values(connection, columns, selected, shared, arrays, count, conflicts) -> None:
+def _insert_values(connection, columns, selected, shared, arrays, count, conflicts) -> int:
     """The same rows as ``INSERT … VALUES (…), (…)``, as many a statement as the database
-    takes parameters."""
+    takes parameters; how many were stored."""
+    stored = 0
     row_size = len(selected)
     per_statement = max(1, (connection.features.max_query_params or 999) // row_size)
     table = connection.ops.quote_name(Execution._meta.db_table)
@@ -124,6 +126,8 @@ def _insert_values(connection, columns, selected, shared, arrays, count, conflic
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {placeholders}{conflicts}", params
             )
+            stored += cursor.rowcount
+    return stored
 
 
 def _differs_per_row(field) -> bool:

@@ -31,6 +31,10 @@ class Execution(models.Model):
     )
     # The cron slot this execution is for; unique per trigger so a slot runs once.
     scheduled_for = models.DateTimeField(null=True, blank=True)
+    # A slot fired on purpose after its time by a backfill (executions/services/backfill.py),
+    # not by the scheduler; a scheduled execution all the same. No index: a constant on
+    # every other INSERT, read only with the execution.
+    is_backfill = models.BooleanField(default=False)
     # A sender's delivery id; unique per trigger so a retried delivery runs once.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
 

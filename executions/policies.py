@@ -18,7 +18,9 @@ executions freezes the trigger) and ``completes_trigger`` (a single-execution tr
 one-time schedule, that has run is completed). The cron side: ``schedule_config`` (a
 schedule's ``date``, ``expirationDate`` and jitter, read once per firing),
 ``plan_due_slots`` (misfires; no slot outside the window, and a window that has closed
-ends the schedule: ``schedule_end_reason``) and ``retry_delay_seconds`` (backoff).
+ends the schedule: ``schedule_end_reason``) and ``retry_delay_seconds`` (backoff). A
+backfill (executions/services/backfill.py) asks ``backfill_unfit_reason`` and, per slot,
+``backfill_slot_refusal``; its slots run in the order ``start_waits_for_running`` says.
 
 Changing a rule means changing its function here; ``HISTORY_RULE_FIELDS`` says which
 trigger settings make a firing need the trigger's history (and its row lock), and the
@@ -169,10 +171,21 @@ def overlap_refusal(overlap_policy: str, execution_type: str, facts: FiringFacts
     )
 
 
-def start_waits_for_running(overlap_policy: str, execution_type: str) -> bool:
+def start_waits_for_running(
+    overlap_policy: str, execution_type: str, is_backfill: bool = False
+) -> bool:
     """The other half of ``buffer_one``: the slot buffered behind a running execution starts
-    only once no execution of its trigger runs (the finish of that one enqueues it again)."""
-    return overlap_policy == OverlapPolicy.BUFFER_ONE and execution_type == ExecutionType.SCHEDULED
+    only once no execution of its trigger runs (the finish of that one enqueues it again).
+
+    A backfill's slots (``is_backfill``) wait the same way under ``skip`` too: a person
+    asked for every one of them, so none is dropped, and they run one after another, oldest
+    slot first — never two at once, which is what ``skip`` and ``buffer_one`` promise.
+    Under ``allow`` they run alongside (docs/scheduling.md, "Backfill")."""
+    if execution_type != ExecutionType.SCHEDULED:
+        return False
+    if is_backfill:
+        return overlap_policy != OverlapPolicy.ALLOW
+    return overlap_policy == OverlapPolicy.BUFFER_ONE
 
 
 def limit_refusal(
@@ -268,6 +281,34 @@ def schedule_end_reason(trigger, schedule_keys: config_keys.ScheduleConfig) -> s
         )
     until = schedule_keys.expiration_date
     return f"Expired: its expirationDate {until} ({trigger.timezone}) has passed."
+
+
+# -- backfills: a schedule's past slots fired on purpose ----------------------------------------
+
+
+def backfill_unfit_reason(trigger, schedule_keys: config_keys.ScheduleConfig) -> str | None:
+    """Why ``trigger`` has no slots a backfill could fire, or None when it has. Only a cron
+    schedule has slots; a single-execution trigger and a one-time schedule (``config.date``)
+    run once by definition, and a backfill would be a second run ("run now" is that)."""
+    if trigger.delivery != Delivery.SCHEDULE:
+        kind = trigger.delivery.label.lower() if trigger.delivery else "an unknown type of"
+        return f"Only schedule (cron) triggers have slots to backfill; this is a {kind} trigger."
+    if trigger.is_single_execution:
+        return "A single-execution trigger runs once: it has no slots to backfill."
+    if schedule_keys.one_time_date is not None:
+        return "A one-time schedule (config.date) has a single slot: it has none to backfill."
+    return None
+
+
+def backfill_slot_refusal(trigger, *, facts: FiringFacts, now: datetime) -> Refusal | None:
+    """The firing rules for one slot of a backfill, in their order: status, then the limits.
+
+    The overlap policy refuses no slot of a backfill: it says how they run
+    (``start_waits_for_running``). Single execution and one-time dates have no slots to
+    backfill (``backfill_unfit_reason``)."""
+    return status_refusal(trigger.status) or limit_refusal(
+        trigger.max_executions_per_hour, trigger.max_executions_per_day, facts, now
+    )
 
 
 # -- cron slots and retries ----------------------------------------------------------------------

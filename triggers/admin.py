@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
@@ -152,7 +153,9 @@ class TriggerAdmin(TenantScopedAdmin):
         return own + super().get_urls()
 
     def object_action_view(self, request, pk, action):
-        """A button of the trigger's page: the list action ``action`` on this one trigger."""
+        """A button of the trigger's page: the list action ``action`` on this one trigger.
+        An action that answers with a page of its own (a form, a confirmation) is shown, as
+        the list's actions are; the others lead back to the trigger's page."""
         queryset = self.get_queryset(request).filter(pk=pk)
         trigger = get_object_or_404(queryset)
         back = reverse("admin:triggers_trigger_change", args=[trigger.pk])
@@ -164,7 +167,7 @@ class TriggerAdmin(TenantScopedAdmin):
         ):
             func = allowed[action][0]
             answer = func(self, request, queryset)
-            if answer is not None:  # a page of its own first (the pause's form)
+            if isinstance(answer, HttpResponseBase):  # a page of its own (a form) first
                 return answer
         return HttpResponseRedirect(back)
 

@@ -1,12 +1,13 @@
-"""The frontend API's executions: ``/api/executions/:id``, ``/api/triggers/:id/executions`` and
-``/api/triggers/:id/test``. They live here because the executions app depends on the
-triggers app, not the other way round (docs/architecture.md)."""
+"""The frontend API's executions: ``/api/executions/:id``, ``/api/triggers/:id/executions``,
+``/api/triggers/:id/test`` and ``/api/triggers/:id/backfill``. They live here because the
+executions app depends on the triggers app, not the other way round (docs/architecture.md)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api.strict import StrictJSONTypes
 from api.timestamps import UtcJSONField
 from api.views import TenantScopedViewSet
 from executions import selectors
@@ -14,6 +15,7 @@ from executions.api.frontend_enums import STATUS_TO_FRONTEND, FrontendExecutionS
 from executions.api.frontend_filters import FrontendExecutionFilterSet
 from executions.choices import ExecutionType
 from executions.models import Execution
+from executions.services import backfill as backfills
 from executions.services import firing, lifecycle
 from triggers import event_rules
 from triggers.api.frontend_enums import frontend_types_q
@@ -45,6 +47,7 @@ class TriggerExecutionSerializer(serializers.ModelSerializer):
             "execution_type",
             "status",
             "scheduled_for",
+            "is_backfill",
             "started_at",
             "completed_at",
             "duration_seconds",
@@ -141,12 +144,59 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
         return Response(TriggerExecutionSerializer(execution).data)
 
 
+class BackfillInputSerializer(StrictJSONTypes, serializers.Serializer):
+    start = serializers.DateTimeField(
+        help_text="The first moment whose slot is fired (ISO 8601; without an offset: UTC)."
+    )
+    end = serializers.DateTimeField(
+        help_text="The last moment whose slot is fired (included); not in the future."
+    )
+
+
+class BackfillSlotSerializer(serializers.Serializer):
+    scheduled_for = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(
+        choices=[backfills.CREATED, backfills.EXISTING, backfills.NOT_RUN],
+        help_text="created: fired now; existing: the slot has an execution already (not "
+        "fired again); not_run: over a limit (see not_run_reason), nothing stored.",
+    )
+    execution_id = serializers.UUIDField(allow_null=True)
+    status = serializers.SerializerMethodField()
+
+    def get_status(self, slot) -> FrontendExecutionStatus | None:
+        return None if slot.status is None else STATUS_TO_FRONTEND[slot.status]
+
+
+class BackfillSerializer(serializers.Serializer):
+    """What a backfill did, slot by slot, oldest first."""
+
+    trigger_id = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    overlap_policy = serializers.CharField()
+    runs = serializers.SerializerMethodField(
+        help_text="one_after_another (overlap policy skip or buffer_one) or alongside (allow)."
+    )
+    created = serializers.IntegerField()
+    existing = serializers.IntegerField()
+    not_run = serializers.IntegerField()
+    not_run_reason = serializers.SerializerMethodField()
+    slots = BackfillSlotSerializer(many=True)
+
+    def get_runs(self, done) -> str:
+        return "one_after_another" if done.one_after_another else "alongside"
+
+    def get_not_run_reason(self, done) -> str | None:
+        return done.not_run_reason or None
+
+
 class TriggerExecutionsViewSet(TenantScopedViewSet):
-    """The executions side of ``/api/triggers/:id``: history and test runs."""
+    """The executions side of ``/api/triggers/:id``: history, test runs and backfills."""
 
     queryset = Trigger.objects.filter(frontend_types_q())
     lookup_value_regex = r"\d+"
     serializer_class = TriggerExecutionSerializer
+    field_names = {"provider_trigger_id": "trigger_type"}
 
     @extend_schema(
         summary="A trigger's executions, newest first",
@@ -186,3 +236,30 @@ class TriggerExecutionsViewSet(TenantScopedViewSet):
             trigger=self.get_object(), requested_by=request.user
         )
         return Response(TriggerExecutionSerializer(execution).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Fire a schedule trigger's past slots between two times (a backfill)",
+        description="One execution per slot of the cron expression from `start` to `end` "
+        "(both included, read in the trigger's time zone), each exactly once: a slot that has "
+        "an execution already is reported as `existing`, also when two backfills are asked at "
+        "once. At most BACKFILL_MAX_SLOTS (1,000) slots; `end` may not be in the future. "
+        "The executions are scheduled ones with `is_backfill` true; they run one after "
+        "another under the overlap policies skip and buffer_one, alongside under allow "
+        '(docs/scheduling.md, "Backfill"). 201 when a slot was fired, else 200; 400 for a '
+        "bad range or a trigger that is not a schedule, 409 when the trigger is not active.",
+        request=BackfillInputSerializer,
+        responses={201: BackfillSerializer, 200: BackfillSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def backfill(self, request, pk=None):
+        trigger = self.get_object()
+        body = BackfillInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        done = backfills.trigger_backfill(
+            trigger=trigger,
+            start=body.validated_data["start"],
+            end=body.validated_data["end"],
+            requested_by=request.user,
+        )
+        answer = status.HTTP_201_CREATED if done.created else status.HTTP_200_OK
+        return Response(BackfillSerializer(done).data, status=answer)

@@ -5,7 +5,9 @@
 - ``lifecycle``: pending -> running -> completed / failed / cancelled, retries, and what a
   finished execution changes on its trigger;
 - ``sweeper``: nothing is lost — executions no worker took are enqueued again, running
-  ones whose worker died are retried or failed.
+  ones whose worker died are retried or failed;
+- ``backfill``: a schedule trigger's past slots between two times, fired on purpose, each
+  exactly once.
 
 The cron scheduler (executions/scheduler.py) fires slots through the same rules.
 """

@@ -32,7 +32,8 @@ _COMPLETED = ExecutionStatus.COMPLETED.value
 
 def start_many(execution_ids: Sequence, worker_id: str, now: datetime) -> list[Execution]:
     """Start the given executions that are pending, due and not held back by
-    ``buffer_one`` (the caller looks at the others one by one); returns them in no order."""
+    ``buffer_one`` or a backfill's one-after-another (policies.start_waits_for_running; the
+    caller looks at the others one by one); returns them in no order."""
     models = _start_models()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -91,7 +92,8 @@ def _start_sql() -> str:
         f" FROM triggers_trigger t WHERE e.execution_id = ANY(%s) AND e.status = '{_PENDING}'"
         " AND e.available_at <= %s AND t.id = e.trigger_id"
         f" AND NOT (e.execution_type = '{ExecutionType.SCHEDULED.value}'"
-        f" AND t.overlap_policy = '{OverlapPolicy.BUFFER_ONE.value}')"
+        f" AND (t.overlap_policy = '{OverlapPolicy.BUFFER_ONE.value}'"
+        f" OR (e.is_backfill AND t.overlap_policy <> '{OverlapPolicy.ALLOW.value}')))"
         " RETURNING e.*) "
         f"SELECT {columns('started', ef)}, {columns('t', tf)}, {columns('a', af)},"
         f" {columns('p', pf)} FROM started JOIN triggers_trigger t ON t.id = started.trigger_id"

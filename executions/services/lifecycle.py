@@ -91,7 +91,9 @@ def _start_one(execution_id, worker_id: str, now: datetime) -> Execution | None:
         return None
     if execution.available_at > now:  # an early message (a retry's backoff not over)
         return _back_to_waiting(execution)
-    if policies.start_waits_for_running(execution.trigger.overlap_policy, execution.execution_type):
+    if policies.start_waits_for_running(
+        execution.trigger.overlap_policy, execution.execution_type, execution.is_backfill
+    ):
         with transaction.atomic():  # under the trigger's lock: one buffered slot starts
             Trigger.objects.select_for_update().filter(pk=execution.trigger_id).first()
             busy = Execution.objects.filter(
@@ -118,6 +120,29 @@ def _started(execution: Execution, now: datetime) -> None:
         execution.execution_type,
         queue_wait_seconds=(now - execution.available_at).total_seconds(),
     )
+    notes = ["backfill"] if execution.is_backfill else []
+    if execution.retry_count:
+        notes.append(f"attempt {execution.retry_count + 1}")
+    logger.info(
+        "Execution %s started: %s run of trigger #%d%s",
+        execution.execution_id, execution.execution_type, execution.trigger_id,
+        f" ({', '.join(notes)})" if notes else "",
+        extra=log_context.fields(execution),
+    )  # fmt: skip
+
+
+# The engine's terminal (bin/run, docs/ops-console.md "Logs"): one line when an execution
+# starts (``_started``) and one when it ends — completed, failed, cancelled, or an attempt
+# failed and retried — from whichever process ends it (a worker, the web process taking an
+# agent's posted result, the sweeper). Errors go on one line, shortened.
+_LOGGED_ERROR_CHARS = 300
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > _LOGGED_ERROR_CHARS:
+        return text[: _LOGGED_ERROR_CHARS - 1] + "…"
+    return text
 
 
 # pending -> running in one autocommitted statement that only matches a pending execution;
@@ -266,9 +291,15 @@ def _completed(completion: claims.Completion) -> Execution:
     """The execution as its stored completion left it (counted in the metrics)."""
     execution = completion.execution
     now = completion.completed_at
+    ran = _ran(execution, now)
     metrics.execution_finished(
-        execution.execution_type, ExecutionStatus.COMPLETED, duration_seconds=_ran(execution, now)
+        execution.execution_type, ExecutionStatus.COMPLETED, duration_seconds=ran
     )
+    logger.info(
+        "Execution %s completed%s",
+        execution.execution_id, "" if ran is None else f" in {ran:.2f} s",
+        extra=log_context.fields(execution),
+    )  # fmt: skip
     execution.status = ExecutionStatus.COMPLETED
     execution.output_data = completion.output_data
     execution.tokens_used = completion.tokens_used
@@ -459,6 +490,11 @@ def execution_attempt_failed(
             current.save()
             dispatch.enqueue_on_commit([current.execution_id], batched=True)
             metrics.executions_reached(current.execution_type, ExecutionStatus.PENDING)
+            logger.warning(
+                "Execution %s: attempt %d failed, retried in %.0f s: %s",
+                current.execution_id, current.retry_count, delay, _one_line(error_message),
+                extra=log_context.fields(current),
+            )  # fmt: skip
             return current
         current.status = ExecutionStatus.FAILED
         current.error_message = error_message
@@ -468,6 +504,10 @@ def execution_attempt_failed(
     metrics.execution_finished(
         current.execution_type, ExecutionStatus.FAILED, duration_seconds=_ran(execution, now)
     )
+    logger.warning(
+        "Execution %s failed: %s", current.execution_id, _one_line(error_message),
+        extra=log_context.fields(current),
+    )  # fmt: skip
     return current
 
 
@@ -506,6 +546,10 @@ def execution_cancel(
         ExecutionStatus.CANCELLED,
         duration_seconds=(now - started_at).total_seconds() if started_at else None,
     )
+    logger.info(
+        "Execution %s cancelled%s", execution.execution_id, f" by {who}" if who else "",
+        extra=log_context.fields(execution),
+    )  # fmt: skip
     return execution
 
 

@@ -63,6 +63,29 @@ def test_a_buffer_one_slot_waits_while_its_trigger_has_one_in_flight():
     assert _pick([_lane("a", 1, ["scheduled"] * 2, buffer_one=True)], 2) == [1]
 
 
+def test_a_backfills_slots_are_served_in_their_own_class_after_events():
+    rank = class_ranks([["scheduled", "manual"], ["webhook"], ["backfill"]])
+    backfill = Lane("a", 1, [Waiting(next(_ids), "scheduled", T0, is_backfill=True)])
+    lanes = [backfill, _lane("b", 2, ["webhook"]), _lane("b", 3, ["scheduled"])]
+    owner = {w.id: lane.trigger_id for lane in lanes for w in lane.waiting}
+
+    picked = pick(lanes, places=3, in_flight_by_tenant={"b": 9}, in_flight_by_trigger={}, rank=rank)
+
+    assert [owner[w.id] for w in picked] == [3, 2, 1]
+
+
+def test_a_backfilled_slot_run_in_turn_waits_while_its_trigger_has_one_in_flight():
+    def lane():
+        waiting = [
+            Waiting(next(_ids), "scheduled", T0, is_backfill=True, waits_for_running=True)
+            for _ in range(3)
+        ]
+        return Lane("a", 1, waiting)
+
+    assert _pick([lane()], 3) == [1]
+    assert _pick([lane()], 3, triggers={1: 1}) == []
+
+
 def test_many_lanes_are_cheap_and_all_served():
     lanes = [_lane("a", trigger, ["scheduled"]) for trigger in range(5000)]
 

@@ -117,6 +117,13 @@ def test_a_buffered_slot_waits_for_the_running_one_and_nothing_else_does():
     assert not policies.start_waits_for_running("skip", ExecutionType.SCHEDULED)
 
 
+@pytest.mark.parametrize(
+    ("policy", "waits"), [("skip", True), ("buffer_one", True), ("allow", False)]
+)
+def test_a_backfills_slots_run_in_turn_unless_the_policy_allows_overlap(policy, waits):
+    assert policies.start_waits_for_running(policy, ExecutionType.SCHEDULED, True) is waits
+
+
 # -- issue 20: a schedule's dates and a trigger's own freezing threshold ------------------------
 
 

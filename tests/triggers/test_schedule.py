@@ -1,6 +1,6 @@
 """Cron maths, without the database."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -9,6 +9,7 @@ from triggers.schedule import (
     date_window,
     first_slot_in,
     next_fire_after,
+    slots_between,
     validate_cron_expression,
     validate_timezone,
 )
@@ -87,3 +88,17 @@ def test_the_first_slot_in_a_window():
     after = datetime(2026, 12, 24, 15, tzinfo=UTC)
     assert first_slot_in("30 14 * * *", "UTC", day, after=after) is None
     assert first_slot_in("0 9 * * 1", "UTC", day) is None  # a Thursday: no Monday slot
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Europe/Berlin"])
+@pytest.mark.parametrize("expression", ["30 1 * * *", "30 2 * * *", "*/30 * * * *", "0 9 * * 1-5"])
+def test_a_range_of_slots_is_next_fire_after_asked_again_and_again(zone, expression):
+    """Both DST changes of 2026 in both zones, both ends included."""
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
+    expected, slot = [], start - timedelta(microseconds=1)
+    while (slot := next_fire_after(expression, zone, slot)) <= end:
+        expected.append(slot)
+
+    assert slots_between(expression, zone, start, end, limit=100_000) == expected
+    assert slots_between(expression, zone, expected[0], expected[9], limit=100) == expected[:10]
+    assert slots_between(expression, zone, start, end, limit=5) == expected[:5]
