@@ -245,6 +245,7 @@ def _receive_remembered(trigger, content_length, transfer_encoding, read) -> Ing
         input_data=outcome.input_data,
         request_payload=outcome.request_payload,
         idempotency_key=outcome.idempotency_key,
+        config=_stored_config(trigger.webhook_settings[6]),
     )
     return None if fired is None else _answer(fired)
 

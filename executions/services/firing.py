@@ -164,7 +164,9 @@ def execution_fire(
     throttle slot. ``config``: the trigger's config when the caller read the trigger without
     it (the webhook path reads it as stored text), else ``trigger.config`` is read.
     """
-    fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
+    fields = _firing_fields(
+        trigger, execution_type, input_data, request_payload, idempotency_key, config
+    )
     fields["conversation_id"] = conversation_id
     if replay_of is not None:
         fields["replay_of_id"] = replay_of.pk
@@ -283,8 +285,10 @@ def execution_fire_if(
     input_data=None,
     request_payload=None,
     idempotency_key: str | None = None,
+    config=None,
 ) -> Firing | None:
-    """``execution_fire`` in one statement, for a trigger the caller read earlier.
+    """``execution_fire`` in one statement, for a trigger the caller read earlier (``config``
+    as in ``execution_fire``: the webhook path reads the trigger without it).
 
     The execution is stored only if ``condition`` (SQL over the trigger's row, with its
     parameters) holds when the INSERT runs; the caller's condition must say "still active,
@@ -294,7 +298,9 @@ def execution_fire_if(
     """
     if policies.needs_history(trigger):
         raise ValueError("A trigger whose rules read its history fires through execution_fire.")
-    fields = _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key)
+    fields = _firing_fields(
+        trigger, execution_type, input_data, request_payload, idempotency_key, config
+    )
     firing = _insert_once(fields, only_if=condition)
     if firing is not None and firing.created:
         dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True, may_wait=True)
@@ -362,12 +368,14 @@ def _refuse_if_refused(trigger, execution_type, facts, now) -> None:
         raise FiringRefused(refusal)
 
 
-def _firing_fields(trigger, execution_type, input_data, request_payload, idempotency_key) -> dict:
+def _firing_fields(
+    trigger, execution_type, input_data, request_payload, idempotency_key, config
+) -> dict:
     # The concurrency key, once, here: every event firing (webhook, app event, poll, file)
     # comes this way, and dispatch then reads the stored value, never the payload.
-    rule = (
-        event_rules.concurrency(trigger.config) if execution_type in EVENT_EXECUTION_TYPES else None
-    )
+    rule = None
+    if execution_type in EVENT_EXECUTION_TYPES:
+        rule = event_rules.concurrency(trigger.config if config is None else config)
     document = event_rules.event_document(input_data, request_payload) if rule else None
     return {
         "concurrency_key": event_rules.key_value(rule, document),

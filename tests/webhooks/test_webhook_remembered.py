@@ -18,7 +18,7 @@ from accounts.services import credential_set_value
 from executions.models import Execution
 from tests.conftest import GITHUB_SECRET
 from triggers.choices import TriggerStatus
-from triggers.services import trigger_delete, trigger_disable, trigger_update
+from triggers.services import trigger_create, trigger_delete, trigger_disable, trigger_update
 from webhooks import delivery as ingestion
 
 # Remembering needs Trigger.delivery_version, which PostgreSQL's database triggers keep.
@@ -203,3 +203,27 @@ def test_ten_parallel_identical_deliveries_to_a_remembered_trigger_make_one(
     assert statuses == [200] * 9 + [202], statuses
     assert len({r.json()["execution_id"] for r in responses}) == 1
     assert Execution.objects.filter(idempotency_key="delivery-42").count() == 1
+
+
+def test_a_trigger_made_again_at_a_remembered_path_takes_the_delivery(client, hook, acme):
+    """The path's remembered trigger is gone; its successor, with a concurrency key, answers.
+    The remembered row is read without its config, and a refused delivery never loads it:
+    the firing takes the config from the settings the delivery read, never from the row."""
+    url = "/hooks/p/github/issues"
+    refused = deliver(client, hook, url=url, secret="not-the-secret")
+    assert refused.status_code == 401 and ("path", "/github/issues") in ingestion._remembered
+    signing_secret = hook.webhook_endpoint.signing_secret
+    trigger_delete(trigger=hook)
+    successor = trigger_create(
+        tenant=acme, provider_trigger_id="webhook", name="successor",
+        signature_verification={"preset": "github"}, signing_secret=signing_secret,
+        webhook_path="/github/issues",
+        config={"concurrency": {"key": "payload.issue.title", "limit": 1}},
+    )  # fmt: skip
+
+    accepted = deliver(client, successor, url=url)
+    again = deliver(client, successor, url=url)  # remembered now: the one statement
+
+    assert accepted.status_code == again.status_code == 202, accepted.content
+    keys = Execution.objects.filter(trigger=successor).values_list("concurrency_key", flat=True)
+    assert list(keys) == ["Bug", "Bug"]
