@@ -328,6 +328,7 @@ CELERY_TASK_QUEUES = {
 CELERY_TASK_ROUTES = {
     "executions.tasks.sweep_executions": {"queue": CELERY_CONTROL_QUEUE},
     "executions.tasks.dispatch_executions": {"queue": CELERY_CONTROL_QUEUE},
+    "executions.tasks.prune_executions": {"queue": CELERY_CONTROL_QUEUE},
 }
 # Counters every web process must share (login throttling) live in Redis when the broker is
 # Redis; the embedded setup has one machine and uses each process's memory.
@@ -361,6 +362,12 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-executions": {
         "task": "executions.tasks.dispatch_executions",
         "schedule": env_int("EXECUTION_DISPATCH_INTERVAL_SECONDS", 2, minimum=1),
+        "options": {"queue": CELERY_CONTROL_QUEUE},
+    },
+    # Retention: finished executions past their tenant's retention, a few seconds a pass.
+    "prune-executions": {
+        "task": "executions.tasks.prune_executions",
+        "schedule": env_int("EXECUTION_PRUNE_INTERVAL_SECONDS", 60, minimum=1),
         "options": {"queue": CELERY_CONTROL_QUEUE},
     },
 }
@@ -409,6 +416,12 @@ if not set().union(*map(set, EXECUTION_DISPATCH_CLASSES)) <= _EXECUTION_TYPES:
 EXECUTION_REQUEUE_AFTER_SECONDS = env_int("EXECUTION_REQUEUE_AFTER_SECONDS", 60, minimum=1)
 EXECUTION_RETRY_BASE_SECONDS = env_int("EXECUTION_RETRY_BASE_SECONDS", 10, minimum=0)
 EXECUTION_RETRY_MAX_SECONDS = env_int("EXECUTION_RETRY_MAX_SECONDS", 600, minimum=1)
+# Retention (docs/scheduling.md, "Retention"): finished executions (completed, failed,
+# cancelled) that finished more than this many days ago are deleted by a Beat task on the
+# control queue; 0 keeps them forever. A tenant may have its own (the admin's tenant page).
+EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 30, minimum=0)
+# Rows deleted per transaction by that task: short transactions, no long lock.
+EXECUTION_PRUNE_BATCH_SIZE = env_int("EXECUTION_PRUNE_BATCH_SIZE", 1000, minimum=1)
 # After this many consecutive failed executions a trigger is frozen as failed.
 TRIGGER_FAILURE_THRESHOLD = env_int("TRIGGER_FAILURE_THRESHOLD", 5, minimum=1)
 # The most an agent's answer may store (its output, as JSON; the http runner reads no more of
