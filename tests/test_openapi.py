@@ -59,3 +59,18 @@ def test_each_surface_documents_its_own_error_body(schema):
     assert set(schema["components"]["schemas"]["FlowError"]["required"]) == {
         "statusCode", "message", "error",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/executions",
+        "/api/triggers/{id}/executions",
+        "/manage/tenants/{tenantId}/projects/{projectId}/agents/{agentId}/triggers/{id}/invocations",
+    ],
+)
+def test_every_list_of_executions_documents_how_far_history_goes(schema, path):
+    headers = schema["paths"][path]["get"]["responses"]["200"]["headers"]
+
+    assert headers["X-History-Retention-Days"]["schema"]["type"] == "integer"
+    assert headers["X-History-Since"]["schema"]["format"] == "date-time"
