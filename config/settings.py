@@ -309,9 +309,9 @@ else:
         "interval_max": 0.2,
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "executions")
-# Control work (the sweeper, the dispatcher's periodic pass) has a queue of its own, read by
-# a worker of its own (bin/run starts one), so it never waits behind runs or polls. A worker
-# started without -Q consumes every queue.
+# Control work (the sweeper, the dispatcher's periodic pass, retention's prune) has a queue of
+# its own, read by a worker of its own (bin/run starts one), so it never waits behind runs or
+# polls. A worker started without -Q consumes every queue.
 CELERY_CONTROL_QUEUE = env_str("CELERY_CONTROL_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-control"
 # Agent runs (an agent runner that waits on its agent: http, openai) have a queue of their
 # own, read by the agent worker: a Celery worker with a pool of threads, each call waiting
