@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/retention.py [--executions 10000000] [--days 120] [--rounds 6]
                                         [--seconds 60] [--connections 16] [--workers 3]
-                                        [--rebuild]
+                                        [--rest-ratio 1] [--pass-seconds 1]
+                                        [--pass-every 0] [--rebuild]
 
 Fills the database ``bench_retention_filled`` once (kept between runs; ``--rebuild`` starts
 over): ten tenants — ``bench``, whose GitHub-signed webhook trigger takes the load (as in
@@ -18,7 +19,8 @@ autovacuum would leave it.
 Each run copies it to ``bench_retention`` (``CREATE DATABASE … TEMPLATE``), serves the app
 with gunicorn (sync workers, as README's production section) and runs a pruner process: a
 loop of ``executions_prune`` passes back to back — the worst case, a backlog being caught
-up; Beat runs one pass of at most 5 s a minute. wrk POSTs the signed webhook at
+up — or, with ``--pass-seconds 5 --pass-every 60``, at Beat's cadence (a pass of at most 5 s
+a minute). wrk POSTs the signed webhook at
 ``--connections`` in ``--rounds`` pairs of rounds of ``--seconds`` / ``--rounds`` each: one
 with the pruner paused, one with it deleting, taking turns so the shared machine's changes
 weigh on both alike. It prints, for each state, req/s and the webhook's p50/p99 (all the
@@ -181,11 +183,13 @@ def copy_filled() -> None:
 
 # -- the pruner --------------------------------------------------------------------------------
 
-# Passes back to back while the flag file exists; a line per pass and per change of state.
+# While the flag file exists: passes of at most ``pass_seconds``, back to back, or one every
+# ``pass_every`` seconds (Beat's cadence); a line per pass and per change of state.
 PRUNER = """
 import json, os, sys, time
 from executions.services.retention import executions_prune
 flag, log = sys.argv[1], sys.argv[2]
+rest_ratio, pass_seconds, pass_every = map(float, sys.argv[3:6])
 state = None
 with open(log, 'a', buffering=1) as out:
     while True:
@@ -197,10 +201,12 @@ with open(log, 'a', buffering=1) as out:
             time.sleep(0.02)
             continue
         started = time.perf_counter()
-        report = executions_prune(max_seconds=1.0)
+        report = executions_prune(max_seconds=pass_seconds, rest_ratio=rest_ratio)
         out.write(json.dumps({'deleted': report.deleted, 'batches': report.batches,
                               'seconds': time.perf_counter() - started,
                               'at': time.time()}) + '\\n')
+        while time.perf_counter() < started + pass_every and os.path.exists(flag):
+            time.sleep(0.02)
 """
 
 PLAN = """
@@ -213,13 +219,13 @@ for lane in sorted(prune_lanes(now=timezone.now()), key=lambda lane: lane.tenant
 
 
 class Pruner:
-    def __init__(self, env: dict[str, str], folder: Path):
+    def __init__(self, env: dict[str, str], folder: Path, *timing: float):
         self.flag, self.log = folder / "prune", folder / "pruner.log"
         self.log.touch()
         self.state: bool | None = None
         self.process = subprocess.Popen(
             [sys.executable, "-c", "import django; django.setup()\n" + PRUNER,
-             str(self.flag), str(self.log)],
+             str(self.flag), str(self.log), *map(str, timing)],
             cwd=ROOT, env=env, start_new_session=True,
         )  # fmt: skip
 
@@ -274,6 +280,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="per state, over its rounds")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--rest-ratio", type=float, default=1.0,
+                        help="the pruner rests this many times each batch's time after it "
+                        "(executions/services/retention.py PRUNE_REST_RATIO, 1)")  # fmt: skip
+    parser.add_argument("--pass-seconds", type=float, default=1.0, help="a pass's budget")
+    parser.add_argument("--pass-every", type=float, default=0,
+                        help="one pass every this many seconds (Beat: 5 and 60); 0: back to "
+                        "back, the worst case")  # fmt: skip
     parser.add_argument("--rebuild", action="store_true", help="fill the kept database again")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -294,7 +307,7 @@ def main() -> None:
     load_before = f"{os.getloadavg()[0]:.2f}"
     folder = Path(tempfile.mkdtemp(prefix="bench-retention-"))
     server = start_gunicorn(env, args.workers)
-    pruner = Pruner(env, folder)
+    pruner = Pruner(env, folder, args.rest_ratio, args.pass_seconds, args.pass_every)
     rounds: dict[str, list[dict]] = {"pruning off": [], "pruning on": []}
     round_seconds = max(args.seconds // args.rounds, 1)
 
@@ -339,7 +352,9 @@ def main() -> None:
               f"{cpu['postgres']:.2f}, machine {cpu['machine']:.2f}")  # fmt: skip
     print(f"pruned: {deleted:,} rows in {batches:,} batches, {pruning:.0f} s of passes "
           f"({deleted / max(pruning, 1e-9):,.0f} rows/s, "
-          f"{1000 * pruning / max(batches, 1):.1f} ms a batch)")  # fmt: skip
+          f"{1000 * pruning / max(batches, 1):.1f} ms a batch with its rest, rest ratio "
+          f"{args.rest_ratio:g}, passes of {args.pass_seconds:g} s "
+          + (f"every {args.pass_every:g} s)" if args.pass_every else "back to back)"))  # fmt: skip
     print(f"load average before / after: {load_before} / {os.getloadavg()[0]:.2f}")
     print(counts())
     print("\nA batch's SELECT, of tenants bench and t1, after the run:")

@@ -8,9 +8,10 @@ Beat runs ``executions_prune`` every EXECUTION_PRUNE_INTERVAL_SECONDS on the con
 - Each tenant's own ``execution_retention_days`` (the admin's tenant page) replaces
   EXECUTION_RETENTION_DAYS for it; 0 keeps its history forever.
 - In small batches (EXECUTION_PRUNE_BATCH_SIZE rows), each its own short transaction, so no
-  lock is held long and a webhook's INSERT never waits behind a big DELETE; a pass stops after
-  ``PRUNE_PASS_SECONDS`` and the next one goes on, so the control queue's worker is back for
-  the sweeper and the dispatch pass within seconds.
+  lock is held long and a webhook's INSERT never waits behind a big DELETE; after each batch
+  the pass rests as long as the batch took (``PRUNE_REST_RATIO``), leaving half the machine to
+  ingest; a pass stops after ``PRUNE_PASS_SECONDS`` and the next one goes on, so the control
+  queue's worker is back for the sweeper and the dispatch pass within seconds.
 - The triggers' counters and last-run fields (``execution_count``, ``error_count``,
   ``last_executed_at``, ``last_execution_status`` …) are stored on the trigger when an
   execution finishes (lifecycle.py), never counted from the history: deleting history leaves
@@ -54,6 +55,10 @@ logger = logging.getLogger(__name__)
 # A pass's share of the control queue's worker (concurrency 1), which also runs the sweeper
 # and the dispatch pass every 2 s: a backlog is worked off over several passes instead.
 PRUNE_PASS_SECONDS = 5.0
+# After each batch a pass rests as long as the batch took: it holds at most half a core (and
+# half the disk's time), and ingest on the same machine keeps the rest (docs/benchmarks.md,
+# "Retention under ingest").
+PRUNE_REST_RATIO = 1.0
 
 
 @dataclass(frozen=True)
@@ -120,10 +125,12 @@ def executions_prune(
     now: datetime | None = None,
     batch_size: int | None = None,
     max_seconds: float = PRUNE_PASS_SECONDS,
+    rest_ratio: float = PRUNE_REST_RATIO,
 ) -> PruneReport:
     """Delete finished executions older than their tenant's retention, ``batch_size`` rows
     (EXECUTION_PRUNE_BATCH_SIZE) per transaction, the tenants taking turns so one's backlog
-    does not hold up another's; stops after ``max_seconds`` (``done`` False)."""
+    does not hold up another's, resting ``rest_ratio`` times each batch's time after it;
+    stops after ``max_seconds`` (``done`` False)."""
     now = now or timezone.now()
     batch_size = batch_size or settings.EXECUTION_PRUNE_BATCH_SIZE
     deadline = time.monotonic() + max_seconds
@@ -134,6 +141,7 @@ def executions_prune(
             if time.monotonic() >= deadline:
                 _log(deleted, batches, done=False)
                 return PruneReport(deleted=deleted, batches=batches, done=False)
+            started = time.monotonic()
             try:
                 count, last = _delete_batch(lane, batch_size)
             except IntegrityError:
@@ -144,6 +152,9 @@ def executions_prune(
                 continue
             deleted += count
             batches += bool(count)
+            if count:
+                rest = (time.monotonic() - started) * rest_ratio
+                time.sleep(max(0.0, min(rest, deadline - time.monotonic())))
             if count < batch_size:
                 lanes.remove(lane)
             else:
