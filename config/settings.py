@@ -352,6 +352,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
+EXECUTION_PRUNE_INTERVAL_SECONDS = env_int("EXECUTION_PRUNE_INTERVAL_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-executions": {
         "task": "executions.tasks.sweep_executions",
@@ -364,11 +365,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("EXECUTION_DISPATCH_INTERVAL_SECONDS", 2, minimum=1),
         "options": {"queue": CELERY_CONTROL_QUEUE},
     },
-    # Retention: finished executions past their tenant's retention, a few seconds a pass.
+    # Retention: finished executions past their tenant's retention, a few seconds a pass. A
+    # pass not started within its interval is dropped (the next one does its work), so a
+    # control worker that was down does not come back to hours of passes queued back to back
+    # (django-celery-beat's option; executions/beat.py's scheduler is one of its).
     "prune-executions": {
         "task": "executions.tasks.prune_executions",
-        "schedule": env_int("EXECUTION_PRUNE_INTERVAL_SECONDS", 60, minimum=1),
-        "options": {"queue": CELERY_CONTROL_QUEUE},
+        "schedule": EXECUTION_PRUNE_INTERVAL_SECONDS,
+        "options": {
+            "queue": CELERY_CONTROL_QUEUE,
+            "expire_seconds": EXECUTION_PRUNE_INTERVAL_SECONDS,
+        },
     },
 }
 

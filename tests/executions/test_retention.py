@@ -21,7 +21,7 @@ from executions.models import Execution
 from executions.services import firing, lifecycle, replays
 from executions.services.retention import executions_prune
 from executions.tasks import prune_executions
-from tests.conftest import purge_test_queue
+from tests.conftest import BrokerQueues, purge_test_queue
 from triggers.models import Trigger
 from triggers.services import trigger_enable
 
@@ -214,9 +214,27 @@ def test_the_task_runs_on_the_control_queue_from_beat():
     beat = django_settings.CELERY_BEAT_SCHEDULE["prune-executions"]
     assert beat["task"] == prune_executions.name
     assert beat["options"]["queue"] == django_settings.CELERY_CONTROL_QUEUE
+    # A pass a busy or absent worker did not start in time is dropped, not queued up.
+    assert beat["options"]["expire_seconds"] == beat["schedule"]
     assert django_settings.CELERY_TASK_ROUTES[prune_executions.name] == {
         "queue": django_settings.CELERY_CONTROL_QUEUE
     }
+
+
+def test_beat_sends_the_pass_to_the_control_queue_to_expire_within_its_interval(
+    start_engine, wait_for
+):
+    start_engine("beat", EXECUTION_PRUNE_INTERVAL_SECONDS="1")
+    control = BrokerQueues()
+
+    def prune_messages():
+        messages = control.messages(django_settings.CELERY_CONTROL_QUEUE)
+        return [m for m in messages if m["headers"]["task"] == prune_executions.name]
+
+    sent = wait_for(prune_messages, timeout=30, message="Beat sent no prune pass")
+    # Sent with an expiry one interval after it was sent (so no later than a second from now).
+    expires = parse_datetime(sent[0]["headers"]["expires"] or "")
+    assert expires is not None and expires <= timezone.now() + timedelta(seconds=1)
 
 
 def test_real_rows_are_pruned_by_a_real_worker_while_it_runs_executions(
