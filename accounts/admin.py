@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 
 from accounts import services
@@ -24,9 +25,31 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
     tenant_field = "pk"
-    list_display = ["id", "name", "created_at"]
+    list_display = ["id", "name", "history_kept", "created_at"]
     search_fields = ["id", "name"]
+    fields = ["id", "name", "execution_retention_days", "created_at"]
+    readonly_fields = ["created_at"]
     inlines = [MembershipInline]
+
+    @admin.display(description="history kept")
+    def history_kept(self, tenant) -> str:
+        own = tenant.execution_retention_days
+        days = settings.EXECUTION_RETENTION_DAYS if own is None else own
+        shown = "forever" if days == 0 else f"{days} days"
+        return shown if own is not None else f"{shown} (the default)"
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("id")  # the key every row of the tenant points at
+        # How long history is kept costs the operator's disk: theirs to choose, not a
+        # tenant's staff's, who see it.
+        if not request.user.is_superuser:
+            fields.append("execution_retention_days")
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        services.tenant_save(tenant=obj)
 
 
 @admin.register(Membership)

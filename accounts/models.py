@@ -8,11 +8,14 @@ never collides with, or reveals, another tenant's "default".
 import uuid
 
 from django.conf import settings
-from django.core.validators import URLValidator
+from django.core.validators import MaxValueValidator, URLValidator
 from django.db import models
 
 from accounts.choices import MembershipRole
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
+
+# A hundred years: longer is "forever", which 0 says.
+MAX_RETENTION_DAYS = 36_500
 
 
 class Tenant(models.Model):
@@ -20,6 +23,16 @@ class Tenant(models.Model):
         primary_key=True, max_length=PUBLIC_ID_MAX_LENGTH, validators=[validate_public_id]
     )
     name = models.CharField(max_length=200)
+    # How long this tenant's finished executions are kept, replacing EXECUTION_RETENTION_DAYS
+    # for it; 0 keeps them forever (executions/services/retention.py).
+    execution_retention_days = models.PositiveIntegerField(
+        "history kept (days)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_RETENTION_DAYS)],
+        help_text="Finished executions older than this are deleted; 0 keeps them forever. "
+        "Empty: the service's EXECUTION_RETENTION_DAYS.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -47,6 +47,16 @@ def tenant_member_ensure(
     return membership
 
 
+@transaction.atomic
+def tenant_save(*, tenant: Tenant) -> Tenant:
+    """Store a tenant as the admin's form filled it — a new one, or a changed name or history
+    retention (``execution_retention_days``: None, the service's EXECUTION_RETENTION_DAYS; 0,
+    forever) — after the model's own checks (ValidationError naming the field)."""
+    tenant.full_clean(validate_unique=tenant._state.adding)
+    tenant.save()
+    return tenant
+
+
 def user_identity_ensure(*, user: AbstractBaseUser) -> UserIdentity:
     """The user's public id, made the first time it is asked for (a new user's is made when
     the user is saved: accounts/receivers.py)."""

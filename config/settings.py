@@ -310,9 +310,9 @@ else:
         "interval_max": 0.2,
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "executions")
-# Control work (the sweeper, the dispatcher's periodic pass) has a queue of its own, read by
-# a worker of its own (bin/run starts one), so it never waits behind runs or polls. A worker
-# started without -Q consumes every queue.
+# Control work (the sweeper, the dispatcher's periodic pass, retention's prune) has a queue of
+# its own, read by a worker of its own (bin/run starts one), so it never waits behind runs or
+# polls. A worker started without -Q consumes every queue.
 CELERY_CONTROL_QUEUE = env_str("CELERY_CONTROL_QUEUE", "") or f"{CELERY_TASK_DEFAULT_QUEUE}-control"
 # Agent runs (an agent runner that waits on its agent: http, openai) have a queue of their
 # own, read by the agent worker: a Celery worker with a pool of threads, each call waiting
@@ -330,6 +330,7 @@ CELERY_TASK_ROUTES = {
     "executions.tasks.sweep_executions": {"queue": CELERY_CONTROL_QUEUE},
     "executions.tasks.dispatch_executions": {"queue": CELERY_CONTROL_QUEUE},
     "alerts.tasks.detect_alerts": {"queue": CELERY_CONTROL_QUEUE},
+    "executions.tasks.prune_executions": {"queue": CELERY_CONTROL_QUEUE},
 }
 # Counters every web process must share (login throttling) live in Redis when the broker is
 # Redis; the embedded setup has one machine and uses each process's memory.
@@ -353,6 +354,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
+EXECUTION_PRUNE_INTERVAL_SECONDS = env_int("EXECUTION_PRUNE_INTERVAL_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-executions": {
         "task": "executions.tasks.sweep_executions",
@@ -364,6 +366,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "executions.tasks.dispatch_executions",
         "schedule": env_int("EXECUTION_DISPATCH_INTERVAL_SECONDS", 2, minimum=1),
         "options": {"queue": CELERY_CONTROL_QUEUE},
+    },
+    # Retention: finished executions past their tenant's retention, a few seconds a pass. A
+    # pass not started within its interval is dropped (the next one does its work), so a
+    # control worker that was down does not come back to hours of passes queued back to back
+    # (django-celery-beat's option; executions/beat.py's scheduler is one of its).
+    "prune-executions": {
+        "task": "executions.tasks.prune_executions",
+        "schedule": EXECUTION_PRUNE_INTERVAL_SECONDS,
+        "options": {
+            "queue": CELERY_CONTROL_QUEUE,
+            "expire_seconds": EXECUTION_PRUNE_INTERVAL_SECONDS,
+        },
     },
 }
 
@@ -419,6 +433,12 @@ EXECUTION_RETRY_MAX_SECONDS = env_int("EXECUTION_RETRY_MAX_SECONDS", 600, minimu
 # The most slots one backfill fires (executions/services/backfill.py); a longer range is a
 # 400 that says how many it has and where the first BACKFILL_MAX_SLOTS end.
 BACKFILL_MAX_SLOTS = env_int("BACKFILL_MAX_SLOTS", 1000, minimum=1)
+# Retention (docs/scheduling.md, "Retention"): finished executions (completed, failed,
+# cancelled) that finished more than this many days ago are deleted by a Beat task on the
+# control queue; 0 keeps them forever. A tenant may have its own (the admin's tenant page).
+EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 30, minimum=0)
+# Rows deleted per transaction by that task: short transactions, no long lock.
+EXECUTION_PRUNE_BATCH_SIZE = env_int("EXECUTION_PRUNE_BATCH_SIZE", 1000, minimum=1)
 # After this many consecutive failed executions a trigger is frozen as failed.
 TRIGGER_FAILURE_THRESHOLD = env_int("TRIGGER_FAILURE_THRESHOLD", 5, minimum=1)
 # The most an agent's answer may store (its output, as JSON; the http runner reads no more of

@@ -141,8 +141,16 @@ class ExecutionAdmin(TenantScopedAdmin):
                                              "completed_at", "duration_seconds"]}),
     ]  # fmt: skip
     change_form_template = "admin/executions/execution/change_form.html"
+    change_list_template = "admin/executions/execution/change_list.html"
 
     # -- the list ---------------------------------------------------------------------------
+
+    def changelist_view(self, request, extra_context=None):
+        # How far the list goes back: finished executions past retention are deleted.
+        history = console.history_kept(
+            tenant_ids=visible_tenant_ids(request.user), now=timezone.now()
+        )
+        return super().changelist_view(request, {"history_kept": history, **(extra_context or {})})
 
     def lookup_allowed(self, lookup, value, request=None):
         # Links from a trigger's page: its executions (execution_trigger_newest serves them).

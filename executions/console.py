@@ -8,12 +8,19 @@ the dashboard stays cheap with millions of executions.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, QuerySet
 
+from accounts.models import Tenant
 from executions import heartbeats
 from executions.choices import ExecutionStatus
 from executions.models import Execution, ServiceHeartbeat
-from executions.selectors import AgentCapacity, agent_capacity, pending_summary
+from executions.selectors import (
+    AgentCapacity,
+    agent_capacity,
+    pending_summary,
+    retention_days,
+)
 from triggers import schedule
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
@@ -90,6 +97,42 @@ def dashboard(*, tenant_ids: list[str] | None, now: datetime) -> Dashboard:
         ],
         agents=agent_capacity(tenant_ids),
     )
+
+
+# -- how far history goes (the executions list) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryKept:
+    """One retention the executions list shows (executions/selectors.py HistoryRetention), and
+    whose it is: ``tenants`` named, or None for every tenant without a retention of its own."""
+
+    days: int  # 0: forever
+    since: datetime | None
+    tenants: list[str] | None
+
+
+def history_kept(*, tenant_ids: list[str] | None, now: datetime) -> list[HistoryKept]:
+    """How far the viewer's tenants' history goes: for a superuser (``tenant_ids`` None) each
+    retention tenants have of their own, then the default for the rest; for staff, their
+    tenants' retentions, the tenants named when they differ."""
+    tenants = Tenant.objects.order_by("name", "pk")
+    if tenant_ids is None:
+        tenants = tenants.exclude(execution_retention_days=None)
+    else:
+        tenants = tenants.filter(pk__in=tenant_ids)
+    by_days: dict[int, list[str]] = {}
+    for tenant in tenants:
+        by_days.setdefault(retention_days(tenant), []).append(str(tenant))
+    groups: list[tuple[int, list[str] | None]] = list(by_days.items())
+    if tenant_ids is None:
+        groups.append((settings.EXECUTION_RETENTION_DAYS, None))  # "every other tenant"
+    elif len(groups) == 1:
+        groups = [(groups[0][0], None)]  # one retention for all of them: no names needed
+    return [
+        HistoryKept(days, now - timedelta(days=days) if days else None, names)
+        for days, names in groups
+    ]
 
 
 # -- a trigger's page ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, F, Lookup, Min, Q, QuerySet
@@ -11,6 +11,27 @@ from executions.models import Execution
 from executions.policies import INSTANT_RUNNERS
 from triggers import event_rules
 from triggers.models import Trigger
+
+
+@dataclass(frozen=True)
+class HistoryRetention:
+    """How far a tenant's execution history goes: finished executions are kept ``days``
+    days (0: forever), so those that finished before ``since`` are deleted, or will be at
+    the next prune pass (executions/services/retention.py); pending and running ones stay."""
+
+    days: int
+    since: datetime | None  # None: nothing is deleted
+
+
+def retention_days(tenant: Tenant) -> int:
+    """The tenant's own retention (the admin's tenant page), else EXECUTION_RETENTION_DAYS."""
+    own = tenant.execution_retention_days
+    return settings.EXECUTION_RETENTION_DAYS if own is None else own
+
+
+def history_retention(*, tenant: Tenant, now: datetime) -> HistoryRetention:
+    days = retention_days(tenant)
+    return HistoryRetention(days=days, since=now - timedelta(days=days) if days else None)
 
 
 def execution_list(*, tenant: Tenant) -> QuerySet[Execution]:

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from executions import dispatch, scheduler
 from executions.broker import RUN_EXECUTION_TASK
-from executions.services import lifecycle, replays, sweeper
+from executions.services import lifecycle, replays, retention, sweeper
 
 
 @shared_task(name=RUN_EXECUTION_TASK, acks_late=True)
@@ -21,6 +21,13 @@ def run_execution(execution_id: str | list[str]) -> str | list | None:
 def sweep_executions() -> dict:
     report = sweeper.executions_sweep()
     return {"requeued": report.requeued, "timed_out": report.timed_out}
+
+
+@shared_task(name="executions.tasks.prune_executions")
+def prune_executions() -> dict:
+    """Retention's periodic pass (control queue): finished executions past their retention."""
+    report = retention.executions_prune()
+    return {"deleted": report.deleted, "batches": report.batches, "done": report.done}
 
 
 @shared_task(name="executions.tasks.dispatch_executions")

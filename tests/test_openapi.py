@@ -72,3 +72,18 @@ def test_the_alert_channels_are_documented(schema):
     assert "502" in paths["/api/alert-channels/{id}/test"]["post"]["responses"]
     channel = schema["components"]["schemas"]["AlertChannel"]["properties"]
     assert "url" not in channel and channel["secret"]["nullable"] is True
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/executions",
+        "/api/triggers/{id}/executions",
+        "/manage/tenants/{tenantId}/projects/{projectId}/agents/{agentId}/triggers/{id}/invocations",
+    ],
+)
+def test_every_list_of_executions_documents_how_far_history_goes(schema, path):
+    headers = schema["paths"][path]["get"]["responses"]["200"]["headers"]
+
+    assert headers["X-History-Retention-Days"]["schema"]["type"] == "integer"
+    assert headers["X-History-Since"]["schema"]["format"] == "date-time"

@@ -13,6 +13,7 @@ from api.views import TenantScopedViewSet
 from executions import selectors
 from executions.api.frontend_enums import STATUS_TO_FRONTEND, FrontendExecutionStatus
 from executions.api.frontend_filters import FrontendExecutionFilterSet
+from executions.api.history import HISTORY_HEADERS, with_history_headers
 from executions.choices import ExecutionType
 from executions.models import Execution
 from executions.services import backfill as backfills
@@ -121,9 +122,9 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
     serializer_class = TriggerExecutionSerializer
     filterset_class = FrontendExecutionFilterSet
 
-    @extend_schema(summary="List executions, newest first")
+    @extend_schema(summary="List executions, newest first", parameters=HISTORY_HEADERS)
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return with_history_headers(super().list(request, *args, **kwargs), request.tenant)
 
     @extend_schema(summary="Get an execution")
     def retrieve(self, request, *args, **kwargs):
@@ -201,12 +202,14 @@ class TriggerExecutionsViewSet(TenantScopedViewSet):
     @extend_schema(
         summary="A trigger's executions, newest first",
         responses={200: TriggerExecutionSerializer(many=True)},
+        parameters=HISTORY_HEADERS,
     )
     @action(detail=True, methods=["get"])
     def executions(self, request, pk=None):
         trigger = self.get_object()
         page = self.paginate_queryset(selectors.execution_history(trigger=trigger))
-        return self.get_paginated_response(TriggerExecutionSerializer(page, many=True).data)
+        response = self.get_paginated_response(TriggerExecutionSerializer(page, many=True).data)
+        return with_history_headers(response, request.tenant)
 
     @extend_schema(
         summary="Try filters on the trigger's last deliveries, before saving them",

@@ -31,6 +31,7 @@ from api.filtering import StrictFilterForm
 from api.pagination import PageEnvelopePagination
 from api.strict import StrictJSONTypes, reject_unstorable
 from api.views import RequestIdMixin, TenantScopedMixin
+from executions.api.history import HISTORY_HEADERS, with_history_headers
 from executions.choices import ExecutionStatus
 from executions.models import Execution
 from executions.selectors import executions_with_status
@@ -482,13 +483,14 @@ class InvocationViewSet(ManageSurface, viewsets.GenericViewSet):
         parameters=[
             OpenApiParameter("from", str, description="ISO 8601 date-time; createdAt ≥ from"),
             OpenApiParameter("to", str, description="ISO 8601 date-time; createdAt ≤ to"),
+            *HISTORY_HEADERS,
         ],
     )
     def list(self, request, **kwargs):
         trigger = self.trigger()
         page = self.paginate_queryset(self.filter_queryset(self.invocations(trigger)))
         shown = InvocationSerializer(page, many=True, context=run_as_context([trigger]))
-        return self.get_paginated_response(shown.data)
+        return with_history_headers(self.get_paginated_response(shown.data), request.tenant)
 
     @extend_schema(
         summary="Get an invocation",
