@@ -1,7 +1,7 @@
 """Webhook ingestion throughput and latency, against a bare DRF insert, on PostgreSQL + Redis.
 
     .venv/bin/python bench/webhooks.py [--seconds 30] [--connections 16] [--workers 3]
-                                       [--rounds 10]
+                                       [--rounds 10] [--in-process N]
 
 Creates the database ``bench_webhooks`` (dropped first), a GitHub-signed webhook trigger with
 a JSON Schema, and serves the app with gunicorn as README's production section does. wrk
@@ -225,6 +225,57 @@ def check_executions(ids: list[str], trigger_id: str) -> dict:
     )
 
 
+# --in-process: both endpoints called through the service's WSGI application in one process,
+# no server, taking turns; the process's CPU per request (time.process_time), so the app's
+# own cost is seen apart from the server's (gunicorn's sync workers take a new connection
+# per request, which both endpoints pay alike).
+IN_PROCESS = """
+import io, sys, time
+import django
+django.setup()
+from config.wsgi import application
+paths = {paths!r}
+def call(path, headers):
+    environ = {{"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8077", "SERVER_PROTOCOL": "HTTP/1.1",
+               "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+               "wsgi.input": io.BytesIO({body!r}), "CONTENT_LENGTH": "{length}",
+               "CONTENT_TYPE": "application/json", **headers}}
+    status = []
+    body = application(environ, lambda s, h, e=None: status.append(s))
+    b"".join(body)
+    body.close()
+    assert status[0].startswith("202"), (path, status)
+cpu = {{name: [] for name in paths}}
+for name, (path, headers) in paths.items():
+    for _ in range(200):
+        call(path, headers)
+for _ in range({rounds}):
+    for name, (path, headers) in paths.items():
+        started = time.process_time()
+        for _ in range({requests}):
+            call(path, headers)
+        cpu[name].append((time.process_time() - started) / {requests} * 1000)
+for name, figures in cpu.items():
+    print(f"{{name:<18}} CPU ms per request, each round: "
+          + " / ".join(f"{{f:.3f}}" for f in figures)
+          + f"   median {{sorted(figures)[len(figures) // 2]:.3f}}")
+"""
+
+
+def in_process(token: str, baseline_trigger: str, signature: str, rounds: int, n: int) -> None:
+    paths = {
+        "bare DRF insert": (f"/bench/insert/{baseline_trigger}", {}),
+        "webhook pipeline": (
+            f"/hooks/{token}",
+            {"HTTP_X_HUB_SIGNATURE_256": signature, "HTTP_X_GITHUB_EVENT": "issues"},
+        ),
+    }
+    code = IN_PROCESS.format(paths=paths, body=BODY, length=len(BODY), rounds=rounds, requests=n)
+    print(f"in process, no server: {rounds} rounds of {n} requests per endpoint, taking turns")
+    print(python(code))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=30)
@@ -234,8 +285,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--rounds", type=int, default=10,
                         help="alternate the endpoints in this many rounds each")  # fmt: skip
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="instead: N requests a round through the WSGI app")  # fmt: skip
     args = parser.parse_args()
-    if not shutil.which("wrk"):
+    if not args.in_process and not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
 
     token, trigger_id = prepare_database()
@@ -247,6 +300,9 @@ def main() -> None:
         "print(trigger_create(tenant=t.tenant, provider_trigger_id='webhook', name='baseline').pk)"
     )
     signature = "sha256=" + hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    if args.in_process:
+        in_process(token, baseline_trigger, signature, args.rounds, args.in_process)
+        return
     load_before = f"{os.getloadavg()[0]:.2f}"
     server = start_gunicorn(args.workers, args.worker_class, args.threads)
     endpoints = {
