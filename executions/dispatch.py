@@ -190,6 +190,7 @@ def _dispatch(*, now: datetime | None, min_places: int) -> int | None:
         lanes = _waiting_lanes(
             min(sum(p for p in places.values() if p > 0), _MAX_PER_PASS), now, len(by_key)
         )
+        _count_awaiting_results(lanes, by_trigger)
         picked: list[fairness.Waiting] = []
         for instant in (True, False):  # a trigger's runs are all of one kind
             kind_lanes = [lane for lane in lanes if lane.waiting[0].batchable is instant]
@@ -281,6 +282,34 @@ def _publish(messages: list, agent_runs: set) -> int:
 def _execution_ids(messages: list) -> list:
     """The execution ids run messages carry (a batch's several, another's one)."""
     return [i for m in messages for i in (m if isinstance(m, list) else [m])]
+
+
+def _count_awaiting_results(lanes: list[fairness.Lane], by_trigger: dict[int, int]) -> None:
+    """A run whose agent answered 202 and posts its result later (docs/runners.md) gives its
+    place back (``dispatched_at`` NULL), so the in-flight counts miss it, yet it runs. A slot
+    that may start only when nothing of its trigger runs (``buffer_one``, a backfill's one
+    after another) would be handed to a worker, sent back (lifecycle ``_start_one``) and handed
+    over again at every pass for as long as that result is awaited. The triggers of such
+    lanes with nothing in flight are looked up (few; ``execution_unfinished``) and counted as
+    running one."""
+    idle = {
+        lane.trigger_id
+        for lane in lanes
+        if not by_trigger.get(lane.trigger_id)
+        and (
+            lane.waiting[0].waits_for_running
+            or (lane.buffer_one and lane.waiting[0].execution_type == ExecutionType.SCHEDULED)
+        )
+    }
+    if not idle:
+        return
+    awaiting = Execution.objects.filter(
+        trigger_id__in=idle,
+        status=ExecutionStatus.RUNNING,
+        awaiting_result_since__isnull=False,
+    ).values_list("trigger_id", flat=True)
+    for trigger_id in set(awaiting):
+        by_trigger[trigger_id] = 1
 
 
 def _in_flight_total() -> int:

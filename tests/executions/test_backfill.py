@@ -257,6 +257,28 @@ def test_the_overlap_policy_says_whether_the_slots_run_at_once_or_in_turn(
         ).scheduled_for == DAY + timedelta(hours=1)  # fmt: skip
 
 
+@pytest.mark.parametrize("policy", ["skip", "buffer_one"])
+def test_a_slot_in_turn_waits_while_its_trigger_awaits_a_posted_result(
+    acme, make_trigger, settings, policy
+):
+    """A run whose agent answered 202 gives its place back (docs/runners.md) yet still runs:
+    the next slot is not handed to a worker that would only send it back, pass after pass."""
+    settings.EXECUTION_PUBLISH_BATCH_MS = 0
+    trigger = make_trigger(acme, "cron", cron_expression="0 * * * *", overlap_policy=policy)
+    done = trigger_backfill(trigger=trigger, start=DAY, end=DAY + timedelta(hours=1), now=NOW)
+    dispatch.dispatch_waiting()
+    (first,) = lifecycle.executions_start(
+        execution_ids=[s.execution_id for s in done.slots], worker_id="w"
+    )
+    assert lifecycle.execution_await_result(execution=first) is not None
+
+    assert dispatch.dispatch_waiting() == 0
+    assert _dispatched(trigger) == 0  # the awaiting run holds no place; the next one waits
+
+    lifecycle.execution_complete(execution=Execution.objects.get(pk=first.pk))
+    assert dispatch.dispatch_waiting() == 1
+
+
 def test_under_skip_the_triggers_own_slot_meets_the_waiting_backfill(acme, make_trigger):
     trigger = make_trigger(acme, "cron", cron_expression="0 * * * *", overlap_policy="skip")
     trigger_backfill(trigger=trigger, start=DAY, end=DAY + timedelta(hours=1), now=NOW)
