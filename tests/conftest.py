@@ -13,6 +13,8 @@ import pytest
 import redis
 import table_owners
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import connection
 from django.db.backends.signals import connection_created
@@ -87,6 +89,30 @@ def bob_client(bob_membership):
 @pytest.fixture
 def charlie_client(charlie_membership):
     return _client_for(charlie_membership)
+
+
+@pytest.fixture
+def root(client, db):
+    """The test client logged in to the admin as a superuser: the operator."""
+    user = get_user_model().objects.create_superuser("root", password="pw-for-tests")
+    client.force_login(user)
+    client.user = user
+    yield client
+    purge_test_queue()
+
+
+@pytest.fixture
+def dave(client, acme, alice):
+    """The test client logged in to the admin as staff of acme only, with every permission
+    (not a superuser)."""
+    user = tenant_member_ensure(username="dave", tenant_id="acme").user
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.all())
+    client.force_login(user)
+    client.user = user
+    yield client
+    purge_test_queue()
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@ secret, refusals on their fields), the "send a test" action against a real recei
 episodes' pages, and tenant scoping (the operator's channels are a superuser's alone)."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.encryption import decrypt_secret
-from accounts.services import tenant_member_ensure
 from alerts import services
 from alerts.models import AlertChannel, AlertEpisode, AlertNotification
 from tests.alerts.conftest import SECRET
@@ -17,24 +14,6 @@ from triggers import services as trigger_services
 
 CHANGELIST = "admin:alerts_alertchannel_changelist"
 ADD = "admin:alerts_alertchannel_add"
-
-
-@pytest.fixture
-def root(client, db):
-    user = get_user_model().objects.create_superuser("root", password="pw-for-tests")
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def dave(client, acme):
-    """Staff of acme only, with every permission (not a superuser)."""
-    user = tenant_member_ensure(username="dave", tenant_id="acme").user
-    user.is_staff = True
-    user.save()
-    user.user_permissions.set(Permission.objects.all())
-    client.force_login(user)
-    return client
 
 
 def _form(**fields) -> dict:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -517,13 +516,6 @@ def test_backfilled_slots_run_on_a_real_worker_marked_and_in_turn_or_together(
 
 
 # -- the admin ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def root(client, db):
-    user = get_user_model().objects.create_superuser("root", password="pw-for-tests")
-    client.force_login(user)
-    return client
 
 
 def _form(hours_ago_start: int, hours_ago_end: int, step: str) -> dict:

@@ -4,9 +4,7 @@ executions at scale (search, replay, cancel, bulk replay) and tenant scoping."""
 import json
 from datetime import timedelta
 
-import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
@@ -22,26 +20,6 @@ from triggers.models import Trigger
 from triggers.services import trigger_freeze
 
 CHANGELIST = "admin:executions_execution_changelist"
-
-
-@pytest.fixture
-def root(client, db):
-    user = get_user_model().objects.create_superuser("root", password="pw-for-tests")
-    client.force_login(user)
-    yield client
-    purge_test_queue()
-
-
-@pytest.fixture
-def dave(client, acme, alice):
-    """Staff of acme only, with every permission (not a superuser)."""
-    user = tenant_member_ensure(username="dave", tenant_id="acme").user
-    user.is_staff = True
-    user.save()
-    user.user_permissions.set(Permission.objects.all())
-    client.force_login(user)
-    yield client
-    purge_test_queue()
 
 
 def _fire(trigger, **fields) -> Execution:

@@ -7,8 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -16,12 +14,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Tenant
-from accounts.services import agent_create, project_create, tenant_member_ensure
+from accounts.services import agent_create, project_create
 from executions.models import Execution
 from executions.services import firing, lifecycle, replays
 from executions.services.retention import executions_prune
 from executions.tasks import prune_executions
-from tests.conftest import BrokerQueues, purge_test_queue
+from tests.conftest import BrokerQueues
 from triggers.models import Trigger
 from triggers.services import trigger_enable
 
@@ -329,26 +327,6 @@ def test_the_headers_are_the_callers_tenants(alice_client, charlie_client, acme,
 
 
 # -- how far history goes: the admin ------------------------------------------------------------
-
-
-@pytest.fixture
-def root(client, db):
-    user = get_user_model().objects.create_superuser("root", password="pw-for-tests")
-    client.force_login(user)
-    yield client
-    purge_test_queue()
-
-
-@pytest.fixture
-def dave(client, acme, alice):
-    """Staff of acme only, with every permission (not a superuser)."""
-    user = tenant_member_ensure(username="dave", tenant_id="acme").user
-    user.is_staff = True
-    user.save()
-    user.user_permissions.set(Permission.objects.all())
-    client.force_login(user)
-    yield client
-    purge_test_queue()
 
 
 def _history_line(client) -> str:

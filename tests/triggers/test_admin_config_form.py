@@ -1,17 +1,9 @@
 """The trigger admin's form: a type's config keys as fields, checked and saved by the same
 rules as the APIs (triggers/admin_config.py)."""
 
-import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from triggers.models import Trigger
-
-
-@pytest.fixture
-def root(client, db):
-    client.force_login(get_user_model().objects.create_superuser("root", password="pw"))
-    return client
 
 
 def _post_data(page) -> dict:

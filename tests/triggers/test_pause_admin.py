@@ -4,29 +4,14 @@ a trigger, why and until when; staff pause only their tenants' triggers."""
 
 from datetime import timedelta
 
-import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.services import tenant_member_ensure
 from triggers import services
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
 
 CHANGELIST = "admin:triggers_trigger_changelist"
-
-
-@pytest.fixture
-def dave(client, acme, alice):
-    """Staff of acme only, with every permission (not a superuser)."""
-    user = tenant_member_ensure(username="dave", tenant_id="acme").user
-    user.is_staff = True
-    user.save()
-    user.user_permissions.set(Permission.objects.all())
-    client.force_login(user)
-    client.user = user
-    return client
 
 
 def _until(**delta) -> str:
