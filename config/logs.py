@@ -44,11 +44,14 @@ class JsonLinesFormatter(logging.Formatter):
 
 # Loggers whose INFO lines are each about one task message (its receipt, its success).
 _TASK_MESSAGE_LOGGERS = frozenset({"celery.worker.strategy", "celery.app.trace"})
-# (logger, the start of its message): Beat's line per periodic task sent; kombu's warning
-# on every new connection to a broker URL without a host, which the embedded filesystem
-# broker (filesystem://) never has — a warning about nothing.
+# (logger, the start of its message): Beat's line per periodic task sent; a worker's line
+# per periodic pass it discards because the pass expired in the queue (retention's prune
+# expires after its interval: the next one does its work); kombu's warning on every new
+# connection to a broker URL without a host, which the embedded filesystem broker
+# (filesystem://) never has — a warning about nothing.
 _NOISE = (
     ("celery.beat", "Scheduler: Sending due task"),
+    ("celery.worker.request", "Discarding revoked task"),
     ("kombu.connection", "No hostname was supplied"),
 )
 

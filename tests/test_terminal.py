@@ -5,7 +5,8 @@ in the first 100 s before).
 
 A fresh copy of the tree with its own virtualenv, as tests/test_stopping.py makes it (SQLite
 and the filesystem broker, bin/run's defaults), started once; its terminal is read while it
-idles (ten dispatch passes and more), then while one webhook delivery runs."""
+idles (ten dispatch passes, and the other periodic tasks, run more often than by default),
+then while one webhook delivery runs."""
 
 import json
 import os
@@ -24,7 +25,15 @@ __all__ = ["tree"]  # the fixture, built for this module too
 
 pytestmark = pytest.mark.slow
 
-IDLE_SECONDS = 25  # EXECUTION_DISPATCH_INTERVAL_SECONDS is 2: a dozen passes, and a sweep
+IDLE_SECONDS = 10
+# Every periodic task more often than by default, so the idle time holds ten dispatch
+# passes and several of each other one (the sweeper, retention's prune, the alerts' check).
+PERIODIC_TASKS = {
+    "EXECUTION_DISPATCH_INTERVAL_SECONDS": "1",
+    "EXECUTION_SWEEP_INTERVAL_SECONDS": "3",
+    "EXECUTION_PRUNE_INTERVAL_SECONDS": "3",
+    "ALERTS_CHECK_INTERVAL_SECONDS": "3",
+}
 WORKERS = ("worker", "control", "agents")  # bin/run's three, each "<name>@<host> ready."
 # What Celery and Beat wrote for every task message and periodic task before:
 # "Task executions.tasks.dispatch_executions[<id>] received", "… succeeded in 0.003s: 0",
@@ -58,7 +67,9 @@ def test_bin_run_prints_startup_and_one_line_per_execution_start_and_end(tree, t
     with log.open("wb") as output:
         server = subprocess.Popen(
             ["bin/run"], cwd=tree,
-            env=user_environment(SERVICES="web worker beat watcher", BIND=address),
+            env=user_environment(
+                SERVICES="web worker beat watcher", BIND=address, **PERIODIC_TASKS
+            ),
             stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip

@@ -33,6 +33,7 @@ def _record(name: str, level: int, msg: str, *args) -> logging.LogRecord:
             False,
         ),
         ("celery.beat", logging.INFO, "Scheduler: Sending due task %s (%s)", False),
+        ("celery.worker.request", logging.INFO, "Discarding revoked task: %s[%s]", False),
         ("kombu.connection", logging.WARNING, "No hostname was supplied. Reverting to 'x'", False),
         # Kept: failures, startup, and everything else.
         ("celery.app.trace", logging.ERROR, "Task %(name)s[%(id)s] raised unexpected", True),
