@@ -417,6 +417,31 @@ def _tables_written_by_their_owners():
     assert not found, "Tables written outside their owners:\n" + "\n".join(found)
 
 
+@pytest.fixture(autouse=True)
+def _no_dispatch_pass_at_teardown(request):
+    """A test that commits ends with no dispatch pass of this process still to run.
+
+    Each commit of a firing asks the publisher's thread for a pass (executions/dispatch.py,
+    ``BatchPublisher``), which may wait up to 16 lingers first (its backoff). Such a pass
+    running while a transactional test's tables are flushed can deadlock with the flush's
+    TRUNCATE, failing that test's teardown and leaving rows to the next test. The database
+    fixture is set up first here, so this teardown runs before its flush."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue(
+        "transactional_db" if "transactional_db" in request.fixturenames else "_django_db_helper"
+    )
+    yield
+    from executions.dispatch import batch_publisher
+
+    batch_publisher.flush()  # after a pass in flight; what is pending, published now
+
+
 @receiver(connection_created)
 def _watch_writes(sender, connection, **kwargs):
     if table_owners.record_write not in connection.execute_wrappers:
