@@ -25,7 +25,11 @@ class HistoryRetention:
 
 def retention_days(tenant: Tenant) -> int:
     """The tenant's own retention (the admin's tenant page), else EXECUTION_RETENTION_DAYS."""
-    own = tenant.execution_retention_days
+    return retention_days_given(tenant.execution_retention_days)
+
+
+def retention_days_given(own: int | None) -> int:
+    """``retention_days`` for a tenant whose own retention (None: not set) was read already."""
     return settings.EXECUTION_RETENTION_DAYS if own is None else own
 
 

@@ -48,6 +48,7 @@ from django.utils import timezone
 from accounts.models import Tenant
 from executions.choices import FINISHED_STATUSES
 from executions.models import Execution
+from executions.selectors import retention_days_given
 from triggers.models import Trigger
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def prune_lanes(*, now: datetime) -> list[_Lane]:
     pass: a pass that ends at its time budget leaves other tenants for the next one."""
     lanes = []
     for pk, own in Tenant.objects.values_list("pk", "execution_retention_days"):
-        days = settings.EXECUTION_RETENTION_DAYS if own is None else own
+        days = retention_days_given(own)
         if days:
             lanes.append(
                 _Lane(pk, Execution.objects.filter(tenant_id=pk), now - timedelta(days=days))
