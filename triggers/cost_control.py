@@ -216,11 +216,6 @@ def _key(value: Any) -> str | None:
     return value
 
 
-@lru_cache(maxsize=256)
-def _compiled(text: str):
-    return compile_expression(text)
-
-
 def key_digest(key: str | None, payload: Any) -> str:
     """The group a payload belongs to under ``key``: SHA-256 (hex) of its value as canonical
     JSON, so that any value (a long string, an object) fits one indexed column.
@@ -233,7 +228,7 @@ def key_digest(key: str | None, payload: Any) -> str:
         value: Any = ["trigger"]
     else:
         try:
-            value = ["value", search(_compiled(key), payload, max_bytes=MAX_KEY_BYTES)]
+            value = ["value", search(compile_expression(key), payload, max_bytes=MAX_KEY_BYTES)]
         except JMESPathError:
             value = ["failed"]
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

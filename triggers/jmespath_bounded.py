@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from jmespath import functions, parser, visitor
@@ -100,6 +101,15 @@ def compile_expression(text: str) -> Expression:
     MAX_EXPRESSION_DEPTH levels."""
     if not isinstance(text, str):
         raise JMESPathError("an expression must be a string")
+    return _compiled(text)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(text: str) -> Expression:
+    """``compile_expression`` once per text and process: the firing path compiles a
+    trigger's filter, concurrency key or debounce key for every delivery. A tree is only read
+    when evaluated, so one compiled expression serves every caller; a refusal is not
+    cached (it raises)."""
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionTooComplex(
             f"the expression is {len(text):,} characters long; at most {MAX_EXPRESSION_LENGTH:,}"
