@@ -1,7 +1,7 @@
 """Webhook ingestion throughput and latency, against a bare DRF insert, on PostgreSQL + Redis.
 
     .venv/bin/python bench/webhooks.py [--seconds 30] [--connections 16] [--workers 3]
-                                       [--rounds 10] [--in-process N]
+                                       [--rounds 10] [--in-process N] [--ceiling]
 
 Creates the database ``bench_webhooks`` (dropped first), a GitHub-signed webhook trigger with
 a JSON Schema, and serves the app with gunicorn as README's production section does. wrk
@@ -11,7 +11,9 @@ inserts one row into the same database (bench/urls.py) and to the webhook (HMAC 
 so both meet the same machine. It prints req/s, p50/p99 latency of both, their ratio and
 CPU per request by process, then checks every 2xx against the database: each execution id
 a 2xx returned must exist exactly once (lost / duplicated), and counts the executions stored
-for requests still in flight when wrk stopped (no answer was counted)."""
+for requests still in flight when wrk stopped (no answer was counted). ``--ceiling`` adds a
+third endpoint taking its turn, a raw WSGI insert without Django (bench/wsgi.py): what any
+Python endpoint could reach under the same server."""
 
 import argparse
 import bisect
@@ -99,9 +101,11 @@ def prepare_database() -> tuple[str, int]:
     )
 
 
-def start_gunicorn(workers: int, worker_class: str, threads: int) -> subprocess.Popen:
+def start_gunicorn(
+    workers: int, worker_class: str, threads: int, app: str = "config.wsgi"
+) -> subprocess.Popen:
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}",
+        [str(ROOT / ".venv/bin/gunicorn"), app, "--bind", f"127.0.0.1:{PORT}",
          "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
          "--log-level", "warning"],
         cwd=ROOT, env=ENV, start_new_session=True,
@@ -283,6 +287,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also a raw WSGI insert, without Django (bench/wsgi.py)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=10,
                         help="alternate the endpoints in this many rounds each")  # fmt: skip
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
@@ -304,11 +310,14 @@ def main() -> None:
         in_process(token, baseline_trigger, signature, args.rounds, args.in_process)
         return
     load_before = f"{os.getloadavg()[0]:.2f}"
-    server = start_gunicorn(args.workers, args.worker_class, args.threads)
+    app = "bench.wsgi" if args.ceiling else "config.wsgi"
+    server = start_gunicorn(args.workers, args.worker_class, args.threads, app)
     endpoints = {
         "bare DRF insert": (f"http://127.0.0.1:{PORT}/bench/insert/{baseline_trigger}", ""),
         "webhook pipeline": (f"http://127.0.0.1:{PORT}/hooks/{token}", signature),
     }
+    if args.ceiling:
+        endpoints["raw WSGI insert"] = (f"http://127.0.0.1:{PORT}/bench/raw/{baseline_trigger}", "")
     rounds = {name: [] for name in endpoints}
     round_seconds = max(args.seconds // args.rounds, 1)
     try:
@@ -319,7 +328,8 @@ def main() -> None:
                                             signature=sig, ids_dir=Path(ids_dir),
                                             server_pid=server.pid))  # fmt: skip
         warm_up_ids = rounds["webhook pipeline"].pop()["ids"]
-        rounds["bare DRF insert"].pop()
+        for name in endpoints.keys() - {"webhook pipeline"}:
+            rounds[name].pop()
         # The endpoints take turns, so a change in the machine's speed during the run (it is
         # shared) weighs on both alike instead of on whichever ran second.
         for _ in range(args.rounds):
@@ -354,6 +364,11 @@ def main() -> None:
     print(f"\nratio webhook / bare: {ratio:.2f} in req/s, "
           f"{bare['cpu_ms_per_request']['machine'] / webhook['cpu_ms_per_request']['machine']:.2f} "
           "in machine CPU per request")  # fmt: skip
+    if args.ceiling:
+        raw = results["raw WSGI insert"]
+        print(f"ratio raw WSGI insert / bare: {raw['rps'] / bare['rps']:.2f} in req/s, "
+              f"{bare['cpu_ms_per_request']['machine'] / raw['cpu_ms_per_request']['machine']:.2f} "
+              "in machine CPU per request")  # fmt: skip
     print(f"load average before / after: {load_before} / {os.getloadavg()[0]:.2f}")
     in_flight = check["stored_without_counted_answer"]
     print(f"webhook 2xx answered (warm-up included): {check['answered_2xx']}, "

@@ -14,6 +14,13 @@ one statement, so a check and the write need one round trip and see the same sta
 cast to its column's type there, because PostgreSQL types a bare parameter in a SELECT as
 text, not as the column it goes into.
 
+``PreparedInsert`` is the webhook hot path's: the rows of one trigger's deliveries differ only
+in a few columns (payload, keys, the moment, a new execution id), so every other column's
+value is prepared once per trigger and each row costs a list copy and a few values, with no
+model instance (whose ``pre_init``/``post_init`` signals and per-field preparation were a
+third of a delivery's CPU, docs/benchmarks.md). It stores the same row ``insert_execution``
+does: the constant values come from the same fields' ``pre_save`` and ``get_db_prep_save``.
+
 ``insert_executions`` stores many rows in one statement for the scheduler: on PostgreSQL an
 ``INSERT … SELECT … FROM unnest(<one array per column that varies>)``, the other columns one
 value each (their defaults, computed once), so neither a model instance per row nor Django's
@@ -24,11 +31,14 @@ rows of ``INSERT … VALUES``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from django.db import connections, router
+from django.db.models import DateTimeField
 from django.utils import timezone
 
 from executions.models import Execution
@@ -56,6 +66,105 @@ def insert_execution(
     execution._state.adding = False
     execution._state.db = alias
     return execution
+
+
+@dataclass(frozen=True)
+class PreparedInsert:
+    """An execution INSERT whose columns but ``varying`` hold values prepared once.
+
+    Built by ``prepared_insert``; ``insert`` stores one row. The moment columns (defaults of
+    ``timezone.now``, ``auto_now``, ``auto_now_add``) take one ``now`` per row, the
+    execution id a new uuid4 per row, as ``Execution()`` would give them.
+    """
+
+    alias: str
+    sql: str
+    template: tuple
+    varying: tuple[tuple[int, Any], ...]  # (position, field) of each given attname
+    moments: tuple[int, ...]
+    moment_field: Any
+    id_position: int
+    id_field: Any
+
+    def insert(
+        self, values: Sequence[Any], condition_params: Sequence[Any] = ()
+    ) -> uuid.UUID | None:
+        """Store the row with ``values`` for the varying attnames, in their order; its
+        execution id, or None when the condition did not hold (nothing stored). Raises
+        django.db.IntegrityError on a unique conflict, as ``insert_execution`` does."""
+        connection = connections[self.alias]
+        params = list(self.template)
+        for (position, field), value in zip(self.varying, values, strict=True):
+            params[position] = field.get_db_prep_save(value, connection)
+        now = self.moment_field.get_db_prep_save(timezone.now(), connection)
+        for position in self.moments:
+            params[position] = now
+        execution_id = uuid.uuid4()
+        params[self.id_position] = self.id_field.get_db_prep_save(execution_id, connection)
+        params += condition_params
+        if connection.queries_logged:  # DEBUG or a test counting queries: Django's cursor
+            with connection.cursor() as cursor:
+                cursor.execute(self.sql, params)
+                stored = cursor.rowcount
+        else:
+            # The driver's own cursor: Django's wrapper only adds what is off here (query
+            # logging) and error translation, which ``wrap_database_errors`` keeps.
+            connection.ensure_connection()
+            with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+                cursor.execute(self.sql, params)
+                stored = cursor.rowcount
+        return execution_id if stored else None
+
+
+def prepared_insert(
+    constant: dict[str, Any], varying: Sequence[str], condition: str | None = None
+) -> PreparedInsert:
+    """The INSERT of executions with the ``constant`` attnames' values and, per row, the
+    ``varying`` ones' (every other column: its default); ``condition``, an SQL condition
+    whose parameters each row gives, as ``insert_execution``'s ``only_if``."""
+    unknown = (constant.keys() | set(varying)) - _attnames()
+    if unknown:
+        raise TypeError(f"Not Execution attnames: {', '.join(sorted(unknown))}")
+    alias = router.db_for_write(Execution)
+    connection = connections[alias]
+    template = _new_execution(constant)
+    kept, params, moments = [], [], []
+    id_position = id_field = moment_field = None
+    for field in Execution._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        value = None
+        if field.attname == "execution_id":
+            id_position, id_field = len(kept), field
+        elif isinstance(field, DateTimeField) and (
+            field.auto_now or field.auto_now_add or field.default is timezone.now
+        ):
+            moments.append(len(kept))
+            moment_field = field
+        elif field.attname not in varying:
+            value = field.get_db_prep_save(field.pre_save(template, True), connection)
+            if value is None:
+                continue  # left out: the column's NULL, without a parameter per row
+        kept.append(field)
+        params.append(value)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in kept)
+    if condition is None:
+        values = "VALUES ({})".format(", ".join(["%s"] * len(kept)))
+    else:  # typed: PostgreSQL would read a bare parameter in a SELECT as text
+        casts = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in kept)
+        values = f"SELECT {casts} WHERE {condition}"
+    positions = {field.attname: position for position, field in enumerate(kept)}
+    return PreparedInsert(
+        alias=alias,
+        sql=f"INSERT INTO {quote(Execution._meta.db_table)} ({columns}) {values}",
+        template=tuple(params),
+        varying=tuple((positions[name], kept[positions[name]]) for name in varying),
+        moments=tuple(moments),
+        moment_field=moment_field,
+        id_position=id_position,
+        id_field=id_field,
+    )
 
 
 def insert_executions(rows: Sequence[dict[str, Any]], *, ignore_conflicts: bool = False) -> int:

@@ -50,7 +50,7 @@ from django.db.models import DEFERRED, Q
 from accounts.encryption import decrypt_secret
 from accounts.models import Credential
 from executions import metrics, policies
-from executions.choices import ExecutionType
+from executions.choices import ExecutionStatus, ExecutionType
 from executions.services import firing
 from triggers import cost_control
 from triggers import services as trigger_services
@@ -238,7 +238,7 @@ def _receive_remembered(trigger, content_length, transfer_encoding, read) -> Ing
         return None
     if not is_event_of(trigger, request, outcome):
         return None  # answered on the trigger as stored now
-    fired = firing.execution_fire_if(
+    execution_id = firing.execution_fire_if(
         trigger=trigger,
         condition=(_unchanged_condition(), _unchanged_params(trigger)),
         execution_type=_execution_type(trigger),
@@ -247,7 +247,14 @@ def _receive_remembered(trigger, content_length, transfer_encoding, read) -> Ing
         idempotency_key=outcome.idempotency_key,
         config=_stored_config(trigger.webhook_settings[6]),
     )
-    return None if fired is None else _answer(fired)
+    if execution_id is None:
+        return None  # changed, or a repeated idempotency key: the full way answers
+    return Ingested(
+        202, {"execution_id": str(execution_id), "status": _PENDING, "duplicate": False}
+    )
+
+
+_PENDING = ExecutionStatus.PENDING.value
 
 
 @lru_cache(maxsize=1)

@@ -52,13 +52,25 @@ def webhook_request(request) -> WebhookRequest:
     )
 
 
-def _receive(request, remembered: str | None = None, **lookup) -> HttpResponse | None:
-    if remembered is None:  # the webhook handler's lean way tried it already, or not
-        remembered = "skip" if getattr(request, "remembered_tried", False) else "try"
+# Set in the request's environ once the webhook handler's lean way has tried the delivery
+# (config/handlers.py), so the usual way does not run the remembered trigger's pipeline again.
+REMEMBERED_TRIED = "webhooks.remembered_tried"
+
+
+def _receive(request, **lookup) -> HttpResponse:
+    remembered = "skip" if request.META.get(REMEMBERED_TRIED) else "try"
+    result = _deliver(request, remembered, **lookup)
+    if isinstance(result, delivery.Ingested):
+        return _json(result.status, result.body, result.headers)
+    return result
+
+
+def _deliver(request, remembered: str, **lookup) -> delivery.Ingested | HttpResponse | None:
+    """The delivery's outcome (``delivery.receive``), or its refusal as problem+json."""
     try:
         _check_host(request)
         # The method is the trigger's (webhook_method): checked once it is found, 405 + Allow.
-        result = delivery.receive(
+        return delivery.receive(
             **lookup,
             remembered=remembered,
             method=request.method,
@@ -75,17 +87,16 @@ def _receive(request, remembered: str | None = None, **lookup) -> HttpResponse |
         logger.exception("Webhook delivery to %s failed", request.path)
         rejected = InternalError("The delivery could not be processed.")
         return PROBLEM_ERRORS.http_response(rejected.api_error(), request)
-    if result is None:
-        return None
-    return _json(result.status, result.body, result.headers)
 
 
-def receive_remembered(request) -> HttpResponse | None:
+def receive_remembered(request) -> delivery.Ingested | HttpResponse | None:
     """A delivery to a remembered trigger (webhooks.delivery.receive_remembered), for the
-    webhook handler to answer before URL resolution and the view stack (config/handlers.py).
+    webhook handler to answer before URL resolution and the view stack (config/handlers.py):
+    the stored delivery's answer, a refusal that needs no stored state (a host outside
+    ALLOWED_HOSTS, an error), or None: nothing was stored, and the request goes the usual
+    way.
 
-    The path is read as config/urls.py's delivery routes read it. None: nothing was stored,
-    and the request goes the usual way.
+    The path is read as config/urls.py's delivery routes read it.
     """
     rest = request.path_info.removeprefix("/hooks/")
     if rest.startswith("p/") and len(rest) > 2:
@@ -95,8 +106,8 @@ def receive_remembered(request) -> HttpResponse | None:
         if not token or "/" in token:
             return None
         lookup = {"token": token}
-    request.remembered_tried = True  # so the usual way does not run the pipeline again
-    return _receive(request, "only", **lookup)
+    request.META[REMEMBERED_TRIED] = True
+    return _deliver(request, "only", **lookup)
 
 
 @csrf_exempt

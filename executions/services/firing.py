@@ -6,9 +6,11 @@ once committed. The cron scheduler (executions/scheduler.py) does the same per s
 batches.
 """
 
+import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,7 +20,7 @@ from django.utils import timezone
 
 from executions import dispatch, metrics, policies, throttles
 from executions.choices import ExecutionStatus, ExecutionType
-from executions.inserts import insert_execution
+from executions.inserts import PreparedInsert, insert_execution, prepared_insert
 from executions.models import Execution
 from executions.services import cost_control
 from triggers import config_keys, event_rules
@@ -286,26 +288,48 @@ def execution_fire_if(
     request_payload=None,
     idempotency_key: str | None = None,
     config=None,
-) -> Firing | None:
+) -> uuid.UUID | None:
     """``execution_fire`` in one statement, for a trigger the caller read earlier (``config``
-    as in ``execution_fire``: the webhook path reads the trigger without it).
+    as in ``execution_fire``: the webhook path reads the trigger without it); the new
+    pending execution's id.
 
     The execution is stored only if ``condition`` (SQL over the trigger's row, with its
     parameters) holds when the INSERT runs; the caller's condition must say "still active,
     still without rules that read its history (policies.history_free_sql), still as I read
-    it". None when it does not hold: nothing was stored, and the caller must read the
-    trigger again and use ``execution_fire``.
+    it". None when it does not hold, or when the idempotency key is taken: nothing was
+    stored, and the caller must read the trigger again and use ``execution_fire`` (which
+    answers with the earlier execution).
     """
     if policies.needs_history(trigger):
         raise ValueError("A trigger whose rules read its history fires through execution_fire.")
     fields = _firing_fields(
         trigger, execution_type, input_data, request_payload, idempotency_key, config
     )
-    firing = _insert_once(fields, only_if=condition)
-    if firing is not None and firing.created:
-        dispatch.enqueue_on_commit([firing.execution.execution_id], batched=True, may_wait=True)
+    sql, params = condition
+    constant = tuple((name, value) for name, value in fields.items() if name not in _PER_FIRING)
+    prepared = _prepared_firing(constant, sql)
+    # Inside a transaction, a savepoint: the conflict must not poison the outer one.
+    in_transaction = transaction.get_connection().in_atomic_block
+    try:
+        with transaction.atomic() if in_transaction else nullcontext():
+            execution_id = prepared.insert([fields[name] for name in _PER_FIRING], params)
+    except IntegrityError:
+        return None
+    if execution_id is not None:
+        dispatch.enqueue_on_commit([execution_id], batched=True, may_wait=True)
         metrics.executions_reached(execution_type, ExecutionStatus.PENDING)
-    return firing
+    return execution_id
+
+
+# What differs between two firings of one trigger (``_firing_fields``); the rest is the
+# trigger's, prepared once per trigger (executions/inserts.py PreparedInsert).
+_PER_FIRING = ("concurrency_key", "input_data", "request_payload", "idempotency_key")
+
+
+@lru_cache(maxsize=4096)
+def _prepared_firing(constant: tuple[tuple[str, object], ...], condition: str) -> PreparedInsert:
+    """The INSERT of one trigger's firings (``constant``: the rest of ``_firing_fields``)."""
+    return prepared_insert(dict(constant), _PER_FIRING, condition)
 
 
 def execution_run_now(

@@ -161,6 +161,58 @@ def test_a_remembered_trigger_is_answered_without_url_resolution(hook, url):
     assert Execution.objects.count() == 2
 
 
+@pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
+def test_a_remembered_answer_has_the_usual_ways_headers(hook, settings, secure):
+    """The lean answer's headers, SecurityMiddleware's included (HSTS on HTTPS only), are
+    the ones the usual way gives the first delivery, in the same order."""
+    settings.SECURE_HSTS_SECONDS = 3600
+    application = get_application()
+    path = f"/hooks/{hook.webhook_endpoint.token}"
+
+    def deliver_once():
+        environ = RequestFactory().generic(
+            "POST", path, BODY, content_type="application/json", secure=secure,
+            headers={"X-Hub-Signature-256": signature(BODY)},
+        ).environ  # fmt: skip
+        started = {}
+        result = application(environ, lambda status, headers: started.update(s=status, h=headers))
+        content = b"".join(result)
+        result.close()
+        return started["s"], started["h"], content
+
+    usual = deliver_once()
+    remembered = deliver_once()
+
+    assert usual[0] == remembered[0] == "202 Accepted"
+    assert remembered[1] == usual[1]
+    assert ("Strict-Transport-Security" in dict(remembered[1])) is secure
+    assert json.loads(remembered[2])["execution_id"] != json.loads(usual[2])["execution_id"]
+
+
+def test_a_remembered_answer_sends_request_finished_when_the_server_closes_it(hook):
+    application = get_application()
+    deliver(application, hook)  # now remembered
+    started, finished = [], []
+
+    def on_started(**kwargs):
+        started.append(kwargs["sender"])
+
+    def on_finished(**kwargs):
+        finished.append(kwargs["sender"])
+
+    request_started.connect(on_started)
+    request_finished.connect(on_finished)
+    try:
+        with override_settings(ROOT_URLCONF=__name__):  # only the lean way can answer
+            status, _, _ = deliver(application, hook)
+    finally:
+        request_started.disconnect(on_started)
+        request_finished.disconnect(on_finished)
+
+    assert status == 202
+    assert started == finished == [WebhookHandler]
+
+
 def test_a_remembered_trigger_changed_since_goes_the_usual_way(hook):
     application = get_application()
     deliver(application, hook)
