@@ -121,6 +121,13 @@ class CredentialForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance._state.adding and not cleaned.get("value"):
             self.add_error("value", "A new credential needs a value.")
+        # The tenant is read-only on change, so Django's own check of the (tenant, name)
+        # constraint leaves it out: the clash is checked here, as a form error.
+        name = cleaned.get("name")
+        if not self.instance._state.adding and name:
+            others = Credential.objects.filter(tenant_id=self.instance.tenant_id, name=name)
+            if others.exclude(pk=self.instance.pk).exists():
+                self.add_error("name", "A credential with this name already exists.")
         return cleaned
 
 
@@ -132,12 +139,16 @@ class CredentialAdmin(TenantScopedAdmin):
     search_fields = ["name"]
     list_select_related = ["tenant"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A secret stays with the tenant whose triggers name it (services.credential_update).
+        return ["tenant"] if obj is not None else []
+
     def save_model(self, request, obj, form, change):
         value = form.cleaned_data.get("value")
         if change:
-            obj.save()
-            if value:
-                services.credential_set_value(credential=obj, value=value)
+            services.credential_update(
+                credential=obj, name=obj.name, provider_id=obj.provider_id, value=value
+            )
         else:
             created = services.credential_create(
                 tenant=obj.tenant,

@@ -165,6 +165,26 @@ def credential_set_value(*, credential: Credential, value: str) -> Credential:
     return credential
 
 
+def credential_update(
+    *, credential: Credential, name: str, provider_id: str, value: str | None = None
+) -> Credential:
+    """Rename the credential or change its provider, and replace its value when one is given
+    (None or "": keep it), in one write. Its tenant never changes: a secret stays with the
+    tenant whose triggers name it. A name another of the tenant's credentials has is the
+    ValidationError ``credential_create`` gives."""
+    credential.name, credential.provider_id = name, provider_id
+    fields = ["name", "provider_id", "updated_at"]
+    if value:
+        credential.encrypted_value = encrypt_secret(value)
+        fields.append("encrypted_value")
+    try:
+        with transaction.atomic():
+            credential.save(update_fields=fields)
+    except IntegrityError:
+        raise ValidationError({"name": "A credential with this name already exists."}) from None
+    return credential
+
+
 @transaction.atomic
 def credential_delete(*, credential: Credential) -> None:
     """Delete the secret; triggers that relied on it become stale."""

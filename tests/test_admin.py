@@ -103,6 +103,30 @@ def test_credential_values_are_write_only_in_the_admin(admin_client, acme):
     assert credential.encrypted_value.encode() not in page.content
 
 
+def test_a_credential_is_renamed_and_given_a_new_value_but_stays_with_its_tenant(
+    admin_client, acme, globex
+):
+    from accounts.services import credential_create
+
+    credential = credential_create(tenant=acme, name="stripe", value="sk_old")
+    credential_create(tenant=acme, name="taken", value="x")
+    change = reverse("admin:accounts_credential_change", args=[credential.pk])
+
+    clash = admin_client.post(change, {"name": "taken", "provider_id": "", "value": ""})
+    moved = admin_client.post(
+        change, {"tenant": globex.pk, "name": "stripe-live", "provider_id": "stripe",
+                 "value": "sk_new"},
+    )  # fmt: skip
+
+    assert clash.status_code == 200 and b"already exists" in clash.content
+    assert moved.status_code == 302
+    credential.refresh_from_db()
+    assert (credential.tenant_id, credential.name, credential.provider_id) == (
+        acme.pk, "stripe-live", "stripe"
+    )  # fmt: skip
+    assert decrypt_secret(credential.encrypted_value) == "sk_new"
+
+
 def test_the_cancel_action_cancels_unfinished_executions_only(admin_client, acme, make_trigger):
     from executions.services.firing import execution_create_test
 
