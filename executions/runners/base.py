@@ -19,6 +19,15 @@ from triggers.templating import TemplateTooLarge, render_message_template
 _MAX_TOKENS = 2**31 - 1
 
 
+def signing_secrets(value: str) -> list[str]:
+    """The ``whsec_`` secrets a signing-secret setting holds: one, or several separated by
+    spaces while the runtime's secret is rotated. A run request carries a signature by each
+    (Standard Webhooks' ``webhook-signature`` lists them, space-separated, and a receiver
+    accepts the request when one of them verifies with its secret), and what the runtime
+    posts back verifies with any of them (docs/runners.md, "Rotating the secret")."""
+    return value.split()
+
+
 class RunnerError(Exception):
     """One attempt failed; the message says why (it becomes the execution's error).
 

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from api import storable
-from executions.runners.base import AgentResult, UnrunnableError, checked_result
+from executions.runners.base import (
+    AgentResult,
+    UnrunnableError,
+    checked_result,
+    signing_secrets,
+)
 
 _MESSAGE_ID = re.compile(r"(?P<execution_id>[^.]+)\.(?P<attempt>[0-9]{1,5})\.(?P<kind>[a-z]+)")
 RESULT, HEARTBEAT = "result", "heartbeat"
@@ -108,10 +113,15 @@ def verified_attempt(
             "No signing secret is set (AGENT_RUNTIME_SIGNING_SECRET): nothing can verify."
         )
     headers = {name.lower(): value for name, value in headers.items()}
-    try:
-        Webhook(secret).verify(body, headers, json_parse=False)
-    except WebhookVerificationError as error:
-        raise Unsigned(f"The Standard Webhooks signature does not verify: {error}.") from None
+    # Any of the secrets (base.signing_secrets: two while one is rotated) verifies it.
+    for each in signing_secrets(secret):
+        try:
+            Webhook(each).verify(body, headers, json_parse=False)
+            break
+        except WebhookVerificationError as error:
+            refusal = error
+    else:
+        raise Unsigned(f"The Standard Webhooks signature does not verify: {refusal}.")
     named = _MESSAGE_ID.fullmatch(headers["webhook-id"])
     if named is None or named["kind"] != kind:
         raise MalformedCallback(

@@ -3,7 +3,8 @@
 Request: ``AgentRequest.as_json()`` as the JSON body, with ``webhook-id`` (the execution id
 and attempt, ``<execution_id>.<attempt>``, so a receiver can tell a retry from a
 re-delivery), ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64 HMAC-SHA256>``
-with the ``whsec_`` secret of AGENT_RUNTIME_SIGNING_SECRET). Response: 2xx with a JSON
+with the ``whsec_`` secret of AGENT_RUNTIME_SIGNING_SECRET; one signature per secret,
+space-separated, while it holds two during a rotation). Response: 2xx with a JSON
 object; ``output`` (or, without it, the whole object) becomes ``output_data``,
 ``tokens_used``, ``tools_executed`` and ``conversation_id`` are read when present. A
 timeout, a connection error, another status or a body that is not a JSON object fails the
@@ -26,6 +27,7 @@ from executions.runners.base import (
     ResultDeferred,
     RunnerError,
     UnrunnableError,
+    signing_secrets,
 )
 from executions.runners.exchange import ResponseTooLarge, send
 from executions.runners.outbound import OutboundURLRefused
@@ -58,7 +60,9 @@ def run(
         "user-agent": "agent-triggers",
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, now, body),
+        "webhook-signature": " ".join(
+            Webhook(each).sign(message_id, now, body) for each in signing_secrets(secret)
+        ),
     }
     try:
         response = send(

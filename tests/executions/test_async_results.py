@@ -365,6 +365,29 @@ def test_a_result_that_does_not_verify_is_a_401(awaiting, signing):
     assert execution.status == ExecutionStatus.RUNNING and execution.output_data is None
 
 
+@pytest.mark.parametrize("signed_by", [SECRET, OTHER_SECRET], ids=["new", "old"])
+def test_while_the_secret_is_rotated_a_result_signed_with_either_is_taken(
+    awaiting, settings, signed_by
+):
+    execution = awaiting()
+    settings.AGENT_RUNTIME_SIGNING_SECRET = f"{SECRET} {OTHER_SECRET}"
+
+    response = post("result", execution, RESULT, secret=signed_by)
+
+    assert response.status_code == 200, response.content
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.COMPLETED
+
+
+def test_once_the_old_secret_is_dropped_a_result_signed_with_it_is_a_401(awaiting, settings):
+    execution = awaiting()
+    settings.AGENT_RUNTIME_SIGNING_SECRET = SECRET
+
+    _problem(post("result", execution, RESULT, secret=OTHER_SECRET), 401, "invalid_signature")
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.RUNNING
+
+
 def test_a_result_whose_body_was_changed_is_a_401(awaiting):
     execution = awaiting()
     body = json.dumps(RESULT).encode()

@@ -119,6 +119,30 @@ def test_http_runner_posts_a_signed_request_and_fills_the_result(http_runtime, m
     assert http_runtime.requests[0]["headers"]["webhook-id"] == f"{execution.execution_id}.1"
 
 
+OLD_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0MjQy"
+
+
+@pytest.mark.parametrize("runtime_secret", [SECRET, OLD_SECRET], ids=["new", "old"])
+def test_while_the_secret_is_rotated_a_runtime_with_either_one_verifies_the_request(
+    fake_server, settings, manual_execution, runtime_secret
+):
+    def runtime(owner):
+        last = owner.requests[-1]
+        Webhook(runtime_secret).verify(last["body"], last["headers"])  # raises: a 500
+        return 200, {"output": {"verified": True}}
+
+    server = fake_server(runtime)
+    settings.EXECUTION_RUNNER, settings.AGENT_RUNTIME_URL = "http", server.url
+    settings.AGENT_RUNTIME_SIGNING_SECRET = f"{SECRET} {OLD_SECRET}"
+    execution = manual_execution()
+
+    finished = lifecycle.execution_run(execution_id=execution.execution_id)
+
+    assert finished.status == ExecutionStatus.COMPLETED, finished.error_message
+    assert finished.output_data == {"verified": True}
+    assert len(server.requests[0]["headers"]["webhook-signature"].split()) == 2
+
+
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
