@@ -156,7 +156,8 @@ def create_periodic_tasks(n: int) -> None:
 
 
 class Collector(threading.Thread):
-    """Pops every message off the queue and records (first task argument, arrival time)."""
+    """Pops every message off the queue and records (execution id, arrival time) for each
+    execution its task argument names."""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -180,7 +181,9 @@ class Collector(threading.Thread):
         if message["headers"].get("task") not in ("executions.tasks.run_execution", "bench.noop"):
             return  # e.g. the sweeper, which Beat also sends
         args = json.loads(base64.b64decode(message["body"]))[0]
-        self.arrivals.append((str(args[0]), arrived))
+        # One execution id, or a batch of them (fair dispatch's run batches, dispatch.py).
+        ids = args[0] if isinstance(args[0], list) else [args[0]]
+        self.arrivals.extend((str(execution_id), arrived) for execution_id in ids)
 
 
 def start_schedulers(count: int, scheduler: str, log_dir: Path) -> list[subprocess.Popen]:
