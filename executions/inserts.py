@@ -73,18 +73,18 @@ class PreparedInsert:
     """An execution INSERT whose columns but ``varying`` hold values prepared once.
 
     Built by ``prepared_insert``; ``insert`` stores one row. The moment columns (defaults of
-    ``timezone.now``, ``auto_now``, ``auto_now_add``) take one ``now`` per row, the
-    execution id a new uuid4 per row, as ``Execution()`` would give them.
+    ``timezone.now``, ``auto_now``, ``auto_now_add``) take one ``now`` per row, and a column
+    with another computed default (the execution id's uuid4) a new value per row, as
+    ``Execution()`` would give them.
     """
 
     alias: str
     sql: str
     template: tuple
     varying: tuple[tuple[int, Any], ...]  # (position, field) of each given attname
+    generated: tuple[tuple[int, Any], ...]  # (position, field) of each computed default
     moments: tuple[int, ...]
     moment_field: Any
-    id_position: int
-    id_field: Any
 
     def insert(
         self, values: Sequence[Any], condition_params: Sequence[Any] = ()
@@ -96,11 +96,16 @@ class PreparedInsert:
         params = list(self.template)
         for (position, field), value in zip(self.varying, values, strict=True):
             params[position] = field.get_db_prep_save(value, connection)
-        now = self.moment_field.get_db_prep_save(timezone.now(), connection)
-        for position in self.moments:
-            params[position] = now
-        execution_id = uuid.uuid4()
-        params[self.id_position] = self.id_field.get_db_prep_save(execution_id, connection)
+        execution_id = None
+        for position, field in self.generated:
+            value = field.get_default()
+            if field.attname == "execution_id":
+                execution_id = value
+            params[position] = field.get_db_prep_save(value, connection)
+        if self.moments:
+            now = self.moment_field.get_db_prep_save(timezone.now(), connection)
+            for position in self.moments:
+                params[position] = now
         params += condition_params
         if connection.queries_logged:  # DEBUG or a test counting queries: Django's cursor
             with connection.cursor() as cursor:
@@ -121,27 +126,32 @@ def prepared_insert(
 ) -> PreparedInsert:
     """The INSERT of executions with the ``constant`` attnames' values and, per row, the
     ``varying`` ones' (every other column: its default); ``condition``, an SQL condition
-    whose parameters each row gives, as ``insert_execution``'s ``only_if``."""
+    whose parameters each row gives, as ``insert_execution``'s ``only_if``. The execution id
+    is the model's default, new per row: it is what ``insert`` answers."""
     unknown = (constant.keys() | set(varying)) - _attnames()
     if unknown:
         raise TypeError(f"Not Execution attnames: {', '.join(sorted(unknown))}")
+    if "execution_id" in constant or "execution_id" in varying:
+        raise TypeError("The execution id is generated per row, never given.")
     alias = router.db_for_write(Execution)
     connection = connections[alias]
     template = _new_execution(constant)
-    kept, params, moments = [], [], []
-    id_position = id_field = moment_field = None
+    kept, params, generated, moments = [], [], [], []
+    moment_field = None
     for field in Execution._meta.concrete_fields:
         if field.primary_key:
             continue
         value = None
-        if field.attname == "execution_id":
-            id_position, id_field = len(kept), field
+        if field.attname in varying:
+            pass
         elif isinstance(field, DateTimeField) and (
             field.auto_now or field.auto_now_add or field.default is timezone.now
         ):
             moments.append(len(kept))
             moment_field = field
-        elif field.attname not in varying:
+        elif _differs_per_row(field):
+            generated.append((len(kept), field))
+        else:
             value = field.get_db_prep_save(field.pre_save(template, True), connection)
             if value is None:
                 continue  # left out: the column's NULL, without a parameter per row
@@ -160,10 +170,9 @@ def prepared_insert(
         sql=f"INSERT INTO {quote(Execution._meta.db_table)} ({columns}) {values}",
         template=tuple(params),
         varying=tuple((positions[name], kept[positions[name]]) for name in varying),
+        generated=tuple(generated),
         moments=tuple(moments),
         moment_field=moment_field,
-        id_position=id_position,
-        id_field=id_field,
     )
 
 

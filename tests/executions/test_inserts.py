@@ -105,6 +105,8 @@ def test_a_prepared_insert_raises_on_a_unique_conflict(acme, make_trigger):
     assert Execution.objects.filter(idempotency_key="once").count() == 1
 
 
-def test_a_prepared_insert_refuses_a_name_the_model_does_not_have():
+def test_a_prepared_insert_refuses_a_name_the_model_does_not_have_and_a_given_id():
     with pytest.raises(TypeError, match="payload"):
         prepared_insert({}, ["payload"])
+    with pytest.raises(TypeError, match="generated per row"):
+        prepared_insert({"execution_id": uuid.uuid4()}, [])
