@@ -49,8 +49,18 @@ class Condition:
     summary: str
 
 
+TRIGGER_SUBJECT_PREFIX = "trigger:"
+
+
 def trigger_subject(trigger_id: int) -> str:
-    return f"trigger:{trigger_id}"
+    return f"{TRIGGER_SUBJECT_PREFIX}{trigger_id}"
+
+
+def subject_trigger_id(subject: str) -> int | None:
+    """The trigger's id of a trigger subject (``trigger:42`` → 42); None for any other."""
+    if subject.startswith(TRIGGER_SUBJECT_PREFIX):
+        return int(subject.removeprefix(TRIGGER_SUBJECT_PREFIX))
+    return None
 
 
 def trigger_admin_path(trigger_id: int) -> str:
@@ -209,12 +219,14 @@ _RECOVERED = {
 def close_summaries(episodes: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """Why each (event, subject) episode closes: recovered, or for a trigger subject that is
     not active now, its status, or that it is gone."""
-    ids = [int(subject[8:]) for _, subject in episodes if subject.startswith("trigger:")]
+    trigger_ids = {subject: subject_trigger_id(subject) for _, subject in episodes}
+    ids = [pk for pk in trigger_ids.values() if pk is not None]
     statuses = dict(Trigger.objects.filter(pk__in=ids).values_list("pk", "status"))
     found = {}
     for event, subject in episodes:
-        status = statuses.get(int(subject[8:])) if subject.startswith("trigger:") else None
-        if subject.startswith("trigger:") and status is None:
+        trigger_id = trigger_ids[subject]
+        status = statuses.get(trigger_id)
+        if trigger_id is not None and status is None:
             found[event, subject] = "Closed: the trigger was deleted."
         elif status is not None and status != TriggerStatus.ACTIVE:
             found[event, subject] = f"Closed: the trigger is {status} now."

@@ -121,6 +121,19 @@ class AlertEpisode(models.Model):
                 name="alert_episode_open_once",
             )
         ]
+        indexes = [
+            # The frontend API's list: a tenant's episodes, newest first (closed ones pile up).
+            models.Index(
+                fields=["tenant", "-opened_at", "-id"], name="alert_episode_tenant_newest"
+            ),
+            # The dashboard's open alerts and ?open=true: a tenant's open ones, newest first,
+            # without reading its closed ones.
+            models.Index(
+                fields=["tenant", "-opened_at", "-id"],
+                name="alert_episode_open_newest",
+                condition=Q(closed_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_event_display()}: {self.subject_label}"

@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
         "NodeTypeEnum": "flows.node_types.NODE_TYPE_NAMES",
         "NodeTypeCategoryEnum": "flows.node_types.CATEGORY_IDS",
         "FlowParameterTypeEnum": "flows.parameters.PARAMETER_TYPES",
+        "AlertEventEnum": "alerts.api.frontend_filters.TENANT_EVENT_CHOICES",
     },
 }
 

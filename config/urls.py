@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api.frontend import AgentViewSet, CredentialViewSet, ProjectViewSet
 from accounts.api.oauth import TokenView
-from alerts.api.frontend import AlertChannelViewSet
+from alerts.api.frontend import AlertChannelViewSet, AlertEpisodeViewSet
 from api.routers import OptionalSlashRouter
 from config import observability
 from executions.api.frontend import ExecutionViewSet, TriggerExecutionsViewSet
@@ -43,6 +43,7 @@ frontend.register("triggers", TriggerViewSet, basename="trigger")
 frontend.register("triggers", TriggerExecutionsViewSet, basename="trigger-execution")
 frontend.register("executions", ExecutionViewSet, basename="execution")
 frontend.register("alert-channels", AlertChannelViewSet, basename="alert-channel")
+frontend.register("alert-episodes", AlertEpisodeViewSet, basename="alert-episode")
 
 # The flows API: flows, with their nodes and connections nested under them.
 flows = OptionalSlashRouter()

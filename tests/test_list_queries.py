@@ -3,7 +3,9 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from alerts.models import AlertEpisode
 from executions.models import Execution
 from triggers.models import Trigger
 
@@ -32,6 +34,10 @@ def fifty_of_each(alice_client, acme, make_trigger, acme_agent):
         make_trigger(acme, "cron", name=f"t{n}")
         for trigger in (cron, hook):
             Execution.objects.create(tenant=acme, trigger=trigger, execution_type="scheduled")
+        AlertEpisode.objects.create(
+            tenant=acme, event="trigger_failed", subject=f"trigger:{n}", subject_label=f"t{n}",
+            admin_path="/admin/", summary="Frozen", opened_at=timezone.now(),
+        )  # fmt: skip
     return {"cron": cron.pk}
 
 
@@ -45,6 +51,7 @@ def fifty_of_each(alice_client, acme, make_trigger, acme_agent):
         MANAGE + "?limit={n}",
         MANAGE + "/hook/invocations?limit={n}",
         MANAGE + "/hook/invocations?status=pending&limit={n}",
+        "/api/alert-episodes?limit={n}",
     ],
 )
 def test_a_list_costs_the_same_queries_for_1_row_and_50(alice_client, fifty_of_each, path):

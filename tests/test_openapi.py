@@ -74,6 +74,18 @@ def test_the_alert_channels_are_documented(schema):
     assert "url" not in channel and channel["secret"]["nullable"] is True
 
 
+def test_the_alert_episodes_are_documented_read_only(schema):
+    paths = schema["paths"]
+    assert set(paths["/api/alert-episodes"]) == {"get"}
+    assert set(paths["/api/alert-episodes/{id}"]) == {"get"}
+    parameters = {p["name"]: p for p in paths["/api/alert-episodes"]["get"]["parameters"]}
+    assert {"open", "event", "limit", "offset"} <= set(parameters)
+    assert parameters["open"]["schema"]["enum"] == ["false", "true"]
+    assert "scheduler_lost" not in parameters["event"]["schema"]["enum"]
+    episode = schema["components"]["schemas"]["AlertEpisode"]["properties"]
+    assert episode["trigger_id"]["nullable"] is True and episode["open"]["type"] == "boolean"
+
+
 @pytest.mark.parametrize(
     "path",
     [

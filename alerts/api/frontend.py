@@ -1,10 +1,14 @@
-"""The frontend API's alert channels: ``/api/alert-channels``.
+"""The frontend API's alerts: ``/api/alert-channels`` and ``/api/alert-episodes``.
 
 A tenant's channels only (the operator's, which hear every tenant, are the admin's). The URL
 and the signing secret are write-only (stored encrypted): a channel shows ``url_preview``
 (scheme and host) instead, and ``secret`` only in the one answer that made it (a webhook
 channel created without one). ``POST /api/alert-channels/{id}/test`` sends a test message
 now: 200 when the channel took it, 502 with the reason when it did not.
+
+``/api/alert-episodes`` lists the tenant's episodes (read-only), newest first: what went
+wrong, about what, since when, and whether it is over. The service's own episodes (the
+scheduler's, the watcher's: no tenant) are the operator's, in the admin.
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -13,19 +17,18 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from alerts import services
-from alerts.choices import TENANT_EVENTS, AlertEvent, ChannelKind, NotificationStatus
-from alerts.models import MAX_EMAIL_RECIPIENTS, AlertChannel
+from alerts import conditions, selectors, services
+from alerts.api.frontend_filters import TENANT_EVENT_CHOICES, FrontendEpisodeFilterSet
+from alerts.choices import ChannelKind, NotificationStatus
+from alerts.models import MAX_EMAIL_RECIPIENTS, AlertChannel, AlertEpisode
 from api.strict import StrictJSONTypes
 from api.views import TenantScopedViewSet
-
-_TENANT_EVENT_CHOICES = [(e.value, e.label) for e in AlertEvent if e in TENANT_EVENTS]
 
 
 class AlertChannelSerializer(serializers.ModelSerializer):
     """A channel as the frontend API shows it."""
 
-    events = serializers.ListField(child=serializers.ChoiceField(choices=_TENANT_EVENT_CHOICES))
+    events = serializers.ListField(child=serializers.ChoiceField(choices=TENANT_EVENT_CHOICES))
     email_to = serializers.ListField(child=serializers.EmailField())
     url_preview = serializers.SerializerMethodField()
     secret = serializers.SerializerMethodField()
@@ -58,7 +61,7 @@ class AlertChannelSerializer(serializers.ModelSerializer):
 class _ChannelSettingsSerializer(StrictJSONTypes, serializers.Serializer):
     name = serializers.CharField(max_length=200)
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=_TENANT_EVENT_CHOICES),
+        child=serializers.ChoiceField(choices=TENANT_EVENT_CHOICES),
         help_text="What the channel is told about (default on create: all of them).",
     )
     enabled = serializers.BooleanField()
@@ -172,3 +175,54 @@ class AlertChannelViewSet(
         if notification.status != NotificationStatus.SENT:
             raise ChannelTestFailed(f"The test was not delivered: {notification.last_error}")
         return Response({"detail": "The test was delivered."})
+
+
+class AlertEpisodeSerializer(serializers.ModelSerializer):
+    """An episode as the frontend API shows it: ``subject`` is what it is about
+    (``trigger:42``, ``tenant:acme``), ``trigger_id`` that trigger's id (else null)."""
+
+    event = serializers.ChoiceField(choices=TENANT_EVENT_CHOICES)
+    trigger_id = serializers.SerializerMethodField()
+    close_summary = serializers.SerializerMethodField()
+    open = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AlertEpisode
+        fields = [
+            "id",
+            "event",
+            "subject",
+            "trigger_id",
+            "subject_label",
+            "summary",
+            "opened_at",
+            "closed_at",
+            "close_summary",
+            "open",
+        ]
+        read_only_fields = fields
+
+    def get_trigger_id(self, episode) -> int | None:
+        """The trigger's id of a trigger's episode; null for a tenant's (its queue)."""
+        return conditions.subject_trigger_id(episode.subject)
+
+    def get_close_summary(self, episode) -> str | None:
+        """Why it closed (recovered, or the trigger's status now); null while open."""
+        return episode.close_summary or None
+
+    def get_open(self, episode) -> bool:
+        return episode.is_open
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the tenant's alert episodes, newest first"),
+    retrieve=extend_schema(summary="Get an alert episode"),
+)
+class AlertEpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """``/api/alert-episodes``: the tenant's episodes, open and closed, newest first;
+    read-only (the detection pass opens and closes them)."""
+
+    queryset = AlertEpisode.objects.order_by(*selectors.NEWEST_FIRST)
+    serializer_class = AlertEpisodeSerializer
+    filterset_class = FrontendEpisodeFilterSet
+    lookup_value_regex = r"\d+"

@@ -1,15 +1,20 @@
 """Real receivers for alerts: HTTP servers on 127.0.0.1 — a webhook receiver that verifies the
 Standard Webhooks signature with the standardwebhooks library, a Slack-like incoming webhook —
-and an SMTP server (aiosmtpd) that Django's SMTP backend talks to."""
+and an SMTP server (aiosmtpd) that Django's SMTP backend talks to; and episodes arranged
+directly (``make_episode``) for the tests of what people are shown of them."""
 
 import json
 import socket
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from alerts.models import AlertEpisode
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -118,3 +123,25 @@ def smtp_settings(settings, smtp_sink):
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.ALERTS_FROM_EMAIL = "alerts@triggers.example.test"
     return smtp_sink
+
+
+@pytest.fixture
+def make_episode():
+    """``make_episode(tenant, subject, opened_minutes_ago=0, closed=False, **fields)``: an
+    episode arranged directly (the detection pass has its own tests), opened that many minutes
+    ago; a tenant of None is the service's own."""
+
+    def make(tenant, subject, *, opened_minutes_ago=0, closed=False, **fields):
+        opened_at = timezone.now() - timedelta(minutes=opened_minutes_ago)
+        fields.setdefault("event", "trigger_failed" if tenant else "scheduler_lost")
+        fields.setdefault("subject_label", f"{subject} label")
+        fields.setdefault("admin_path", "/admin/")
+        fields.setdefault("summary", f"{subject} went wrong")
+        if closed:
+            fields.setdefault("closed_at", opened_at + timedelta(seconds=30))
+            fields.setdefault("close_summary", "Recovered: the trigger is active again.")
+        return AlertEpisode.objects.create(
+            tenant=tenant, subject=subject, opened_at=opened_at, **fields
+        )
+
+    return make

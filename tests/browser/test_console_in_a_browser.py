@@ -20,6 +20,8 @@ from selenium.webdriver.support.select import Select
 
 from accounts.choices import MembershipRole
 from accounts.services import tenant_member_ensure
+from alerts.models import AlertEpisode
+from alerts.services import alerts_detect
 from executions import heartbeats
 from executions.models import Execution
 from executions.services.firing import execution_fire
@@ -234,6 +236,34 @@ class OpsConsoleTests(StaticLiveServerTestCase):
             self.assertFalse("globex" in page.lower(), f"the {name} page shows globex")
         self.open("/admin/")
         self.assertEqual(self.text("count-failed"), "1")  # acme's only
+
+    def test_open_alerts_on_the_dashboard_link_to_their_subject(self):
+        flaky = self.trigger(self.acme, "Flaky nightly", "cron", cron_expression="0 3 * * *")
+        healed = self.trigger(self.acme, "Healed hook")
+        for trigger in (flaky, healed):
+            trigger_services.trigger_freeze(
+                trigger_id=trigger.pk, reason=f"{trigger.name}: 5 failures", at=timezone.now()
+            )
+        alerts_detect()  # opens one episode each
+        healed.refresh_from_db()
+        trigger_services.trigger_enable(trigger=healed)
+        alerts_detect()  # closes the healed one's
+        flaky_episode = AlertEpisode.objects.get(closed_at=None)
+        self.log_in("root")
+        if SCREENSHOTS:
+            self.open("/admin/", shot="open-alerts")
+
+        shown = self.text("ops-open-alerts")
+        self.assertIn("Trigger frozen as failed", shown)
+        self.assertIn(f"Flaky nightly (#{flaky.pk}, acme)", shown)
+        self.assertIn("Flaky nightly: 5 failures", shown)
+        self.assertNotIn("Healed hook", shown)
+        row = self.browser.find_element(By.ID, f"open-alert-{flaky_episode.pk}")
+        row.find_element(By.LINK_TEXT, f"Flaky nightly (#{flaky.pk}, acme)").click()
+        self.browser.find_element(By.ID, "trigger-schedule")  # the trigger's page
+        self.assertTrue(
+            self.browser.current_url.endswith(f"/admin/triggers/trigger/{flaky.pk}/change/")
+        )
 
     # TransactionTestCase has no tmp_path: a folder of the test's own.
     def tmp_dir(self) -> str:
