@@ -287,6 +287,10 @@ def trigger_update(
     clears the pause (docs/scheduling.md, "Pause with a note, until a time").
     """
     locked = Trigger.objects.select_for_update().get(pk=trigger.pk)
+    moved_to = fields["tenant"].pk if "tenant" in fields else fields.get("tenant_id")
+    if moved_to is not None and moved_to != locked.tenant_id:
+        # Its executions, credentials and outside accounts are its tenant's: never moved.
+        raise ValidationError({"tenant": "A trigger stays with its tenant; duplicate it instead."})
     previous = copy.copy(locked)
     before = _schedule_state(locked)
     locked.kind_settings = _split_kind_settings(fields)

@@ -1,8 +1,11 @@
 """The trigger admin's form: a type's config keys as fields, checked and saved by the same
 rules as the APIs (triggers/admin_config.py)."""
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from triggers import services as trigger_services
 from triggers.models import Trigger
 
 
@@ -93,3 +96,24 @@ def test_a_config_refusal_on_the_add_page_shows_on_the_json_box(root, acme):
     errors = refused.context["adminform"].form.errors
     assert "has no slot on 2099-01-03" in " ".join(errors["config"])
     assert not Trigger.objects.filter(name="Weekdays").exists()
+
+
+def test_a_trigger_stays_with_its_tenant(root, acme, globex, make_trigger):
+    """Its executions, credentials and outside accounts are its tenant's: the change page
+    shows the tenant read-only, and the service refuses a move from any caller."""
+    trigger = make_trigger(acme, "cron", cron_expression="0 9 * * 1-5")
+    url = reverse("admin:triggers_trigger_change", args=[trigger.pk])
+    page = root.get(url)
+    assert "tenant" not in page.context["adminform"].form.fields
+
+    data = {**_post_data(page), "tenant": globex.pk, "name": "renamed"}
+    saved = root.post(url, data)
+
+    assert saved.status_code == 302
+    trigger.refresh_from_db()
+    assert (trigger.tenant_id, trigger.name) == (acme.pk, "renamed")
+    for move in ({"tenant": globex}, {"tenant_id": globex.pk}):
+        with pytest.raises(ValidationError, match="stays with its tenant"):
+            trigger_services.trigger_update(trigger=trigger, **move)
+    trigger.refresh_from_db()
+    assert trigger.tenant_id == acme.pk
