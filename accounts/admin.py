@@ -139,10 +139,6 @@ class CredentialAdmin(TenantScopedAdmin):
     search_fields = ["name"]
     list_select_related = ["tenant"]
 
-    def get_readonly_fields(self, request, obj=None):
-        # A secret stays with the tenant whose triggers name it (services.credential_update).
-        return ["tenant"] if obj is not None else []
-
     def save_model(self, request, obj, form, change):
         value = form.cleaned_data.get("value")
         if change:

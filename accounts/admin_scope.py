@@ -4,7 +4,8 @@ A superuser (a platform operator) sees and changes every tenant's rows. A staff 
 not one sees, opens, changes and runs actions on only the rows of the tenants they are a
 member of: every tenant-owned model's admin is a ``TenantScopedAdmin``, which filters its
 queryset (lists, detail pages, actions, raw-id pop-ups), limits the choices of its foreign
-keys to those tenants' rows, and lists in its "tenant" filter only those tenants.
+keys to those tenants' rows, and lists in its "tenant" filter only those tenants; a row's
+tenant is read-only once it exists.
 What the Django permissions allow still applies on top (a staff user needs "view trigger" to
 see triggers at all).
 """
@@ -55,6 +56,16 @@ class TenantScopedAdmin(admin.ModelAdmin):
     """A ModelAdmin whose rows belong to a tenant through ``tenant_field`` (see module)."""
 
     tenant_field = "tenant"
+
+    def get_readonly_fields(self, request, obj=None):
+        """Its own read-only fields, and once the row exists its tenant: what refers to it
+        (a trigger's agent and project, a flow's triggers, a channel's episodes) is that
+        tenant's, so a row never moves to another (an outside account, which an operator
+        binds on purpose, has an admin of its own rules)."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and self.tenant_field == "tenant" and "tenant" not in fields:
+            fields.insert(0, "tenant")
+        return fields
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

@@ -76,7 +76,8 @@ class AlertChannelForm(forms.ModelForm):
     def service_values(self) -> dict:
         cleaned = self.cleaned_data
         return {
-            "tenant": cleaned.get("tenant"),
+            # A channel keeps its tenant (accounts/admin_scope.py): read-only once it exists.
+            "tenant": self.instance.tenant if self.instance.pk else cleaned.get("tenant"),
             "kind": cleaned.get("kind") or self.instance.kind,
             "name": cleaned.get("name"),
             "events": list(cleaned.get("events") or []),
@@ -105,7 +106,8 @@ class AlertChannelAdmin(TenantScopedAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         # Only a superuser (the operator) makes a channel of no tenant: one for every tenant.
         operator = sees_every_tenant(request.user)
-        form.base_fields["tenant"].required = not operator
+        if "tenant" in form.base_fields:  # a new channel's; read-only on a change page
+            form.base_fields["tenant"].required = not operator
         form.base_fields["events"].initial = [
             event for event in services.default_events(None) if operator or event in TENANT_EVENTS
         ]
@@ -125,7 +127,7 @@ class AlertChannelAdmin(TenantScopedAdmin):
         values = form.service_values()
         kind = values.pop("kind")
         if change:
-            values["tenant"] = values["tenant"] or None
+            del values["tenant"]  # kept: see service_values
             saved = services.channel_update(channel=obj, **values)
         else:
             saved = services.channel_create(kind=kind, created_by=request.user, **values)

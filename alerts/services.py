@@ -227,12 +227,9 @@ def channel_update(
     email_to: list[str] | None = None,
     url: str | None = None,
     secret: str | None = None,
-    tenant: Tenant | None = None,
 ) -> AlertChannel:
     """Change what is given (None: kept). The kind is fixed: a channel of another kind is a
-    new channel. ``tenant`` is the admin's, to move a channel to another tenant."""
-    if tenant is not None:
-        channel.tenant = tenant
+    new channel; so is the tenant: a channel of another tenant is a new channel."""
     _prepared(
         channel,
         name=name, events=events, enabled=enabled, email_to=email_to, url=url, secret=secret,

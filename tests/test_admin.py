@@ -207,3 +207,25 @@ def test_the_trigger_admin_is_registered_once_with_every_apps_parts():
         if "register(Trigger)" in path.read_text() or "unregister(Trigger)" in path.read_text()
     ]
     assert registering == ["triggers/admin.py"]
+
+
+def test_no_row_moves_to_another_tenant_once_it_exists(rf, db):
+    """What refers to a tenant's row (a trigger's agent, a flow's triggers) is that tenant's:
+    every scoped admin shows the tenant read-only on a change page, but the outside
+    accounts', whose binding an operator changes on purpose."""
+    from django.contrib import admin
+
+    from accounts.admin_scope import TenantScopedAdmin
+    from accounts.models import OutsideAccount
+
+    request = rf.get("/")
+    request.user = get_user_model()(is_superuser=True, is_staff=True, is_active=True)
+    checked = []
+    for model, model_admin in admin.site._registry.items():
+        has_tenant = any(f.name == "tenant" and f.concrete for f in model._meta.get_fields())
+        if not isinstance(model_admin, TenantScopedAdmin) or not has_tenant:
+            continue
+        read_only = model_admin.get_readonly_fields(request, model())
+        assert ("tenant" in read_only) is (model is not OutsideAccount), model.__name__
+        checked.append(model.__name__)
+    assert {"Trigger", "Agent", "Project", "Flow", "Credential", "AlertChannel"} <= set(checked)

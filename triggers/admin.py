@@ -214,11 +214,6 @@ class TriggerAdmin(TenantScopedAdmin):
         typed_keys = tuple(name.removeprefix(PREFIX) for name in fields)
         return type(form.__name__, (form,), {**fields, "typed_keys": typed_keys})
 
-    def get_readonly_fields(self, request, obj=None):
-        # A trigger stays with its tenant (services.trigger_update refuses a move too).
-        fields = super().get_readonly_fields(request, obj)
-        return fields if obj is None else ["tenant", *fields]
-
     def save_model(self, request, obj, form, change):
         editable = [
             name
