@@ -107,12 +107,14 @@ class PreparedInsert:
             for position in self.moments:
                 params[position] = now
         params += condition_params
-        if connection.queries_logged:  # DEBUG or a test counting queries: Django's cursor
+        if connection.queries_logged or connection.vendor != "postgresql":
+            # DEBUG or a test counting queries: Django's cursor. So on SQLite too, whose
+            # driver takes "?" placeholders that Django's wrapper translates "%s" into.
             with connection.cursor() as cursor:
                 cursor.execute(self.sql, params)
                 stored = cursor.rowcount
         else:
-            # The driver's own cursor: Django's wrapper only adds what is off here (query
+            # psycopg's own cursor: Django's wrapper only adds what is off here (query
             # logging) and error translation, which ``wrap_database_errors`` keeps.
             connection.ensure_connection()
             with connection.wrap_database_errors, connection.connection.cursor() as cursor:
