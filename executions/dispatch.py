@@ -30,6 +30,7 @@ same. The sender's 2xx still comes only after the commit.
 """
 
 import atexit
+import contextlib
 import json
 import logging
 import math
@@ -392,6 +393,10 @@ CROSS JOIN LATERAL (
 WHERE t.tenant_id IS NOT NULL
 LIMIT %(max_lanes)s::int
 """
+# What a pass's reads of waiting executions turn off, local to its transaction (_in_index_order).
+_PLANNER_SETTINGS = ("enable_sort", "enable_incremental_sort", "jit")
+_PLANNER_SETTINGS_SQL = "SELECT " + ", ".join(f"current_setting('{s}')" for s in _PLANNER_SETTINGS)
+_PLANNER_SET_SQL = "SELECT " + ", ".join(f"set_config('{s}', %s, true)" for s in _PLANNER_SETTINGS)
 # Each lane's oldest waiting executions that may run now, with what the rules need (and
 # the runner its agent chose, for batching).
 _ROWS_SQL = f"""
@@ -453,7 +458,7 @@ def _waiting_lanes(places: int, now: datetime, keys_in_flight: int = 0) -> list[
     if connection.vendor != "postgresql":  # the skip scans need LATERAL, which SQLite lacks
         rows = _waiting_lanes_portable(places, now)
         return _lanes(rows, default_limit, _key_limits(rows))
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _in_index_order(cursor):
         cursor.execute(
             _LANES_SQL,
             {
@@ -490,6 +495,29 @@ def _waiting_lanes(places: int, now: datetime, keys_in_flight: int = 0) -> list[
             unkeyed = [row for row in rows if row[8] is None or row[1] not in limited]
             rows = unkeyed + cursor.fetchall()
     return _lanes(rows, default_limit, key_limits)
+
+
+@contextlib.contextmanager
+def _in_index_order(cursor):
+    """The reads of a pass take waiting executions in the order of the indexes made for them
+    (execution_waiting, execution_waiting_keyed), never all of a lane's to sort them.
+
+    The planner's statistics are those of a table where few executions wait, the usual
+    state (or none yet: a new table) until a flood has queued thousands; it may then find it
+    as cheap to read a lane through execution_unfinished and sort what it finds, and each
+    pass reads every waiting execution of every lane: 40 ms at 50,000 waiting rather than
+    0.5 ms, on every pass, while the flood lasts (docs/benchmarks.md, "Fair execution under
+    load"); or read execution_pending in time order, through every lane's. Sorting is
+    therefore off for these reads (incremental sorting too), and JIT: the planner prices
+    the one sort it cannot avoid (the result's order) so high that it would compile it. The
+    settings are local to the transaction and restored after."""
+    cursor.execute(_PLANNER_SETTINGS_SQL)
+    saved = cursor.fetchone()
+    cursor.execute(_PLANNER_SET_SQL, ["off"] * len(saved))
+    try:
+        yield
+    finally:
+        cursor.execute(_PLANNER_SET_SQL, saved)
 
 
 def _key_limits(rows) -> dict[int, int | None]:

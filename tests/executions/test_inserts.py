@@ -53,7 +53,9 @@ def test_a_conflicting_row_is_skipped_when_asked(acme, make_trigger):
     assert Execution.objects.count() == 2
 
 
-@pytest.mark.parametrize("logged", [False, True], ids=["driver cursor on PostgreSQL", "Django's cursor"])
+@pytest.mark.parametrize(
+    "logged", [False, True], ids=["driver cursor on PostgreSQL", "Django's cursor"]
+)
 def test_a_prepared_insert_stores_the_row_insert_execution_stores(acme, make_trigger, logged):
     """Every column alike but the per-row ones, whichever cursor runs it (Django's when
     queries are logged, as under DEBUG or a test that counts them)."""
