@@ -510,14 +510,14 @@ def _in_index_order(cursor):
     load"); or read execution_pending in time order, through every lane's. Sorting is
     therefore off for these reads (incremental sorting too), and JIT: the planner prices
     the one sort it cannot avoid (the result's order) so high that it would compile it. The
-    settings are local to the transaction and restored after."""
+    settings are local to the transaction and restored after; an error rolls them back with
+    the transaction (or the savepoint) it aborts, so they are not restored on one: a query in
+    an aborted transaction would hide the error."""
     cursor.execute(_PLANNER_SETTINGS_SQL)
     saved = cursor.fetchone()
     cursor.execute(_PLANNER_SET_SQL, ["off"] * len(saved))
-    try:
-        yield
-    finally:
-        cursor.execute(_PLANNER_SET_SQL, saved)
+    yield
+    cursor.execute(_PLANNER_SET_SQL, saved)
 
 
 def _key_limits(rows) -> dict[int, int | None]:

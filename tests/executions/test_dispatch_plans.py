@@ -3,7 +3,7 @@ lane's first waiting executions from execution_waiting, however many executions 
 them (executions/dispatch.py): every webhook's commit runs a pass."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from executions import dispatch
@@ -135,3 +135,15 @@ def test_the_planner_settings_are_restored_after_the_reads(acme, make_trigger):
             assert cursor.fetchone() == ("off", "off")
         cursor.execute("SELECT current_setting('enable_sort')")
         assert cursor.fetchone() == ("on",)
+
+
+def test_an_error_in_the_reads_rolls_the_settings_back_with_its_savepoint(db):
+    with transaction.atomic(), connection.cursor() as cursor:
+        with (
+            pytest.raises(DatabaseError, match="division by zero"),
+            transaction.atomic(),
+            dispatch._in_index_order(cursor),
+        ):
+            cursor.execute("SELECT 1 / 0")
+        cursor.execute("SELECT current_setting('enable_sort'), current_setting('jit')")
+        assert cursor.fetchone() == ("on", "on")
