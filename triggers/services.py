@@ -580,26 +580,22 @@ WHERE t.id = c.trigger_id
 """
 
 
-# The UPDATE above locks its triggers in the order its join yields them, which differs
-# between two sets of triggers: two workers storing batches at once on overlapping triggers
-# could each hold one the other waits for, and PostgreSQL breaks such a deadlock only after
-# deadlock_timeout (a second) by failing one. Locked first in id order, they never cross.
-# NO KEY: an execution's INSERT (its foreign key's KEY SHARE lock) is not held up.
-_LOCK_IN_ORDER_SQL = (
-    f"SELECT 1 FROM {Trigger._meta.db_table} WHERE id = ANY(%s::bigint[]) "
-    "ORDER BY id FOR NO KEY UPDATE"
-)
-
-
 def triggers_count_completed(*, completed: list[tuple[int, datetime]]) -> None:
     """Count executions that completed — (trigger id, completed at) each — in one UPDATE
     (PostgreSQL: the engine stores results together only there), its triggers locked in id
-    order first."""
+    order first.
+
+    The UPDATE alone locks its triggers in the order its join yields them, which differs
+    between two sets of triggers: two workers storing batches at once on overlapping
+    triggers could each hold one the other waits for, and PostgreSQL breaks such a deadlock
+    only after deadlock_timeout (a second) by failing one. Locked in id order, they never
+    cross. NO KEY: an execution's INSERT (its foreign key's KEY SHARE lock) is not held up."""
     if not completed:
         return
     trigger_ids = [trigger_id for trigger_id, _ in completed]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_LOCK_IN_ORDER_SQL, [sorted(set(trigger_ids))])
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        locked = Trigger.objects.filter(pk__in=set(trigger_ids)).order_by("pk")
+        list(locked.select_for_update(no_key=True).values_list("pk", flat=True))
         cursor.execute(_COUNT_COMPLETED_SQL, [trigger_ids, [at for _, at in completed]])
 
 

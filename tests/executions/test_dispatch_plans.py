@@ -128,7 +128,7 @@ def test_a_keyed_lanes_waiting_are_read_from_their_own_index(acme, make_trigger)
     assert "execution_unfinished" not in plan, plan
 
 
-def test_the_planner_settings_are_restored_after_the_reads(acme, make_trigger):
+def test_the_planner_settings_are_restored_after_the_reads(db):
     with transaction.atomic(), connection.cursor() as cursor:
         with dispatch._in_index_order(cursor):
             cursor.execute("SELECT current_setting('enable_sort'), current_setting('jit')")
