@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/webhooks.py [--seconds 30] [--connections 16] [--workers 3]
                                        [--rounds 10] [--in-process N] [--ceiling]
+                                       [--server gunicorn|granian]
 
 Creates the database ``bench_webhooks`` (dropped first), a GitHub-signed webhook trigger with
 a JSON Schema, and serves the app with gunicorn as README's production section does. wrk
@@ -13,7 +14,10 @@ CPU per request by process, then checks every 2xx against the database: each exe
 a 2xx returned must exist exactly once (lost / duplicated), and counts the executions stored
 for requests still in flight when wrk stopped (no answer was counted). ``--ceiling`` adds a
 third endpoint taking its turn, a raw WSGI insert without Django (bench/wsgi.py): what any
-Python endpoint could reach under the same server."""
+Python endpoint could reach under the same server. ``--server granian`` serves the same WSGI
+application with granian instead (``.venv/bin/pip install granian``; not a dependency of the
+service): what a server with HTTP parsing in Rust and keep-alive changes, for all endpoints
+alike."""
 
 import argparse
 import bisect
@@ -111,6 +115,23 @@ def start_gunicorn(
         cwd=ROOT, env=ENV, start_new_session=True,
     )  # fmt: skip
     wait_until_serving(f"http://127.0.0.1:{PORT}/healthz", seconds=30, name="gunicorn")
+    return server
+
+
+def start_granian(workers: int, app: str) -> subprocess.Popen:
+    """The same WSGI application under granian, one blocking thread per worker process (as a
+    sync worker serves one request at a time); its workers are the server process's children,
+    as gunicorn's, so ``cpu_seconds`` counts them alike."""
+    granian = ROOT / ".venv/bin/granian"
+    if not granian.exists():
+        sys.exit("granian is missing: .venv/bin/pip install granian")
+    server = subprocess.Popen(
+        [str(granian), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(PORT),
+         "--workers", str(workers), "--blocking-threads", "1", "--log-level", "warning",
+         f"{app}:application"],
+        cwd=ROOT, env=ENV, start_new_session=True,
+    )  # fmt: skip
+    wait_until_serving(f"http://127.0.0.1:{PORT}/healthz", seconds=30, name="granian")
     return server
 
 
@@ -289,6 +310,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--ceiling", action="store_true",
                         help="also a raw WSGI insert, without Django (bench/wsgi.py)")  # fmt: skip
+    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn",
+                        help="the WSGI server (granian: pip install granian first)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=10,
                         help="alternate the endpoints in this many rounds each")  # fmt: skip
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
@@ -311,7 +334,12 @@ def main() -> None:
         return
     load_before = f"{os.getloadavg()[0]:.2f}"
     app = "bench.wsgi" if args.ceiling else "config.wsgi"
-    server = start_gunicorn(args.workers, args.worker_class, args.threads, app)
+    if args.server == "granian":
+        server = start_granian(args.workers, app)
+        served_by = f"granian {args.workers} workers of 1 blocking thread"
+    else:
+        server = start_gunicorn(args.workers, args.worker_class, args.threads, app)
+        served_by = f"gunicorn {args.workers} {args.worker_class} workers"
     endpoints = {
         "bare DRF insert": (f"http://127.0.0.1:{PORT}/bench/insert/{baseline_trigger}", ""),
         "webhook pipeline": (f"http://127.0.0.1:{PORT}/hooks/{token}", signature),
@@ -346,8 +374,8 @@ def main() -> None:
     webhook, bare = results["webhook pipeline"], results["bare DRF insert"]
     check = check_executions(warm_up_ids + webhook["ids"], trigger_id)
     print(f"\nwrk {args.rounds} x {round_seconds}s per endpoint, taking turns, "
-          f"{args.connections} connections, gunicorn {args.workers} {args.worker_class} "
-          f"workers, PostgreSQL + Redis, {os.cpu_count()} cores\n")  # fmt: skip
+          f"{args.connections} connections, {served_by}, PostgreSQL + Redis, "
+          f"{os.cpu_count()} cores\n")  # fmt: skip
     print(f"{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}"
           "   p99 of each round")  # fmt: skip
     for name, r in results.items():
