@@ -89,6 +89,15 @@ def get(url: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
+def post_json(url: str, body: dict, token: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def wait_until_served(url: str, server: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -184,6 +193,22 @@ def test_it_runs_the_readme_commands_as_written(tmp_path):
         with closing(sqlite3.connect(tree / "var" / "db.sqlite3")) as db:
             rows = db.execute("SELECT name FROM triggers_trigger").fetchall()
         assert rows == [("Digest",)]
+
+        # A webhook trigger's URL is this machine's (PUBLIC_BASE_URL follows BIND when
+        # unset), and a delivery to it is stored.
+        token = subprocess.run(
+            [".venv/bin/python", "manage.py", "create_api_token", "--username", "hooks",
+             "--tenant", "acme"],
+            cwd=tree, env=user_environment(), capture_output=True, text=True, check=True,
+        ).stdout.splitlines()[-1]  # fmt: skip
+        hook = post_json(
+            f"http://{address}/api/triggers",
+            {"name": "Hook", "trigger_type": "webhook"},
+            token=token,
+        )
+        assert hook["webhook_url"].startswith(f"http://{address}/hooks/"), hook
+        delivered = post_json(hook["webhook_url"], {"event": "readme"})
+        assert delivered["execution_id"], delivered
 
         # The pages the section links to answer.
         for url in re.findall(r"<(http://127\.0\.0\.1:8000/[^>]*)>", section):
