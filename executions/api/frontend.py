@@ -2,7 +2,8 @@
 ``/api/triggers/:id/test`` and ``/api/triggers/:id/backfill``. They live here because the
 executions app depends on the triggers app, not the other way round (docs/architecture.md)."""
 
-from drf_spectacular.utils import extend_schema
+from django_filters import utils as filter_utils
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -191,6 +192,12 @@ class BackfillSerializer(serializers.Serializer):
         return done.not_run_reason or None
 
 
+_HISTORY_FILTERS = [
+    OpenApiParameter("execution_type", str, enum=ExecutionType.values),
+    OpenApiParameter("status", str, description="0-4, or the status name (pending …)."),
+]
+
+
 class TriggerExecutionsViewSet(TenantScopedViewSet):
     """The executions side of ``/api/triggers/:id``: history, test runs and backfills."""
 
@@ -201,13 +208,22 @@ class TriggerExecutionsViewSet(TenantScopedViewSet):
 
     @extend_schema(
         summary="A trigger's executions, newest first",
+        description="Filtered by `execution_type` and `status` as `GET /api/executions` is; "
+        "a value outside them is a 400 naming the parameter.",
         responses={200: TriggerExecutionSerializer(many=True)},
-        parameters=HISTORY_HEADERS,
+        parameters=[*HISTORY_HEADERS, *_HISTORY_FILTERS],
     )
     @action(detail=True, methods=["get"])
     def executions(self, request, pk=None):
         trigger = self.get_object()
-        page = self.paginate_queryset(selectors.execution_history(trigger=trigger))
+        # The view's own queryset is the triggers' (get_object): the history's filters are
+        # applied here, as DjangoFilterBackend applies them to /api/executions.
+        history = FrontendExecutionFilterSet(
+            request.query_params, queryset=selectors.execution_history(trigger=trigger)
+        )
+        if not history.is_valid():
+            raise filter_utils.translate_validation(history.errors)
+        page = self.paginate_queryset(history.qs)
         response = self.get_paginated_response(TriggerExecutionSerializer(page, many=True).data)
         return with_history_headers(response, request.tenant)
 

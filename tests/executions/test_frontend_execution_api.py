@@ -71,6 +71,23 @@ def test_it_lists_a_triggers_executions_newest_first(alice_client, acme, make_tr
         assert_execution_shape(item)
 
 
+def test_a_triggers_executions_filter_as_the_executions_list_does(alice_client, acme, make_trigger):
+    trigger = make_trigger(acme)
+    for kind, status in [("manual", "completed"), ("manual", "failed"), ("scheduled", "failed")]:
+        Execution.objects.create(tenant=acme, trigger=trigger, execution_type=kind, status=status)
+    url = f"/api/triggers/{trigger.id}/executions"
+
+    failed = alice_client.get(f"{url}?status=3").json()
+    scheduled = alice_client.get(f"{url}?execution_type=scheduled&status=failed").json()
+
+    assert [e["status"] for e in failed] == [3, 3]
+    assert [(e["execution_type"], e["status"]) for e in scheduled] == [("scheduled", 3)]
+    for query in ("status=bogus", "execution_type=fax", "status="):
+        refused = alice_client.get(f"{url}?{query}")
+        assert refused.status_code == 400, query
+        assert query.split("=")[0] in refused.json()
+
+
 def test_it_gets_an_execution_with_its_duration(alice_client, acme, make_trigger):
     trigger = make_trigger(acme)
     created = alice_client.post(f"/api/triggers/{trigger.id}/test").json()

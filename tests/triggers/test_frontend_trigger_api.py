@@ -153,6 +153,25 @@ def test_a_webhook_or_slack_trigger_ignores_a_cron(alice_client, trigger_type):
     assert stored.cron_expression == ""
 
 
+def test_null_optional_text_is_stored_as_none_given(alice_client):
+    # Every optional string of TriggerInput / TriggerUpdate takes null alike.
+    nulls = {"description": None, "system_message": None, "agent_model": None,
+             "task_prompt": None}  # fmt: skip
+    created = alice_client.post(
+        "/api/triggers", {"name": "x", "trigger_type": "webhook", **nulls}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    stored = Trigger.objects.get()
+    assert (stored.description, stored.system_message, stored.task_prompt) == ("", "", "")
+
+    stored.description = "Was set"
+    stored.save(update_fields=["description"])
+    updated = alice_client.patch(f"/api/triggers/{stored.id}", nulls, format="json")
+    assert updated.status_code == 200, updated.content
+    stored.refresh_from_db()
+    assert stored.description == ""
+
+
 def test_it_gets_a_trigger(alice_client, acme, make_trigger):
     trigger = make_trigger(acme)
     response = alice_client.get(f"/api/triggers/{trigger.id}")

@@ -178,7 +178,7 @@ class ProjectIdField(TenantPublicIdRelatedField):
 class _TriggerSettingsSerializer(StrictJSONTypes, serializers.Serializer):
     """Fields shared by ``TriggerInput`` and ``TriggerUpdate``."""
 
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     custom_cron_expression = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, source="cron_expression"
     )
@@ -210,6 +210,7 @@ class _TriggerSettingsSerializer(StrictJSONTypes, serializers.Serializer):
     )
 
     _BLANK_WHEN_NULL = (
+        "description",
         "cron_expression",
         "listener_type",
         "system_message",
