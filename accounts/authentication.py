@@ -49,6 +49,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != self.keyword.lower():
             return None
+        return self._authenticate_token(request, token)
+
+    def _authenticate_token(self, request, token: str):
         throttle = FailedTokenThrottle()
         wait = throttle.wait_if_blocked(request)
         if wait is not None:
@@ -58,7 +61,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = token.strip()
         if not token or " " in token:
             throttle.record_failure()
-            raise exceptions.AuthenticationFailed("Malformed bearer token.")
+            raise exceptions.AuthenticationFailed("Malformed token.")
         api_token = api_token_find(token=token)
         if api_token is None:
             throttle.record_failure()
@@ -69,6 +72,46 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) with a WWW-Authenticate challenge.
         return self.keyword
+
+
+# The cookie the management API's contract names for its browser clients ("cookies with
+# names starting with better-auth."; docs/management-api.md, "Authentication").
+SESSION_TOKEN_COOKIE = "better-auth.session_token"
+
+
+class SessionTokenCookieAuthentication(BearerTokenAuthentication):
+    """An API token sent as the ``better-auth.session_token`` cookie instead of a bearer
+    header (the management API's cookieAuth); checked and throttled as a bearer token.
+
+    A cookie is sent by the browser on every request to this host, a cross-site one too, so
+    a write (any method but GET, HEAD, OPTIONS) that names another site as its ``Origin`` is
+    refused: the CSRF protection a session cookie has, for a cookie with no CSRF token.
+    Browsers send ``Origin`` on every cross-site write; clients that are not browsers send
+    none and are not affected. This host (``PUBLIC_BASE_URL``, the request's own address)
+    and ``CSRF_TRUSTED_ORIGINS`` are this site."""
+
+    def authenticate(self, request):
+        token = request.COOKIES.get(SESSION_TOKEN_COOKIE)
+        if not token:
+            return None
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            _refuse_cross_site(request)
+        return self._authenticate_token(request, token)
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+def _refuse_cross_site(request) -> None:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    own = {settings.PUBLIC_BASE_URL, f"{request.scheme}://{request.get_host()}"}
+    if origin.rstrip("/") not in own | set(settings.CSRF_TRUSTED_ORIGINS):
+        raise exceptions.PermissionDenied(
+            f"A write authenticated by the {SESSION_TOKEN_COOKIE} cookie must come from this "
+            f"site, not from {origin}."
+        )
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -83,3 +126,26 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             {"type": "http", "scheme": "bearer"},
             {"type": "oauth2", "flows": {"password": {"tokenUrl": "/token", "scopes": {}}}},
         ]
+
+
+class SessionTokenCookieScheme(OpenApiAuthenticationExtension):
+    """The management API's cookieAuth: an API token in the ``better-auth.session_token``
+    cookie."""
+
+    target_class = "accounts.authentication.SessionTokenCookieAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": SESSION_TOKEN_COOKIE}
+
+
+class DjangoSessionScheme(OpenApiAuthenticationExtension):
+    """Django's session cookie (the ops console's logged-in users), named apart from the
+    management API's cookieAuth, which is the contract's name for the token cookie."""
+
+    target_class = "rest_framework.authentication.SessionAuthentication"
+    name = "sessionAuth"
+    priority = 1  # over drf-spectacular's own, which calls it cookieAuth too
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}

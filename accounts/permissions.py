@@ -15,7 +15,10 @@ class IsTenantMember(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        membership = membership_for_request(request)
+        # A view whose path names the tenant (the management API's tenantId) says which kwarg.
+        kwarg = getattr(view, "path_tenant_kwarg", None)
+        path_tenant = view.kwargs.get(kwarg) if kwarg else None
+        membership = membership_for_request(request, path_tenant=path_tenant)
         if membership is None:
             return False
         request.tenant = membership.tenant

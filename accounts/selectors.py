@@ -38,9 +38,10 @@ def api_token_find(*, token: str) -> ApiToken | None:
     )
 
 
-def membership_for_request(request) -> Membership | None:
+def membership_for_request(request, path_tenant: str | None = None) -> Membership | None:
     """The caller's membership: the token's tenant, or for a browser session its only tenant
-    (or the one named in the ``X-Tenant`` header when the user belongs to several)."""
+    (or the one named in the ``X-Tenant`` header, else the one the path names —
+    ``path_tenant``, the management API's ``tenantId`` — when the user belongs to several)."""
     if hasattr(request, "_membership_cache"):
         return request._membership_cache
     membership = None
@@ -50,7 +51,7 @@ def membership_for_request(request) -> Membership | None:
         if isinstance(request.auth, ApiToken):
             membership = memberships.filter(tenant_id=request.auth.tenant_id).first()
         else:
-            wanted = request.headers.get(TENANT_HEADER)
+            wanted = request.headers.get(TENANT_HEADER) or path_tenant
             if wanted:
                 membership = memberships.filter(tenant_id=wanted).first()
             else:

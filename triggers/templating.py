@@ -2,11 +2,13 @@
 
 A path starts with a name and continues with `.name`, `[index]` (negative counts from the end)
 or `["any key"]` for keys that are not plain names. Names may contain letters, digits, `_`
-and `-` (so `{{ headers.X-GitHub-Event }}` works). Examples, with the context
-{"body": ..., "headers": ..., "query": ...}:
+and `-` (so `{{ headers.X-GitHub-Event }}` works). A webhook's template reads the payload —
+the body after the trigger's outputTransform, the body itself without one — from its root,
+as the management API's senders write it, and the request under `body`, `headers` and
+`query` (message_context). Examples:
 
-    {{ body.action }}   {{body.items[0].name}}   {{ body["display name"] }}
-    {{ headers.x-github-event }}
+    {{ action }}   {{ issue.title }}   {{ items[0].name }}   {{ issue["display name"] }}
+    {{ body.action }}   {{ headers.x-github-event }}   {{ query.q }}
 
 Rendering rules: a missing path or a JSON null renders as "" (a message with a gap reads better
 than a failed webhook); strings render as-is, booleans as true/false, objects and lists as
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -144,6 +147,20 @@ def resolve_path(context: Mapping[str, Any], path: Path) -> Any:
         if value is None:
             return None
     return value
+
+
+def message_context(
+    payload: Any, *, body: Any, headers: Mapping[str, Any], query: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """What a webhook's messageTemplate reads: the payload's own keys at the root (a payload
+    that is not an object has none), and, under a name the payload does not use itself, the
+    request's ``body``, ``headers`` and ``query``. The payload wins a clash: a template is
+    written against what the sender sends (``{{ body }}`` of a payload with a ``body`` key is
+    that key)."""
+    request = {"body": body, "headers": headers, "query": query}
+    if isinstance(payload, Mapping):
+        return ChainMap(payload, request)
+    return request
 
 
 def _as_text(value: Any) -> str:

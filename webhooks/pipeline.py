@@ -177,9 +177,16 @@ class Pipeline:
         key = extract_idempotency_key(self.idempotency, request.headers, data, input_bytes=size)
         parsing.check_storable(kept["headers"], "A request header")
         parsing.check_storable(kept["query"], "The query string")
+        payload = data
+        if self.transform is not None:
+            payload = transforms.apply_output_transform(
+                self.transform, data, max_bytes=max_body_bytes, input_bytes=size
+            )
         message = None
         if self.template is not None:
-            context = {"body": data, "headers": kept["headers"], "query": kept["query"]}
+            context = templating.message_context(
+                payload, body=data, headers=kept["headers"], query=kept["query"]
+            )
             try:
                 message = templating.render_message_template(
                     self.template, context, max_bytes=max_message_bytes
@@ -189,11 +196,6 @@ class Pipeline:
                     f"The trigger's messageTemplate on this payload: {too_large}.",
                     code="message_too_large",
                 ) from None
-        payload = data
-        if self.transform is not None:
-            payload = transforms.apply_output_transform(
-                self.transform, data, max_bytes=max_body_bytes, input_bytes=size
-            )
         included = filters.included_input(
             self.options,
             kept=kept,

@@ -124,7 +124,8 @@ WITH result (id, retry_count, output_data, tokens_used, tools_executed, conversa
 )
 UPDATE executions_execution e SET status = '{_COMPLETED}', output_data = r.output_data,
     tokens_used = r.tokens_used, tools_executed = r.tools_executed,
-    conversation_id = r.conversation_id, error_message = '',
+    conversation_id = COALESCE(NULLIF(r.conversation_id, ''), e.conversation_id),
+    error_message = '',
     completed_at = r.completed_at, updated_at = r.completed_at
 FROM result r
 WHERE e.id = r.id AND e.status = '{_RUNNING}' AND e.retry_count = r.retry_count

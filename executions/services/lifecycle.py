@@ -304,7 +304,8 @@ def _completed(completion: claims.Completion) -> Execution:
     execution.output_data = completion.output_data
     execution.tokens_used = completion.tokens_used
     execution.tools_executed = completion.tools_executed
-    execution.conversation_id = (completion.conversation_id or "")[:255]
+    if completion.conversation_id:  # else the one it was made with (a rerun's) stays
+        execution.conversation_id = completion.conversation_id[:255]
     execution.error_message = ""
     execution.completed_at = execution.updated_at = now
     return execution
@@ -421,13 +422,18 @@ def execution_complete(
         conversation_id=(conversation_id or "")[:255],
         completed_at=timezone.now(),
     )
+    # A runner that names no conversation leaves the one the execution was made with (a
+    # management API rerun's conversationId).
+    conversation = (
+        {"conversation_id": completion.conversation_id} if completion.conversation_id else {}
+    )
     with transaction.atomic():
         updated = _running_attempt(execution).update(
             status=ExecutionStatus.COMPLETED,
             output_data=completion.output_data,
             tokens_used=completion.tokens_used,
             tools_executed=completion.tools_executed,
-            conversation_id=completion.conversation_id,
+            **conversation,
             error_message="",
             completed_at=completion.completed_at,
             updated_at=completion.completed_at,

@@ -140,7 +140,7 @@ def test_an_unexpected_exception_is_a_500_in_the_surfaces_format(
     client, auth = caller
     monkeypatch.setattr(
         "accounts.permissions.membership_for_request",
-        lambda request: (_ for _ in ()).throw(RuntimeError("boom")),
+        lambda request, **_: (_ for _ in ()).throw(RuntimeError("boom")),
     )
 
     response = send(client, None, path, **auth)

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.services import credential_create, tenant_member_ensure
+from accounts.authentication import SESSION_TOKEN_COOKIE
+from accounts.services import api_token_create, credential_create, tenant_member_ensure
 from executions.models import Execution
 from triggers.models import Trigger
 from triggers.services import trigger_update
@@ -432,6 +433,69 @@ def test_a_session_cookie_works_and_unsafe_methods_need_csrf(alice, acme_agent):
     assert client.get(BASE).status_code == 200
     problem(client.post(BASE, {"name": "x"}, format="json"), 403)
     assert not Trigger.objects.exists()
+
+
+def cookie_client(membership, **client_options) -> APIClient:
+    """A client that sends its API token the contract's cookieAuth way."""
+    _, token = api_token_create(membership=membership)
+    client = APIClient(**client_options)
+    client.cookies[SESSION_TOKEN_COOKIE] = token
+    return client
+
+
+def test_the_session_token_cookie_authenticates_reads_and_writes(alice_membership, acme_agent):
+    client = cookie_client(alice_membership, enforce_csrf_checks=True)
+
+    created = client.post(BASE, {"id": "orders", "name": "Orders"}, format="json")
+    listed = client.get(BASE)
+
+    assert created.status_code == 201, created.content
+    assert [t["id"] for t in listed.json()["data"]] == ["orders"]
+    assert client.delete(f"{BASE}/orders").status_code == 204
+    assert not Trigger.objects.exists()
+
+
+def test_a_bad_session_token_cookie_is_a_401(acme_agent):
+    client = APIClient()
+    client.cookies[SESSION_TOKEN_COOKIE] = "not-a-token"
+
+    problem(client.get(BASE), 401)
+
+
+def test_a_cross_site_write_with_the_session_token_cookie_is_refused(alice_membership, acme_agent):
+    client = cookie_client(alice_membership)
+    evil = {"Origin": "https://evil.example"}
+
+    problem(client.post(BASE, {"name": "x"}, format="json", headers=evil), 403)
+    assert client.get(BASE, headers=evil).status_code == 200  # a read changes nothing
+    own = {"Origin": "http://testserver"}
+    assert client.post(BASE, {"name": "x"}, format="json", headers=own).status_code == 201
+    assert Trigger.objects.count() == 1
+
+
+def test_a_session_of_a_user_in_two_tenants_takes_the_paths_tenant(alice, acme_agent):
+    tenant_member_ensure(username="alice", tenant_id="globex", role="owner")
+    client = APIClient()
+    client.force_login(alice)
+
+    assert client.get(BASE).status_code == 200
+    problem(client.get(BASE.replace("acme", "globex")), 404)  # its member, not its agent
+
+
+@pytest.mark.parametrize("bad_id", ["bad!id", "x" * 256, "sp ace"])
+@pytest.mark.parametrize("suffix", ["", "/invocations", "/rerun"])
+def test_a_trigger_id_outside_the_contracts_pattern_is_a_400_naming_it(
+    alice_client, created, bad_id, suffix
+):
+    method = alice_client.post if suffix == "/rerun" else alice_client.get
+
+    body = problem(method(f"{BASE}/{bad_id}{suffix}", {"userMessage": "x"}, "json"), 400)
+
+    assert body["detail"].startswith("id: Must match")
+    problem(alice_client.patch(f"{BASE}/{bad_id}", {"name": "y"}, "json"), 400)
+    problem(alice_client.delete(f"{BASE}/{bad_id}"), 400)
+    problem(APIClient().get(f"{BASE}/{bad_id}"), 401)  # who asks is checked first
+    assert Trigger.objects.count() == 1
 
 
 PATHS = [

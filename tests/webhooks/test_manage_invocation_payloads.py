@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from accounts.services import credential_create
 from executions.models import Execution
+from executions.services import lifecycle
 from webhooks.presets import preset_config
 
 BASE = "/manage/tenants/acme/projects/support/agents/triage/triggers"
@@ -209,6 +210,19 @@ def test_a_rerun_invocation_has_no_delivered_body(alice_client, ui_trigger):
     assert (one["requestHeaders"], one["requestQuery"]) == (None, None)
 
 
+def test_a_rerun_keeps_its_conversation_when_the_runner_names_none(alice_client, ui_trigger):
+    ui_trigger("github")
+    rerun = alice_client.post(f"{BASE}/orders/rerun", {"userMessage": "again"}, format="json")
+    conversation = rerun.json()["conversationId"]
+    execution = Execution.objects.get()
+
+    finished = lifecycle.execution_run(execution_id=execution.execution_id)  # dry_run: no id
+
+    assert finished.conversation_id == conversation
+    one = alice_client.get(f"{BASE}/orders/invocations/{execution.execution_id}").json()["data"]
+    assert (one["status"], one["conversationId"]) == ("success", conversation)
+
+
 def test_a_form_encoded_delivery_shows_its_parsed_fields(client, alice_client, acme_agent):
     created = alice_client.post(BASE, {"id": "form", "name": "Form"}, format="json")
     path = created.json()["data"]["webhookUrl"].split("triggers.example.test", 1)[1]
@@ -222,3 +236,43 @@ def test_a_form_encoded_delivery_shows_its_parsed_fields(client, alice_client, a
     assert Execution.objects.get().request_payload["body"] == {"order": "7", "who": "ada"}
     assert one["requestPayload"] == {"order": "7", "who": "ada"}
     assert one["transformedPayload"] == one["requestPayload"]  # no outputTransform
+
+
+@pytest.mark.parametrize(
+    ("transform", "template", "message"),
+    [
+        # The sender's own names, from the payload's root (the body, with no transform) …
+        (
+            None,
+            "{{type}}: order {{order.id}} for {{order.customer}}",
+            "order.created: order 7 for ada",
+        ),
+        # … from what the outputTransform made of it when there is one, the request beside it.
+        (
+            {"objectTransformation": {"order": "order.id", "who": "order.customer"}},
+            "Order {{order}} for {{who}} ({{body.type}}, via {{headers.x-shop}}, {{query.source}})",
+            "Order 7 for ada (order.created, via acme-shop, shop)",
+        ),
+        # A name neither has renders empty, as a missing path does.
+        (None, "[{{missing}}] [{{who}}]", "[] []"),
+    ],
+)
+def test_a_message_template_reads_the_payload_from_its_root(
+    client, alice_client, acme_agent, transform, template, message
+):
+    created = alice_client.post(
+        BASE,
+        {
+            "id": "orders",
+            "name": "Orders",
+            "messageTemplate": template,
+            "outputTransform": transform,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+
+    delivered = deliver(client, created.json()["data"], headers={}, query={})
+
+    assert delivered.status_code == 202, delivered.content
+    assert Execution.objects.get().input_data["message"] == message

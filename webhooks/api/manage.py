@@ -11,6 +11,7 @@ execution seen through this surface (``INVOCATION_STATUS``). A pause (docs/sched
 trigger's); a trigger shows ``pausedAt``, ``pausedBy``, ``pauseNote`` and ``pausedUntil``.
 """
 
+import re
 import secrets
 import uuid
 from typing import Any
@@ -20,9 +21,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from accounts.authentication import BearerTokenAuthentication, SessionTokenCookieAuthentication
 from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
 from accounts.models import Agent, Project
 from accounts.selectors import agent_list, user_public_id, user_public_ids
@@ -321,6 +324,10 @@ InvocationFilterSet.base_filters["to"] = django_filters.IsoDateTimeFilter(
 )
 
 
+def _is_public_id(value: str) -> bool:
+    return len(value) <= PUBLIC_ID_MAX_LENGTH and re.fullmatch(PUBLIC_ID_PATTERN, value) is not None
+
+
 def _one(data) -> dict:
     return {"data": data}
 
@@ -333,6 +340,22 @@ class ManageSurface(RequestIdMixin, TenantScopedMixin):
     field_names = MODEL_TO_API
     domain_error_status = 422
     pagination_class = PageEnvelopePagination
+    # bearerAuth or cookieAuth, as the contract lists them; a Django session too (the ops
+    # console's users), whose tenant is the path's when the user belongs to several.
+    authentication_classes = [
+        BearerTokenAuthentication,
+        SessionTokenCookieAuthentication,
+        SessionAuthentication,
+    ]
+    path_tenant_kwarg = "tenantId"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authenticated and allowed first
+        trigger_id = kwargs.get("id")
+        if trigger_id is not None and not _is_public_id(trigger_id):
+            raise ValidationError(
+                {"id": [f"Must match {PUBLIC_ID_PATTERN}, 1 to {PUBLIC_ID_MAX_LENGTH} characters."]}
+            )
 
     def agent(self) -> Agent:
         """The path's agent; a tenant other than the caller's, a project or agent not in it,
