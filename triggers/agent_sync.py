@@ -4,11 +4,13 @@ An agent platform declares an agent's triggers (``[{trigger_id, status?, config?
 sends the whole list again whenever the agent changes; ``agent_triggers_set`` works out what
 changed, in one transaction, without losing a trigger's id, history or webhook URL:
 
-1. a declared item whose ``trigger_id`` and config equal an existing trigger's (the same
-   ``config_hash``) is that trigger — only its status may have changed;
-2. the remaining declared and existing items of one ``trigger_id`` are paired in order
+1. a declared item whose ``trigger_id``, config (the same ``config_hash``) and status equal
+   an existing trigger's is that trigger, unchanged, whatever the list's order;
+2. then one whose ``trigger_id`` and config equal an existing trigger's is that trigger —
+   only its status changed;
+3. the remaining declared and existing items of one ``trigger_id`` are paired in order
    (existing ones oldest first) and the existing one is *updated* in place;
-3. the rest are *created* (declared) or *deleted* (existing).
+4. the rest are *created* (declared) or *deleted* (existing).
 
 Only triggers the agent API created for this agent (``origin = agent``) take part: a trigger
 another surface made for the agent is never deleted by a PUT. The same list sent twice
@@ -112,18 +114,11 @@ def agent_triggers_set(
     existing = list(agent_triggers(agent=agent))
     pairs: dict[int, Trigger] = {}
     unmatched = list(existing)
-    for index, item in enumerate(declared):  # 1. same type and config
-        match = next(
-            (t for t in unmatched if (t.provider_trigger_id, t.config_hash)
-             == (item.trigger_id, item.config_hash)),
-            None,
-        )  # fmt: skip
-        if match is not None:
-            pairs[index] = match
-            unmatched.remove(match)
-    for index, item in enumerate(declared):  # 2. same type, in order
-        if index not in pairs:
-            match = next((t for t in unmatched if t.provider_trigger_id == item.trigger_id), None)
+    for alike in (_unchanged, _same_config, _same_type):  # the closest pairs first, in order
+        for index, item in enumerate(declared):
+            if index in pairs:
+                continue
+            match = next((t for t in unmatched if alike(t, item)), None)
             if match is not None:
                 pairs[index] = match
                 unmatched.remove(match)
@@ -145,6 +140,23 @@ def agent_triggers_set(
 
 
 @transaction.atomic
+def _same_type(trigger: Trigger, item: DeclaredTrigger) -> bool:
+    return trigger.provider_trigger_id == item.trigger_id
+
+
+def _same_config(trigger: Trigger, item: DeclaredTrigger) -> bool:
+    return _same_type(trigger, item) and trigger.config_hash == item.config_hash
+
+
+def _unchanged(trigger: Trigger, item: DeclaredTrigger) -> bool:
+    """The same config in the state declared (an ENABLED item is satisfied by any state but
+    inactive: _update): of several triggers alike but for their status, each declared one
+    keeps its own, whatever the order of the list."""
+    return _same_config(trigger, item) and (trigger.status == TriggerStatus.INACTIVE) != (
+        item.enabled
+    )
+
+
 def agent_triggers_delete(*, agent: Agent) -> int:
     """Delete every trigger the agent API manages for ``agent`` (and their history); how
     many triggers."""

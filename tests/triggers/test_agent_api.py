@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.services import agent_create, agent_request_deletion
 from executions.models import Execution
+from triggers.api.agents import MAX_TRIGGERS_PER_AGENT
 from triggers.choices import TriggerOrigin, TriggerStatus
 from triggers.models import Trigger, config_hash
 from triggers.services import trigger_freeze
@@ -104,6 +105,18 @@ def test_config_hash_is_sha256_of_the_canonical_json():
     )
 
 
+def test_triggers_alike_but_for_their_status_keep_theirs_in_any_order(alice_client, acme_agent):
+    off = {**CRON, "status": "DISABLED"}
+    first = put(alice_client, "triage", [CRON, CRON, off]).json()
+    status_of = {t["trigger_instance_id"]: t["status"] for t in first["triggers"]}
+
+    again = put(alice_client, "triage", [off, CRON, CRON]).json()
+
+    assert (again["created"], again["updated"], again["deleted"]) == (0, 0, 0)
+    assert {t["trigger_instance_id"]: t["status"] for t in again["triggers"]} == status_of
+    assert [t["status"] for t in again["triggers"]] == ["DISABLED", "ENABLED", "ENABLED"]
+
+
 def test_a_bad_item_is_a_400_naming_it_and_nothing_changes(alice_client, acme_agent):
     put(alice_client, "triage", [CRON])
     before = list(Trigger.objects.values_list("uuid", "cron_expression"))
@@ -137,6 +150,29 @@ def test_each_kind_of_bad_item_names_its_field(alice_client, acme_agent, item, n
 
     assert response.status_code == 400, response.content
     assert named in response.json()
+    assert not Trigger.objects.exists()
+
+
+def test_an_item_that_is_not_an_object_is_named_by_its_place(alice_client, acme_agent):
+    response = put(alice_client, "triage", [CRON, 1])
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["triggers[1]"]
+    assert not Trigger.objects.exists()
+
+
+def test_more_triggers_than_an_agent_may_have_is_a_400_before_any_is_looked_at(
+    alice_client, acme_agent, django_assert_max_num_queries
+):
+    items = [CRON] * (MAX_TRIGGERS_PER_AGENT + 1)
+
+    with django_assert_max_num_queries(10):  # refused whole, not item by item
+        response = put(alice_client, "triage", items)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "triggers": [f"At most {MAX_TRIGGERS_PER_AGENT} triggers per agent."]
+    }
     assert not Trigger.objects.exists()
 
 

@@ -137,8 +137,21 @@ class TriggerConfigSerializer(StrictJSONTypes, serializers.Serializer):
         return attrs
 
 
+# At most this many triggers in one PUT: each is validated, compared and written in the
+# request's one transaction (about 4 ms apiece on the development machine), so a list without
+# a bound would hold a web worker, and on SQLite the database, past the server's timeout.
+MAX_TRIGGERS_PER_AGENT = 1000
+
+
 class SetAgentTriggersSerializer(StrictJSONTypes, serializers.Serializer):
-    triggers = serializers.ListField(child=serializers.DictField(), allow_empty=True)
+    triggers = serializers.ListField(
+        child=serializers.DictField(),
+        allow_empty=True,
+        max_length=MAX_TRIGGERS_PER_AGENT,
+        error_messages={
+            "max_length": f"At most {MAX_TRIGGERS_PER_AGENT} triggers per agent.",
+        },
+    )
 
     def validate_triggers(self, items):
         """Each item through TriggerConfigSerializer; errors keyed ``triggers[<i>].<field>``."""
@@ -170,7 +183,11 @@ class SetAgentTriggersSerializer(StrictJSONTypes, serializers.Serializer):
             # Item errors flat at the top ("triggers[1].config.schedule"), not nested.
             detail = error.detail
             if isinstance(detail, dict) and isinstance(detail.get("triggers"), dict):
-                raise serializers.ValidationError(detail["triggers"]) from None
+                flat = {
+                    key if isinstance(key, str) else f"triggers[{key}]": messages
+                    for key, messages in detail["triggers"].items()
+                }  # an item that is not an object: its index, as the list field gives it
+                raise serializers.ValidationError(flat) from None
             raise
 
 
