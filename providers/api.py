@@ -11,12 +11,14 @@ bodies, as the agent API's. ``disable`` pauses, with an optional body ``{"pause_
 
 import uuid
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import services as account_services
 from accounts.models import Project
 from accounts.selectors import user_public_id
 from api.strict import StrictJSONTypes, reject_nul_characters
@@ -190,6 +192,7 @@ class ProjectTriggersViewSet(TenantScopedViewSet):
     serializer_class = SharedTriggerSerializer
     pagination_class = None  # a project's triggers are listed whole
     field_names = {
+        "public_id": "project_id",
         "cron_expression": "trigger_config.schedule",
         "timezone": "trigger_config.timezone",
         "webhook_path": "trigger_config.path",
@@ -200,35 +203,36 @@ class ProjectTriggersViewSet(TenantScopedViewSet):
            for key in ("team_id", "repository", "account_id")},
     }  # fmt: skip
 
-    def project(self) -> Project:
-        project = Project.objects.filter(
-            tenant=self.request.tenant, public_id=self.kwargs["project_id"]
-        ).first()
-        if project is None:
-            raise NotFound("Project not found")
-        return project
-
     @extend_schema(
-        summary="List a project's triggers", responses={200: SharedTriggerSerializer(many=True)}
+        summary="List a project's triggers",
+        description="A project no trigger was made for yet has none: an empty list.",
+        responses={200: SharedTriggerSerializer(many=True)},
     )
     def list(self, request, project_id=None):
-        triggers = _shared_triggers().filter(project=self.project(), origin=TriggerOrigin.PROVIDER)
+        triggers = _shared_triggers().filter(
+            project__tenant=request.tenant,
+            project__public_id=project_id,
+            origin=TriggerOrigin.PROVIDER,
+        )
         return Response(
             SharedTriggerSerializer(triggers.order_by("created_at", "id"), many=True).data
         )
 
     @extend_schema(
         summary="Create a trigger of a project from the provider catalog (DISABLED until enabled)",
+        description="The project is the caller's tenant's; one it has not named before is "
+        "made with the trigger (named after its id), and only if the trigger is.",
         request=CreateTriggerSerializer,
         responses={201: CreatedTriggerSerializer},
     )
     def create(self, request, project_id=None):
-        project = self.project()
         body = CreateTriggerSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        trigger, key = services.project_trigger_create(
-            project=project, user=request.user, **body.validated_data
-        )
+        with transaction.atomic():  # a trigger refused leaves no project behind
+            project = account_services.project_ensure(tenant=request.tenant, public_id=project_id)
+            trigger, key = services.project_trigger_create(
+                project=project, user=request.user, **body.validated_data
+            )
         answer = CreatedTriggerSerializer(trigger, context={"api_key": key}).data
         return Response(answer, status=status.HTTP_201_CREATED)
 

@@ -5,6 +5,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from accounts.models import Project
 from accounts.services import credential_create, tenant_member_ensure
 from executions.models import Execution
 from triggers.models import Trigger
@@ -137,7 +138,36 @@ def test_list_a_projects_triggers(alice_client, stripe_trigger):
     assert [t["project_trigger_id"] for t in listed.json()] == [
         stripe_trigger["project_trigger_id"]
     ]
-    assert alice_client.get("/projects/nowhere/triggers").status_code == 404
+    nowhere = alice_client.get("/projects/nowhere/triggers")
+    assert (nowhere.status_code, nowhere.json()) == (200, [])  # no trigger made for it yet
+
+
+def test_a_project_the_tenant_has_not_named_is_made_with_its_first_trigger(alice_client, acme):
+    body = {"provider_id": "stripe", "trigger_id": "on_invoice_paid"}
+
+    refused = alice_client.post("/projects/new-shop/triggers", {**body, "trigger_id": "x"}, "json")
+    assert refused.status_code == 400
+    assert not Project.objects.filter(public_id="new-shop").exists()  # rolled back with it
+
+    created = alice_client.post("/projects/new-shop/triggers", body, format="json")
+    assert created.status_code == 201, created.content
+    project = Project.objects.get(public_id="new-shop")
+    assert (project.tenant, project.name) == (acme, "new-shop")
+    assert created.json()["project_id"] == "new-shop"
+    again = alice_client.post("/projects/new-shop/triggers", body, format="json")
+    assert again.status_code == 201
+    assert Project.objects.filter(public_id="new-shop").count() == 1
+    listed = alice_client.get("/projects/new-shop/triggers").json()
+    assert len(listed) == 2
+
+
+def test_a_project_id_outside_the_pattern_is_a_400(alice_client, acme):
+    body = {"provider_id": "stripe", "trigger_id": "on_invoice_paid"}
+
+    response = alice_client.post("/projects/bad!id/triggers", body, format="json")
+
+    assert response.status_code == 400 and "project_id" in response.json(), response.content
+    assert not Project.objects.filter(public_id="bad!id").exists()
 
 
 def test_triggers_of_the_organisation_carry_the_project_name(alice_client, stripe_trigger):
@@ -203,7 +233,6 @@ def test_samples_are_the_catalogs_until_deliveries_come(alice_client, stripe_tri
         ("get", "/triggers/{id}"), ("delete", "/triggers/{id}"),
         ("post", "/triggers/{id}/enable"), ("post", "/triggers/{id}/disable"),
         ("get", "/api/v0/project-triggers/{id}/test-samples"),
-        ("get", "/projects/support/triggers"), ("post", "/projects/support/triggers"),
     ],
 )  # fmt: skip
 def test_another_tenant_gets_404_for_every_path(charlie_client, stripe_trigger, method, path):
@@ -217,6 +246,23 @@ def test_another_tenant_gets_404_for_every_path(charlie_client, stripe_trigger, 
     assert response.status_code == 404
     assert list(Trigger.objects.values()) == before
     assert charlie_client.get("/triggers").json() == []
+
+
+def test_project_ids_are_each_tenants_own(charlie_client, stripe_trigger, globex):
+    body = {"provider_id": "stripe", "trigger_id": "on_invoice_paid"}
+
+    seen = charlie_client.get("/projects/support/triggers").json()
+    made = charlie_client.post("/projects/support/triggers", body, format="json")
+
+    assert seen == []  # acme's project of that id is not globex's
+    assert made.status_code == 201
+    theirs = Trigger.objects.get(uuid=made.json()["project_trigger_id"])
+    assert (theirs.tenant, theirs.project.tenant) == (globex, globex)
+    ours = Trigger.objects.get(uuid=stripe_trigger["project_trigger_id"])
+    assert ours.project.tenant_id != globex.pk
+    assert [
+        t["project_trigger_id"] for t in charlie_client.get("/projects/support/triggers").json()
+    ] == [str(theirs.uuid)]
 
 
 def test_another_tenants_connection_cannot_be_named(charlie_client, stripe_connection, globex):
