@@ -210,6 +210,7 @@ class ProjectTriggersViewSet(TenantScopedViewSet):
     )
     def list(self, request, project_id=None):
         triggers = _shared_triggers().filter(
+            tenant=request.tenant,
             project__tenant=request.tenant,
             project__public_id=project_id,
             origin=TriggerOrigin.PROVIDER,
