@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from accounts import services
 from accounts.admin_scope import TenantScopedAdmin
+from accounts.admin_users import register_user_admins
 from accounts.models import (
     Agent,
     ApiToken,
@@ -14,6 +15,8 @@ from accounts.models import (
     Tenant,
 )
 from accounts.selectors import user_public_id
+
+register_user_admins()
 
 
 class MembershipInline(admin.TabularInline):

@@ -92,3 +92,49 @@ def test_a_superuser_sees_every_tenant(client, two_tenants):
     page = client.get("/admin/triggers/trigger/").content.decode()
 
     assert "globex-cron" in page and "acme-cron" in page
+
+
+def test_staff_see_and_change_only_their_tenants_users(acme_staff, alice, globex):
+    charlie = get_user_model().objects.get(username="charlie")  # globex's
+    root = get_user_model().objects.create_superuser("root", password="x")
+    tenant_member_ensure(username="root", tenant_id="acme")  # a superuser in their tenant
+
+    listed = acme_staff.get(reverse("admin:auth_user_changelist")).content.decode()
+
+    assert "alice" in listed and "charlie" not in listed and "root" not in listed
+    for user in (charlie, root):
+        assert acme_staff.get(reverse("admin:auth_user_change", args=[user.pk])).status_code == 302
+        password = reverse("admin:auth_user_password_change", args=[user.pk])
+        assert acme_staff.get(password).status_code == 404
+        acme_staff.post(password, {"password1": "Taken-0ver!", "password2": "Taken-0ver!"})
+        user.refresh_from_db()
+        assert not user.check_password("Taken-0ver!")
+
+
+def test_staff_cannot_make_anyone_superuser_or_staff(acme_staff, alice):
+    change = reverse("admin:auth_user_change", args=[alice.pk])
+    page = acme_staff.get(change)
+    assert page.status_code == 200
+
+    acme_staff.post(change, {"username": "alice", "is_superuser": "on", "is_staff": "on",
+                             "is_active": "on", "date_joined_0": "2026-01-01",
+                             "date_joined_1": "00:00:00"})  # fmt: skip
+
+    alice.refresh_from_db()
+    assert not alice.is_superuser and not alice.is_staff
+    dave = get_user_model().objects.get(username="dave")
+    acme_staff.post(
+        reverse("admin:auth_user_change", args=[dave.pk]),
+        {"username": "dave", "is_superuser": "on", "is_staff": "on", "is_active": "on"},
+    )
+    dave.refresh_from_db()
+    assert not dave.is_superuser
+
+
+@pytest.mark.parametrize(
+    "page", ["admin:auth_group_changelist", "admin:axes_accessattempt_changelist",
+             "admin:axes_accesslog_changelist", "admin:axes_accessfailurelog_changelist"],
+)  # fmt: skip
+def test_groups_and_login_records_are_the_operators(acme_staff, admin_client, page):
+    assert acme_staff.get(reverse(page)).status_code == 403
+    assert admin_client.get(reverse(page)).status_code == 200

@@ -1,6 +1,8 @@
 """A webhook trigger's endpoint in the admin: its URL, method and settings, changed as a
 write of its trigger (webhooks.services), so the admin obeys the rules every API does."""
 
+import json
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -9,11 +11,36 @@ from django.utils.html import format_html
 
 from accounts.admin_scope import TenantScopedAdmin
 from triggers.admin import TriggerAdmin
-from webhooks import services
+from webhooks import authentication, services
 from webhooks.models import WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    """Header authentication is shown as the APIs show it, names and value prefixes, never a
+    hash; what is typed is stored as the management API stores it (hashed; an entry without
+    a value keeps the stored one of its name)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "authentication" in self.fields:
+            self.initial["authentication"] = authentication.shown_authentication(
+                self.instance.authentication
+            )
+            self.fields["authentication"].help_text = (
+                'Header values are write-only: {"headers": [{"name": "X-Token", "value": '
+                '"…"}]} sets one; an entry without a value keeps the stored value of its name.'
+            )
+
+    def clean_authentication(self):
+        if "authentication" not in self.changed_data:
+            return self.instance.authentication
+        try:
+            return authentication.store_authentication(
+                self.cleaned_data.get("authentication"), self.instance.authentication
+            )
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
     def clean(self):
         cleaned = super().clean()
         given = {
@@ -72,7 +99,7 @@ class WebhookEndpointInline(admin.StackedInline):
         "path",
         "method",
         "signing_secret",
-        "authentication",
+        "shown_authentication",
         "signature_verification",
         "input_schema",
         "message_template",
@@ -89,6 +116,11 @@ class WebhookEndpointInline(admin.StackedInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="authentication")
+    def shown_authentication(self, endpoint) -> str:
+        shown = authentication.shown_authentication(endpoint.authentication)
+        return "-" if shown is None else json.dumps(shown)
 
     @admin.display(description="settings")
     def edit_link(self, endpoint) -> str:
