@@ -13,12 +13,19 @@ worker until it is killed. So each such check runs on a budget, and stops when i
 - memory: the bytes the check makes (values, error messages), counted as they are made.
 
 A budget grows with the input (``budget_for``): a body twice as large may take twice as long,
-as reading it does; a check that costs more than that is refused, never left to run. Pure.
+as reading it does; a check that costs more than that is refused, never left to run.
+
+One delivery runs several checks (its filter, input schema, idempotency key, transform):
+inside ``one_budget`` they spend one budget between them (``meter_for``), so a trigger with
+five costly checks costs what one may, not five times that.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 BASE_STEPS = 100_000
@@ -57,11 +64,14 @@ class Meter:
 
     __slots__ = ("_deadline", "_next_look", "budget", "memory", "steps")
 
-    def __init__(self, budget: Budget):
+    def __init__(self, budget: Budget, *, not_after: float | None = None):
+        """``not_after``: a ``time.monotonic()`` it never runs past, however large the
+        budget (a request's own deadline over several inputs)."""
         self.budget = budget
         self.steps = 0
         self.memory = 0
-        self._deadline = time.monotonic() + budget.seconds
+        deadline = time.monotonic() + budget.seconds
+        self._deadline = deadline if not_after is None else min(deadline, not_after)
         self._next_look = _CLOCK_EVERY
 
     def charge(self, steps: int = 1) -> None:
@@ -79,3 +89,25 @@ class Meter:
         self.memory += size
         if self.memory > self.budget.memory:
             raise BudgetExceeded(f"made more than {self.budget.memory:,} bytes")
+
+
+# The meter of the enclosing one_budget: the one every check inside spends.
+_SHARED: ContextVar[Meter | None] = ContextVar("shared_meter", default=None)
+
+
+def meter_for(input_bytes: int) -> Meter:
+    """The meter a check spends: the enclosing ``one_budget``'s, or outside one a budget of
+    its own for an input of ``input_bytes``."""
+    shared = _SHARED.get()
+    return shared if shared is not None else Meter(budget_for(input_bytes))
+
+
+@contextmanager
+def one_budget(input_bytes: int, *, not_after: float | None = None) -> Iterator[Meter]:
+    """Every check run inside spends one budget, ``budget_for(input_bytes)``, between them:
+    the checks of one delivery cost at most what one check may (see module)."""
+    token = _SHARED.set(Meter(budget_for(input_bytes), not_after=not_after))
+    try:
+        yield _SHARED.get()
+    finally:
+        _SHARED.reset(token)

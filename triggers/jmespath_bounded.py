@@ -33,7 +33,7 @@ from typing import Any
 from jmespath import functions, parser, visitor
 from jmespath.exceptions import JMESPathError
 
-from triggers.budgets import BudgetExceeded, Meter, budget_for
+from triggers.budgets import BudgetExceeded, Meter, meter_for
 
 MAX_EXPRESSION_LENGTH = 4096
 MAX_EXPRESSION_DEPTH = 64
@@ -169,7 +169,7 @@ class Evaluation:
 
     def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES, input_bytes: int | None = None):
         self.max_bytes = max_bytes
-        self.meter = Meter(budget_for(max_bytes if input_bytes is None else input_bytes))
+        self.meter = meter_for(max_bytes if input_bytes is None else input_bytes)
         self._interpreter = _Interpreter(self.meter, max_bytes)
 
     def search(self, expression: Expression, value: Any) -> Any:

@@ -25,6 +25,11 @@ the JMESPath transform compiled); each request then runs these steps, in this or
    delivery, and a transform is stopped while it runs: triggers/jmespath_bounded.py); the
    config's ``include_…`` keys add the headers, the query and the request's metadata to it.
 
+The tenant's checks of steps 5-8 (``filter``, the schema, the idempotency key's path, the
+transform) spend one budget between them, ``budget_for`` the body's size
+(triggers/budgets.py ``one_budget``): a trigger with every one of them costly costs a delivery
+what one check may.
+
 Whatever would be stored must be storable (api/storable.py): a body, query or header that
 PostgreSQL cannot hold is a 400 ``unstorable_value`` naming the problem, and nothing is
 stored. The request kept on the execution, and what a message template can read of it,
@@ -42,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.storable import storable_text
-from triggers import config_keys, event_rules, jmespath_bounded, templating
+from triggers import budgets, config_keys, event_rules, jmespath_bounded, templating
 from webhooks import authentication, filters, parsing, presets, signatures, transforms
 from webhooks.errors import (
     MethodNotAllowed,
@@ -168,6 +173,25 @@ class Pipeline:
         size = len(request.body)  # the budget of the schema and the expressions grows with it
         hidden = self.secret_headers | secret_headers
         kept = stored_request(request, data, secret_headers=hidden, secret_query=self.secret_query)
+        # The filter, schema, idempotency key and transform share the delivery's one budget.
+        with budgets.one_budget(size):
+            return self._checked(
+                request, data, kept, size,
+                max_body_bytes=max_body_bytes, max_message_bytes=max_message_bytes,
+            )  # fmt: skip
+
+    def _checked(
+        self,
+        request: WebhookRequest,
+        data: Any,
+        kept: dict,
+        size: int,
+        *,
+        max_body_bytes: int,
+        max_message_bytes: int,
+    ) -> Accepted | Filtered:
+        """``config.filter`` and steps 6-8 on the parsed body (``data``) and the request as
+        kept (``kept``), in the caller's one budget."""
         if self.event_filter is not None:  # config.filter, on what the execution would keep
             document = event_rules.request_document(data, kept["headers"], kept["query"])
             reason = event_rules.filtered_reason(self.event_filter, document, input_bytes=size)

@@ -107,9 +107,13 @@ class FilterDryRunRowSerializer(serializers.Serializer):
 
 
 class FilterDryRunSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Deliveries tried.")
     would_run = serializers.IntegerField()
     filtered = serializers.IntegerField()
+    not_tried = serializers.IntegerField(
+        help_text="The oldest deliveries asked for but not tried: the dry run stops after "
+        "3 s, however costly the filter (0 when every one was tried)."
+    )
     results = FilterDryRunRowSerializer(many=True)
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from executions import selectors
 from executions.models import Execution
 from tests.triggers.test_one_config_definition import SURFACES, assert_refused
 from triggers.models import Trigger
@@ -88,6 +89,7 @@ def test_the_dry_run_shows_which_of_the_last_deliveries_would_run(
     assert response.status_code == 200, response.content
     found = response.json()
     assert (found["total"], found["would_run"], found["filtered"]) == (4, 2, 2)
+    assert found["not_tried"] == 0
     newest_first = [row["would_run"] for row in found["results"]]
     assert newest_first == [False, True, False, True]
     assert found["results"][0]["reason"].startswith("Filtered:")
@@ -103,6 +105,21 @@ def test_the_dry_run_shows_which_of_the_last_deliveries_would_run(
     trigger.refresh_from_db()
     assert "filter" not in trigger.config
     assert Execution.objects.count() == 4
+
+
+def test_the_dry_run_leaves_untried_what_its_time_does_not_reach(
+    alice_client, client, acme, alice, monkeypatch
+):
+    trigger = trigger_create(tenant=acme, provider_trigger_id="webhook", name="t", created_by=alice)
+    for n in range(3):
+        post(client, trigger, {"action": "opened", "n": n})
+    monkeypatch.setattr(selectors, "DRY_RUN_SECONDS", 0.0)  # its time is up at once
+
+    found = alice_client.post(
+        f"/api/triggers/{trigger.pk}/filter-dry-run", {"filter": "payload.n"}, format="json"
+    ).json()
+
+    assert (found["total"], found["not_tried"], found["results"]) == (0, 3, [])
 
 
 def test_the_dry_run_refuses_bad_filters_and_other_tenants_triggers(

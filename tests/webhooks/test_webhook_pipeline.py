@@ -319,3 +319,28 @@ def test_without_a_preset_a_whsec_secret_is_tried_as_written_and_decoded():
     assert compile_pipeline(
         signature_verification={"preset": "stripe"}, signing_secret=SW_SECRET
     ).secrets == (SW_SECRET.encode(),)
+
+
+def test_a_deliverys_checks_spend_one_budget_between_them():
+    # Each walk of 20,000 items costs about 200,000 of the delivery's 340,000 steps
+    # (triggers/budgets.py): the filter or the transform alone fits, both together do not.
+    body = json.dumps({"items": [0] * 20_000}).encode()
+    walk = "length({}items[?@ == `0`] | [?@ == `0`])"
+    costly_filter = {"filter": walk.format("payload.") + " > `0`"}  # the request document
+    costly_transform = f"{{n: {walk.format('')}}}"
+    limit = 10 * len(body)
+
+    alone = run(compile_pipeline(config=costly_filter), request(body), limit=limit)
+    transformed = run(
+        compile_pipeline(output_transform=costly_transform), request(body), limit=limit
+    )
+    with pytest.raises(UnprocessableEntity) as refused:
+        run(
+            compile_pipeline(config=costly_filter, output_transform=costly_transform),
+            request(body),
+            limit=limit,
+        )
+
+    assert isinstance(alone, Accepted)
+    assert transformed.input_data["payload"] == {"n": 20_000}
+    assert "steps" in str(refused.value)
