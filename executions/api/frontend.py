@@ -123,9 +123,19 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
     frontend API), newest first."""
 
     queryset = Execution.objects.order_by("-created_at", "-id")
-    lookup_value_regex = r"\d+"
+    # Its integer id, or the execution_id (uuid) a webhook's answer and the other surfaces give.
+    lookup_value_regex = (
+        r"\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    )
     serializer_class = TriggerExecutionSerializer
     filterset_class = FrontendExecutionFilterSet
+
+    def get_object(self):
+        if self.kwargs["pk"].isdigit():
+            return super().get_object()
+        execution = self.tenant_object_or_404(self.get_queryset(), execution_id=self.kwargs["pk"])
+        self.check_object_permissions(self.request, execution)
+        return execution
 
     @extend_schema(summary="List executions, newest first", parameters=HISTORY_HEADERS)
     def list(self, request, *args, **kwargs):

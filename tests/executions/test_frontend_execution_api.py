@@ -88,6 +88,21 @@ def test_a_triggers_executions_filter_as_the_executions_list_does(alice_client, 
         assert query.split("=")[0] in refused.json()
 
 
+def test_an_execution_is_found_by_its_execution_id_too(
+    alice_client, charlie_client, acme, make_trigger
+):
+    trigger = make_trigger(acme)
+    created = alice_client.post(f"/api/triggers/{trigger.id}/test").json()
+
+    by_uuid = alice_client.get(f"/api/executions/{created['execution_id']}")
+    cancelled = alice_client.post(f"/api/executions/{created['execution_id']}/cancel")
+
+    assert by_uuid.status_code == 200 and by_uuid.json()["id"] == created["id"]
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == 4
+    assert charlie_client.get(f"/api/executions/{created['execution_id']}").status_code == 404
+    assert alice_client.get(f"/api/executions/{uuid.uuid4()}").status_code == 404
+
+
 def test_it_gets_an_execution_with_its_duration(alice_client, acme, make_trigger):
     trigger = make_trigger(acme)
     created = alice_client.post(f"/api/triggers/{trigger.id}/test").json()
