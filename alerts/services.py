@@ -68,7 +68,8 @@ def default_events(tenant: Tenant | None) -> list[str]:
 
 def _url_preview(url: str) -> str:
     parts = urlsplit(url)
-    shown = f"{parts.scheme}://{parts.hostname}"
+    host = parts.hostname or ""
+    shown = f"{parts.scheme}://{f'[{host}]' if ':' in host else host}"  # an IPv6 address
     if parts.port:
         shown += f":{parts.port}"
     return shown + ("/…" if (parts.path.strip("/") or parts.query) else "")

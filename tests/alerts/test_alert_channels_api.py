@@ -12,6 +12,22 @@ from tests.alerts.conftest import SECRET
 SLACK = {"name": "#ops", "kind": "slack", "url": "https://hooks.slack.example.test/T1/B2/xyz"}
 
 
+@pytest.mark.parametrize(
+    ("url", "preview"),
+    [
+        ("http://[::1]:18199/hook", "http://[::1]:18199/…"),
+        ("https://203.0.113.9", "https://203.0.113.9"),
+    ],
+)
+def test_the_url_preview_is_a_url_an_ipv6_host_bracketed(alice_client, url, preview):
+    response = alice_client.post(
+        "/api/alert-channels", {"name": "hook", "kind": "webhook", "url": url}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["url_preview"] == preview
+
+
 def test_create_a_slack_channel_the_url_is_write_only(alice_client):
     response = alice_client.post("/api/alert-channels", SLACK, format="json")
 
