@@ -29,6 +29,17 @@ _ERRORS = {
 }
 
 
+def may_refuse(*codes: str):
+    """Mark a view method whose operation a firing rule may also refuse with ``codes`` (409
+    for a trigger not active, 429 over a limit), documented in the surface's error format."""
+
+    def mark(function):
+        function.refusals = codes
+        return function
+
+    return mark
+
+
 class SurfaceAutoSchema(AutoSchema):
     """A view may list its error statuses itself (``documented_errors``): the public ones
     (the catalog, ``/token``, deliveries), which the defaults below do not cover."""
@@ -49,6 +60,8 @@ class SurfaceAutoSchema(AutoSchema):
         registry.register_on_missing(component)
         content = {error_format.media_type: {"schema": component.ref}}
         wanted = list(documented or ["400", "401", "403", "429"])
+        handler = getattr(self.view, getattr(self.view, "action", None) or method.lower(), None)
+        wanted += [code for code in getattr(handler, "refusals", ()) if code not in wanted]
         if documented is None:
             if "{" in path:
                 wanted.append("404")

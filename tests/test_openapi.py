@@ -99,3 +99,16 @@ def test_every_list_of_executions_documents_how_far_history_goes(schema, path):
 
     assert headers["X-History-Retention-Days"]["schema"]["type"] == "integer"
     assert headers["X-History-Since"]["schema"]["format"] == "date-time"
+
+
+def test_what_a_firing_rule_refuses_and_what_may_be_null_are_declared(schema):
+    manage = "/manage/tenants/{tenantId}/projects/{projectId}/agents/{agentId}/triggers/{id}"
+    rerun = schema["paths"][f"{manage}/rerun"]["post"]["responses"]
+    backfill = schema["paths"]["/api/triggers/{id}/backfill"]["post"]["responses"]
+    assert {"409", "429"} <= set(rerun) and "application/problem+json" in rerun["409"]["content"]
+    assert "409" in backfill
+    paused = schema["components"]["schemas"]["ManageTrigger"]["properties"]
+    assert paused["pausedAt"]["nullable"] is True and paused["pausedUntil"]["nullable"] is True
+    (execution_id,) = [p for p in schema["paths"]["/api/executions/{id}"]["get"]["parameters"]
+                       if p["name"] == "id"]  # fmt: skip
+    assert execution_id["schema"]["pattern"].startswith("^(?:")  # anchored on both ids

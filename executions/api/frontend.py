@@ -8,6 +8,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api.openapi import may_refuse
 from api.strict import StrictJSONTypes
 from api.timestamps import UtcJSONField
 from api.views import TenantScopedViewSet
@@ -125,7 +126,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
     queryset = Execution.objects.order_by("-created_at", "-id")
     # Its integer id, or the execution_id (uuid) a webhook's answer and the other surfaces give.
     lookup_value_regex = (
-        r"\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+        r"(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
     )
     serializer_class = TriggerExecutionSerializer
     filterset_class = FrontendExecutionFilterSet
@@ -284,6 +285,7 @@ class TriggerExecutionsViewSet(TenantScopedViewSet):
         responses={201: BackfillSerializer, 200: BackfillSerializer},
     )
     @action(detail=True, methods=["post"])
+    @may_refuse("409")
     def backfill(self, request, pk=None):
         trigger = self.get_object()
         body = BackfillInputSerializer(data=request.data)

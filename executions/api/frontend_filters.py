@@ -11,6 +11,8 @@ from executions.choices import ExecutionStatus, ExecutionType
 from executions.models import Execution
 from executions.selectors import executions_with_status
 
+_MAX_ID = 2**63 - 1  # a bigint primary key's largest value
+
 
 class FrontendExecutionFilterSet(django_filters.FilterSet):
     """``trigger_id`` is a trigger's id on any surface: the frontend API's integer, the agent
@@ -31,8 +33,9 @@ class FrontendExecutionFilterSet(django_filters.FilterSet):
         form = StrictFilterForm
 
     def filter_trigger(self, queryset, name, value):
-        if value.isdigit():
-            return queryset.filter(trigger_id=int(value))
+        if value.isascii() and value.isdigit():  # ASCII: "²" is a digit to str.isdigit
+            number = int(value)  # past the column's range, no trigger has it
+            return queryset.filter(trigger_id=number) if number <= _MAX_ID else queryset.none()
         try:
             return queryset.filter(trigger__uuid=uuid.UUID(value))
         except ValueError:

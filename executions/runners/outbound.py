@@ -74,7 +74,9 @@ def resolve_public_address(url: str) -> str:
     parts = urlsplit(url)
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or None, type=socket.SOCK_STREAM)
-    except socket.gaierror as error:
+    except (socket.gaierror, ValueError) as error:
+        # ValueError: a port out of range; UnicodeError (one): a host that is no DNS name
+        # (an empty label, one over 63 characters) — a tenant's URL, not a crash.
         raise OutboundURLRefused(f"Cannot resolve '{parts.hostname}': {error}") from None
     addresses = [info[4][0] for info in infos]
     if not settings.ALLOW_PRIVATE_OUTBOUND:

@@ -219,6 +219,9 @@ def _fetch_all(triggers: list[Trigger]) -> dict[int, tuple[Source | None, object
             return _fetch(source, conditional=conditional)
         except PollFailed as failed:
             return failed
+        except Exception as error:  # a bug meets one source: its poll fails, not the batch's
+            logger.exception("Polling trigger %s failed unexpectedly", pk)
+            return PollFailed(f"Unexpected error: {type(error).__name__}: {error}")
 
     results = map(one, pending) if len(pending) < 2 else _fetchers().map(one, pending)
     for pk, outcome in zip(pending, list(results), strict=True):

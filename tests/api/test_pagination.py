@@ -48,6 +48,9 @@ def test_page_envelope_last_and_past_the_last_page(projects):
         ("limit=101", "limit"),
         ("limit=0", "limit"),
         ("limit=1&limit=2", "limit"),
+        ("limit=1_0", "limit"),  # int() takes it; a query parameter does not
+        ("page=%D9%A3", "page"),  # an Arabic-Indic 3
+        ("page=99999999999999999999", "page"),
     ],
 )
 def test_page_envelope_refuses_bad_parameters_naming_them(projects, query, named):

@@ -202,6 +202,13 @@ def test_executions_filter_by_type_and_status(alice_client, histories):
     assert [e["status"] for e in by_number] == [3] and by_number == by_name
 
 
+@pytest.mark.parametrize("query", ["trigger_id=9223372036854775808", "trigger_id=%C2%B2"])
+def test_executions_filtered_by_an_id_no_trigger_can_have_are_empty(alice_client, histories, query):
+    response = alice_client.get(f"/api/executions?{query}")
+
+    assert (response.status_code, response.json()) == (200, [])
+
+
 @pytest.mark.parametrize("query", ["status=9", "execution_type=fax", "status=", "limit=0"])
 def test_executions_bad_filters_are_400_naming_them(alice_client, histories, query):
     response = alice_client.get(f"/api/executions?{query}")

@@ -97,3 +97,13 @@ def test_the_refusal_tells_the_tenant_no_dns_answer(settings, caplog):
 
     assert str(refused.value) == "'localhost' resolves to a private or reserved address."
     assert any(address in caplog.text for address in resolved)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example..com/", f"http://{'a' * 64}.example.com/", "http://example.com:99999/"]
+)
+def test_a_host_that_is_no_dns_name_is_refused_not_a_crash(url):
+    # getaddrinfo raises UnicodeError for an empty or over-long label, urlsplit ValueError for
+    # a port out of range: a tenant's URL, refused like one that does not resolve.
+    with pytest.raises(OutboundURLRefused, match="Cannot resolve"):
+        resolve_public_address(url)

@@ -252,3 +252,22 @@ def test_a_filter_passes_items_it_does_not_want_and_counts_them(kind, feed_serve
     assert "1 filtered out" in report.result
     assert trigger.filtered_count == 1
     assert polling_state(trigger).cursor["last_item_id"] == "item-3"  # passed, not refetched
+
+
+def test_a_source_whose_host_is_no_dns_name_fails_its_own_poll_only(
+    kind, feed_server, make_polling
+):
+    server = feed_server(kind)
+    server.add(1)
+    good, _ = make_polling(server)
+    bad, _ = make_polling(server, url="http://example..com/feed")
+    services.triggers_poll(polls=[(good.pk, None), (bad.pk, None)])  # the good one's cursor
+    server.add(2)
+
+    reports = {
+        r.trigger_id: r for r in services.triggers_poll(polls=[(bad.pk, None), (good.pk, None)])
+    }
+
+    assert reports[bad.pk].status == PollStatus.FAILED
+    assert "Cannot resolve" in polling_state(bad).last_result
+    assert reports[good.pk].status == PollStatus.OK and len(reports[good.pk].fired) == 2

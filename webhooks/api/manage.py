@@ -31,6 +31,7 @@ from accounts.models import Agent, Project
 from accounts.selectors import agent_list, user_public_id, user_public_ids
 from api.errors import PROBLEM_ERRORS
 from api.filtering import StrictFilterForm
+from api.openapi import may_refuse
 from api.pagination import PageEnvelopePagination
 from api.strict import StrictJSONTypes, reject_unstorable
 from api.views import RequestIdMixin, TenantScopedMixin
@@ -97,10 +98,10 @@ class ManageTriggerSerializer(serializers.ModelSerializer):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
     # Beyond the contract: a pause, null while the trigger is not paused.
-    pausedAt = serializers.DateTimeField(source="paused_at")
+    pausedAt = serializers.DateTimeField(source="paused_at", allow_null=True)
     pausedBy = serializers.SerializerMethodField()
     pauseNote = serializers.SerializerMethodField()
-    pausedUntil = serializers.DateTimeField(source="paused_until")
+    pausedUntil = serializers.DateTimeField(source="paused_until", allow_null=True)
 
     class Meta:
         model = Trigger
@@ -467,6 +468,7 @@ class ManageTriggerViewSet(ManageSurface, viewsets.GenericViewSet):
         request=RerunSerializer,
         responses={202: RERUN_RESPONSE},
     )
+    @may_refuse("409", "429")
     def rerun(self, request, **kwargs):
         trigger = self.trigger()
         body = RerunSerializer(data=request.data)
