@@ -101,12 +101,14 @@ def _clean_parameters(flow: Flow, type_name: str, parameters: Any) -> dict[str, 
         key, _, message = str(error).partition(": ")
         raise ValidationError({key: message or str(error)}) from None
     if type_name == "CallFlow" and "flowId" in cleaned:
-        _check_call_target(flow, cleaned["flowId"])
+        cleaned["flowId"] = _check_call_target(flow, cleaned["flowId"])
     return cleaned
 
 
-def _check_call_target(flow: Flow, target_id: str) -> None:
-    """The called flow exists in the same tenant and calling it creates no cycle."""
+def _check_call_target(flow: Flow, target_id: str) -> str:
+    """The called flow's id as the flow shows it (``urn:uuid:…``, braces, upper case or no
+    hyphens are the same uuid: stored as the one form a client compares with a flow's id);
+    ValidationError unless it exists in the same tenant and calling it creates no cycle."""
     try:
         target_pk = uuid.UUID(str(target_id))
     except ValueError:
@@ -115,6 +117,7 @@ def _check_call_target(flow: Flow, target_id: str) -> None:
         raise ValidationError({"parameters.flowId": "Unknown flow."})
     if target_pk == flow.pk or flow.pk in _flows_called_from(target_pk, flow.tenant_id):
         raise ValidationError({"parameters.flowId": "Calling this flow would create a cycle."})
+    return str(target_pk)
 
 
 def _flows_called_from(start: uuid.UUID, tenant_id: str) -> set[uuid.UUID]:

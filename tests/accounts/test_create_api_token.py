@@ -47,3 +47,31 @@ def test_it_rejects_a_bad_tenant_id():
     with pytest.raises(CommandError, match="--tenant"):
         _run("--username", "dora", "--tenant", "no spaces/allowed")
     assert not Tenant.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--username", "", "--tenant", "acme"], "--username"),
+        (["--username", "bad user!", "--tenant", "acme"], "--username"),
+        (["--username", "u" * 151, "--tenant", "acme"], "--username"),
+        (["--username", "dora", "--tenant", "t" * 256], "--tenant"),
+        (["--username", "dora", "--tenant", "acme", "--name", "n" * 101], "--name"),
+    ],
+)
+def test_values_the_models_refuse_are_an_error_naming_the_option(args, named):
+    with pytest.raises(CommandError, match=f"^{named}:"):
+        _run(*args)
+
+    assert not ApiToken.objects.exists() and not Tenant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_inactive_user_gets_no_token():
+    get_user_model().objects.create(username="gone", is_active=False)
+
+    with pytest.raises(CommandError, match="not active"):
+        _run("--username", "gone", "--tenant", "acme")
+
+    assert not ApiToken.objects.exists()

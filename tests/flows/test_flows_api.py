@@ -187,6 +187,30 @@ def test_call_flow_must_name_a_flow_of_the_tenant_without_a_cycle(
     assert Node.objects.filter(flow=flow).count() == 0
 
 
+@pytest.mark.parametrize("written", ["urn:uuid:{}", "{{{}}}", "UPPER", "HEX"])
+def test_a_called_flows_id_is_stored_as_the_flow_shows_it(
+    alice_client, acme, acme_project, flow, written
+):
+    from flows.services import flow_create
+
+    called = flow_create(
+        tenant=acme, app=acme_project, name="B", tool_name="b", tool_description="b"
+    )
+    given = {"UPPER": str(called.id).upper(), "HEX": called.id.hex}.get(written) or written.format(
+        called.id
+    )
+
+    response = alice_client.post(
+        f"/api/flows/{flow.id}/nodes",
+        {"type": "CallFlow", "name": "call", "parameters": {"flowId": given}},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["parameters"]["flowId"] == str(called.id)
+    assert Node.objects.get(flow=flow).parameters["flowId"] == str(called.id)
+
+
 def test_a_connection_to_a_user_intent_node_gets_the_seeds_400_body(alice_client, flow, add_node):
     screen, intent = add_node("Interface"), add_node("UserIntent")
 

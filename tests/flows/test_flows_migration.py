@@ -5,7 +5,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -76,14 +76,18 @@ def test_running_it_twice_creates_nothing_new(legacy):
 
 
 def test_the_command_dry_run_changes_nothing_and_the_real_run_reports_json(legacy):
+    # One legacy flow cannot be migrated: each run reports it and fails (exit 1), so a
+    # script sees it; the others are migrated all the same.
     out = StringIO()
-    call_command("migrate_user_intents", "--dry-run", stdout=out, stderr=StringIO())
+    with pytest.raises(CommandError, match="1 flow"):
+        call_command("migrate_user_intents", "--dry-run", stdout=out, stderr=StringIO())
     assert json.loads(out.getvalue())["migratedFlows"] == 2
     assert not Node.objects.filter(type="UserIntent").exists()
     assert Flow.objects.get(pk=legacy["empty"].pk).legacy_when_to_use == "When user says hello"
 
     out = StringIO()
-    call_command("migrate_user_intents", stdout=out, stderr=StringIO())
+    with pytest.raises(CommandError, match="1 flow"):
+        call_command("migrate_user_intents", stdout=out, stderr=StringIO())
     report = json.loads(out.getvalue())
     assert (report["migratedFlows"], report["createdNodes"], len(report["errors"])) == (2, 2, 1)
     assert Node.objects.filter(type="UserIntent").count() == 2

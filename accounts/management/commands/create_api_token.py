@@ -1,8 +1,11 @@
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import MaxLengthValidator
 
 from accounts.choices import MembershipRole
-from accounts.identifiers import validate_public_id
+from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
+from accounts.models import ApiToken
 from accounts.services import api_token_create, tenant_member_ensure
 
 
@@ -24,10 +27,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, username, tenant, name, role, **options):
-        try:
-            validate_public_id(tenant)
-        except ValidationError as error:
-            raise CommandError(f"--tenant: {error.messages[0]}") from None
+        _check("--username", username, _username_validators())
+        _check("--tenant", tenant, [validate_public_id, MaxLengthValidator(PUBLIC_ID_MAX_LENGTH)])
+        name_length = ApiToken._meta.get_field("name").max_length
+        _check("--name", name, [MaxLengthValidator(name_length)], blank=True)
+        user = get_user_model().objects.filter(username=username).first()
+        if user is not None and not user.is_active:
+            raise CommandError(f"--username: {username} is not active; its token would not work.")
         membership = tenant_member_ensure(username=username, tenant_id=tenant, role=role)
         _, token = api_token_create(membership=membership, name=name)
         self.stdout.write(
@@ -36,3 +42,19 @@ class Command(BaseCommand):
             "it is not shown again:"
         )
         self.stdout.write(token)
+
+
+def _username_validators() -> list:
+    field = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD)
+    return [*field.validators, MaxLengthValidator(field.max_length)]
+
+
+def _check(option: str, value: str, validators: list, *, blank: bool = False) -> None:
+    """The value as the model takes it, else a CommandError naming the option."""
+    if not value and not blank:
+        raise CommandError(f"{option}: may not be empty.")
+    for validator in validators:
+        try:
+            validator(value)
+        except ValidationError as error:
+            raise CommandError(f"{option}: {error.messages[0]}") from None

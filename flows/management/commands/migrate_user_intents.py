@@ -1,6 +1,6 @@
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from flows.services import flows_with_legacy_intent, user_intents_migrate
 
@@ -8,7 +8,8 @@ from flows.services import flows_with_legacy_intent, user_intents_migrate
 class Command(BaseCommand):
     help = (
         "Move flow-level whenToUse/whenNotToUse into a UserIntent node per flow. "
-        "Idempotent; each flow in its own transaction; prints the report as JSON."
+        "Idempotent; each flow in its own transaction; prints the report as JSON and exits "
+        "1 when a flow failed."
     )
 
     def add_arguments(self, parser):
@@ -24,6 +25,5 @@ class Command(BaseCommand):
         report = user_intents_migrate(dry_run=dry_run)
         self.stdout.write(json.dumps(report.as_json(), indent=2))
         if report.errors:
-            self.stderr.write(
-                self.style.WARNING(f"{len(report.errors)} flow(s) failed; see errors")
-            )
+            # Non-zero, so a script sees it; the flows that did migrate stay migrated.
+            raise CommandError(f"{len(report.errors)} flow(s) failed; see errors in the report")
