@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.choices import MembershipRole
 from accounts.encryption import encrypt_secret
-from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, generate_public_id, validate_public_id
+from accounts.identifiers import generate_public_id, public_id_problem
 from accounts.models import (
     Agent,
     ApiToken,
@@ -117,12 +117,8 @@ def project_ensure(*, tenant: Tenant, public_id: str) -> Project:
     the provider API names its projects in its paths and has no call that makes one
     (docs/provider-api.md). Raises ValidationError naming ``public_id`` for an id outside
     the pattern. In the caller's transaction: a trigger refused rolls its project back."""
-    try:
-        validate_public_id(public_id)
-    except ValidationError as invalid:
-        raise ValidationError({"public_id": invalid.messages}) from None
-    if len(public_id) > PUBLIC_ID_MAX_LENGTH:
-        raise ValidationError({"public_id": f"At most {PUBLIC_ID_MAX_LENGTH} characters."})
+    if problem := public_id_problem(public_id):
+        raise ValidationError({"public_id": problem})
     project, _ = Project.objects.get_or_create(
         tenant=tenant,
         public_id=public_id,

@@ -11,14 +11,12 @@ bodies, as the agent API's. ``disable`` pauses, with an optional body ``{"pause_
 
 import uuid
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services as account_services
 from accounts.models import Project
 from accounts.selectors import user_public_id
 from api.strict import StrictJSONTypes, reject_nul_characters
@@ -229,11 +227,9 @@ class ProjectTriggersViewSet(TenantScopedViewSet):
     def create(self, request, project_id=None):
         body = CreateTriggerSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with transaction.atomic():  # a trigger refused leaves no project behind
-            project = account_services.project_ensure(tenant=request.tenant, public_id=project_id)
-            trigger, key = services.project_trigger_create(
-                project=project, user=request.user, **body.validated_data
-            )
+        trigger, key = services.project_trigger_create_named(
+            tenant=request.tenant, project_id=project_id, user=request.user, **body.validated_data
+        )
         answer = CreatedTriggerSerializer(trigger, context={"api_key": key}).data
         return Response(answer, status=status.HTTP_201_CREATED)
 

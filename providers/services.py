@@ -7,7 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.models import Credential, Project
+from accounts import services as account_services
+from accounts.models import Credential, Project, Tenant
 from executions.models import Execution
 from polling.services import trigger_samples
 from triggers import catalog
@@ -36,6 +37,18 @@ def trigger_test_samples(*, trigger: Trigger) -> tuple[list, str]:
     entry = trigger.trigger_type
     sample = entry.sample_payload if entry is not None else None
     return ([sample] if sample is not None else []), "catalog"
+
+
+@transaction.atomic
+def project_trigger_create_named(
+    *, tenant: Tenant, project_id: str, user: AbstractBaseUser | None = None, **fields: Any
+) -> tuple[Trigger, str]:
+    """``project_trigger_create`` in the tenant's project ``project_id``, which is made with
+    the trigger when the tenant has none (the provider API names projects in its paths and
+    has no call that makes one), in the same transaction: a refused trigger leaves no
+    project behind."""
+    project = account_services.project_ensure(tenant=tenant, public_id=project_id)
+    return project_trigger_create(project=project, user=user, **fields)
 
 
 @transaction.atomic

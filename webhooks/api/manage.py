@@ -11,7 +11,6 @@ execution seen through this surface (``INVOCATION_STATUS``). A pause (docs/sched
 trigger's); a trigger shows ``pausedAt``, ``pausedBy``, ``pauseNote`` and ``pausedUntil``.
 """
 
-import re
 import secrets
 import uuid
 from typing import Any
@@ -26,7 +25,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from accounts.authentication import BearerTokenAuthentication, SessionTokenCookieAuthentication
-from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN
+from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, PUBLIC_ID_PATTERN, public_id_problem
 from accounts.models import Agent, Project
 from accounts.selectors import agent_list, user_public_id, user_public_ids
 from api.errors import PROBLEM_ERRORS
@@ -325,10 +324,6 @@ InvocationFilterSet.base_filters["to"] = django_filters.IsoDateTimeFilter(
 )
 
 
-def _is_public_id(value: str) -> bool:
-    return len(value) <= PUBLIC_ID_MAX_LENGTH and re.fullmatch(PUBLIC_ID_PATTERN, value) is not None
-
-
 def _one(data) -> dict:
     return {"data": data}
 
@@ -353,7 +348,7 @@ class ManageSurface(RequestIdMixin, TenantScopedMixin):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authenticated and allowed first
         trigger_id = kwargs.get("id")
-        if trigger_id is not None and not _is_public_id(trigger_id):
+        if trigger_id is not None and public_id_problem(trigger_id):
             raise ValidationError(
                 {"id": [f"Must match {PUBLIC_ID_PATTERN}, 1 to {PUBLIC_ID_MAX_LENGTH} characters."]}
             )

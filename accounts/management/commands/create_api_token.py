@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import MaxLengthValidator
 
 from accounts.choices import MembershipRole
-from accounts.identifiers import PUBLIC_ID_MAX_LENGTH, validate_public_id
+from accounts.identifiers import public_id_problem
 from accounts.models import ApiToken
 from accounts.services import api_token_create, tenant_member_ensure
 
@@ -28,7 +28,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, username, tenant, name, role, **options):
         _check("--username", username, _username_validators())
-        _check("--tenant", tenant, [validate_public_id, MaxLengthValidator(PUBLIC_ID_MAX_LENGTH)])
+        if problem := public_id_problem(tenant):
+            raise CommandError(f"--tenant: {problem}")
         name_length = ApiToken._meta.get_field("name").max_length
         _check("--name", name, [MaxLengthValidator(name_length)], blank=True)
         user = get_user_model().objects.filter(username=username).first()
