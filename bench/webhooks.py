@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/webhooks.py [--seconds 30] [--connections 16] [--workers 3]
                                        [--rounds 10] [--in-process N] [--ceiling]
-                                       [--server gunicorn|granian]
+                                       [--server gunicorn|granian] [--instructions]
 
 Creates the database ``bench_webhooks`` (dropped first), a GitHub-signed webhook trigger with
 a JSON Schema, and serves the app with gunicorn as README's production section does. wrk
@@ -17,7 +17,8 @@ third endpoint taking its turn, a raw WSGI insert without Django (bench/wsgi.py)
 Python endpoint could reach under the same server. ``--server granian`` serves the same WSGI
 application with granian instead (``.venv/bin/pip install granian``; not a dependency of the
 service): what a server with HTTP parsing in Rust and keep-alive changes, for all endpoints
-alike."""
+alike. ``--instructions`` counts each endpoint's instructions per request with callgrind
+(``valgrind``), in process, repeatable whatever else the shared machine is doing."""
 
 import argparse
 import bisect
@@ -25,6 +26,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -254,12 +256,11 @@ def check_executions(ids: list[str], trigger_id: str) -> dict:
 # no server, taking turns; the process's CPU per request (time.process_time), so the app's
 # own cost is seen apart from the server's (gunicorn's sync workers take a new connection
 # per request, which both endpoints pay alike).
-IN_PROCESS = """
-import io, sys, time
+CALL = """
+import io, sys
 import django
 django.setup()
 from config.wsgi import application
-paths = {paths!r}
 def call(path, headers):
     environ = {{"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "",
                "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8077", "SERVER_PROTOCOL": "HTTP/1.1",
@@ -271,6 +272,12 @@ def call(path, headers):
     b"".join(body)
     body.close()
     assert status[0].startswith("202"), (path, status)
+"""
+IN_PROCESS = (
+    CALL
+    + """
+import time
+paths = {paths!r}
 cpu = {{name: [] for name in paths}}
 for name, (path, headers) in paths.items():
     for _ in range(200):
@@ -286,19 +293,57 @@ for name, figures in cpu.items():
           + " / ".join(f"{{f:.3f}}" for f in figures)
           + f"   median {{sorted(figures)[len(figures) // 2]:.3f}}")
 """
+)
+# --instructions: one endpoint called N times in a fresh process under callgrind, which
+# counts instructions, whatever else the machine is doing; N = 100 and N = 500 are run and
+# the difference / 400 is one request's count, without start-up. (Repeatable to about ±3 %:
+# the run publisher's thread batches by time.)
+INSTRUCTIONS = (
+    CALL
+    + """
+for _ in range({requests}):
+    call({path!r}, {headers!r})
+"""
+)
+INSTRUCTION_COUNTS = (100, 500)
 
 
-def in_process(token: str, baseline_trigger: str, signature: str, rounds: int, n: int) -> None:
-    paths = {
+def _paths(token: str, baseline_trigger: str, signature: str) -> dict:
+    return {
         "bare DRF insert": (f"/bench/insert/{baseline_trigger}", {}),
         "webhook pipeline": (
             f"/hooks/{token}",
             {"HTTP_X_HUB_SIGNATURE_256": signature, "HTTP_X_GITHUB_EVENT": "issues"},
         ),
     }
+
+
+def in_process(token: str, baseline_trigger: str, signature: str, rounds: int, n: int) -> None:
+    paths = _paths(token, baseline_trigger, signature)
     code = IN_PROCESS.format(paths=paths, body=BODY, length=len(BODY), rounds=rounds, requests=n)
     print(f"in process, no server: {rounds} rounds of {n} requests per endpoint, taking turns")
     print(python(code))
+
+
+def instructions(token: str, baseline_trigger: str, signature: str) -> None:
+    if not shutil.which("valgrind"):
+        sys.exit("valgrind is missing: apt-get install -y valgrind")
+    few, many = INSTRUCTION_COUNTS
+    print(f"in process under callgrind, no server: N = {few} and {many}, difference / {many - few}")
+    for name, (path, headers) in _paths(token, baseline_trigger, signature).items():
+        counts = []
+        for n in INSTRUCTION_COUNTS:
+            code = INSTRUCTIONS.format(
+                body=BODY, length=len(BODY), path=path, headers=headers, requests=n
+            )
+            result = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                 sys.executable, "-c", code],
+                cwd=ROOT, env=ENV, check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            counts.append(int(re.search(r"Collected : (\d+)", result.stderr).group(1)))
+        per_request = (counts[1] - counts[0]) / (many - few) / 1e6
+        print(f"{name:<18} {per_request:.3f} M instructions per request")
 
 
 def main() -> None:
@@ -316,8 +361,10 @@ def main() -> None:
                         help="alternate the endpoints in this many rounds each")  # fmt: skip
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
                         help="instead: N requests a round through the WSGI app")  # fmt: skip
+    parser.add_argument("--instructions", action="store_true",
+                        help="instead: instructions per request, counted by callgrind")  # fmt: skip
     args = parser.parse_args()
-    if not args.in_process and not shutil.which("wrk"):
+    if not (args.in_process or args.instructions) and not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
 
     token, trigger_id = prepare_database()
@@ -331,6 +378,9 @@ def main() -> None:
     signature = "sha256=" + hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
     if args.in_process:
         in_process(token, baseline_trigger, signature, args.rounds, args.in_process)
+        return
+    if args.instructions:
+        instructions(token, baseline_trigger, signature)
         return
     load_before = f"{os.getloadavg()[0]:.2f}"
     app = "bench.wsgi" if args.ceiling else "config.wsgi"

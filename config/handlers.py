@@ -10,14 +10,16 @@ hold on every route). Everything else about the request is Django's own: URL res
 the ``request_started``/``request_finished`` signals that recycle database connections,
 and the conversion of an uncaught exception into a 500.
 
-A delivery to a trigger this process remembers (webhooks/delivery.py) is answered before
-URL resolution and the middleware chain, with the middleware's own checks and headers
-applied around it; anything else goes the usual way (``WebhookHandler.get_response``).
-Its answer to a stored delivery is a ``StoredAnswer``: the JSON body, its headers and
-SecurityMiddleware's (computed once per scheme, as that middleware sets the same ones on
-every response), handed to Django's WSGI handler as a response, which sends
-``request_finished`` when the server closes it. An HttpResponse costs more than the rest of
-the answer; docs/benchmarks.md has the figures.
+A delivery to a trigger this process remembers (webhooks/delivery.py) is tried first, in
+front of Django's handler: the same WSGIRequest, the middleware's own checks and headers
+applied around it (``_remembered_response``). When that stores the delivery, its answer is
+a ``StoredAnswer`` — the JSON body, its headers and SecurityMiddleware's (computed once per
+scheme, as that middleware sets the same ones on every response) — handed straight to the
+server, and the connection upkeep that Django's request signals would do is done directly
+(``connection_upkeep``): their dispatch cost a tenth of such a delivery's CPU. Anything else
+— a refusal, or a delivery the full way must decide — continues in Django's handler with
+the request already built, signals, URL resolution and all (``WebhookHandler.__call__``).
+docs/benchmarks.md has the figures.
 """
 
 import json
@@ -26,11 +28,12 @@ from http import HTTPStatus
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import convert_exception_to_response
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_script_name
 from django.core.wsgi import get_wsgi_application
+from django.db import connections, reset_queries
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
+from django.urls import set_script_prefix
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
@@ -42,6 +45,9 @@ _LEAN_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.UnstorablePathMiddleware",
 ]
+# In the environ of a delivery the lean way tried and left to Django's handler:
+# (the request it built, its refusal or None).
+_TRIED = "config.handlers.lean_tried"
 
 
 class WebhookHandler(WSGIHandler):
@@ -79,12 +85,30 @@ class WebhookHandler(WSGIHandler):
 
         self._receive_remembered = receive_remembered
 
+    def __call__(self, environ, start_response):
+        """A delivery the lean way stores is answered here; any other goes on through
+        Django's WSGIHandler.__call__, with the request and refusal of that try."""
+        if self._security is not None:
+            set_script_prefix(get_script_name(environ))
+            connection_upkeep()  # request_started's receivers
+            request = WSGIRequest(environ)
+            answer = self._remembered_response(request)
+            if isinstance(answer, StoredAnswer):
+                start_response(answer.status_line, answer.items())
+                return answer
+            environ[_TRIED] = (request, answer)
+        return super().__call__(environ, start_response)
+
+    def request_class(self, environ):
+        """The request WSGIHandler.__call__ serves: the one the lean way built, if it tried."""
+        tried = environ.get(_TRIED)
+        return WSGIRequest(environ) if tried is None else tried[0]
+
     def get_response(self, request):
-        response = self._remembered_response(request)
+        tried = request.META.pop(_TRIED, None)
+        response = None if tried is None else tried[1]
         if response is None:
             return super().get_response(request)
-        if isinstance(response, StoredAnswer):
-            return response
         response._resource_closers.append(request.close)
         if response.status_code >= 400:  # as Django's get_response logs them
             log_response(
@@ -110,17 +134,14 @@ class WebhookHandler(WSGIHandler):
 
 
 class StoredAnswer:
-    """The answer to a stored delivery, read by Django's WSGIHandler as it reads a response:
-    ``status_code``, ``reason_phrase``, ``items()``, ``cookies``, iterated for the body, and
-    closed by the server, which sends ``request_finished`` as HttpResponse.close does.
-    Only for 2xx answers: Django logs 4xx and 5xx responses, which this does not."""
-
-    cookies: dict = {}  # never set: read by WSGIHandler, as a response's
-    file_to_stream = None
+    """The answer to a stored delivery, as the WSGI server takes it: ``status_line`` and
+    ``items()`` for start_response, iterated for the body, and closed by the server, which
+    then does what ``request_finished``'s receivers do (``connection_upkeep``), as
+    HttpResponse.close sends that signal. Only for 2xx answers: Django logs 4xx and 5xx
+    responses, which this does not."""
 
     def __init__(self, status: int, body: dict, headers: dict, security_headers: list) -> None:
-        self.status_code = status
-        self.reason_phrase = HTTPStatus(status).phrase
+        self.status_line = f"{status} {HTTPStatus(status).phrase}"
         self.content = json.dumps(body).encode()
         self._headers = [
             ("Content-Type", "application/json"),
@@ -136,7 +157,23 @@ class StoredAnswer:
         return iter((self.content,))
 
     def close(self) -> None:
-        request_finished.send(sender=self._handler_class)
+        connection_upkeep()  # request_finished's receivers
+
+
+def connection_upkeep() -> None:
+    """What Django's receivers of ``request_started`` and ``request_finished`` do, for a
+    delivery answered without them: database connections past ``CONN_MAX_AGE`` or unusable
+    are closed (``close_old_connections``), and DEBUG's query log is cleared. (They also
+    close the caches, which a delivery never opens.)
+
+    A connection inside a transaction is left alone. A delivery never holds one open (each
+    INSERT commits on its own), so only the caller's can: a test's, which closing would
+    break — Django's test client disconnects those receivers for the same reason."""
+    if settings.DEBUG:
+        reset_queries()
+    for alias_connection in connections.all(initialized_only=True):
+        if not alias_connection.in_atomic_block:
+            alias_connection.close_if_unusable_or_obsolete()
 
 
 class _Scheme:

@@ -44,6 +44,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from accounts.models import Agent
@@ -84,22 +85,30 @@ _IN_FLIGHT_COUNTS_SQL = (
 
 
 def enqueue_on_commit(
-    execution_ids: Iterable[uuid.UUID], *, batched: bool = False, may_wait: bool = False
+    execution_ids: Iterable[uuid.UUID],
+    *,
+    batched: bool = False,
+    may_wait: bool = False,
+    database: BaseDatabaseWrapper | None = None,
 ) -> None:
     """Once the transaction commits, run a dispatch pass for the new waiting executions.
 
     ``batched`` (event firings, finished executions): through the process's BatchPublisher,
     unless EXECUTION_PUBLISH_BATCH_MS is 0; otherwise at once, in the committing thread.
     ``may_wait``: new executions that free no place (an event firing), whose pass may wait
-    out the publisher's backoff against a full queue.
+    out the publisher's backoff against a full queue. ``database``: the default database's
+    connection, when the caller holds it already (a webhook delivery's hot path), as
+    ``transaction.on_commit`` would look it up.
     """
     ids = list(execution_ids)
     if not ids:
         return
+    if database is None:
+        database = transaction.get_connection()
     if batched and settings.EXECUTION_PUBLISH_BATCH_MS > 0:
-        transaction.on_commit(lambda: batch_publisher.submit(ids, may_wait=may_wait))
+        database.on_commit(lambda: batch_publisher.submit(ids, may_wait=may_wait))
     else:
-        transaction.on_commit(dispatch_waiting)
+        database.on_commit(dispatch_waiting)
 
 
 def enqueue(

@@ -115,7 +115,10 @@ class PreparedInsert:
                 stored = cursor.rowcount
         else:
             # psycopg's own cursor: Django's wrapper only adds what is off here (query
-            # logging) and error translation, which ``wrap_database_errors`` keeps.
+            # logging) and error translation, which ``wrap_database_errors`` keeps. Its
+            # health check (CONN_HEALTH_CHECKS) is kept too: a connection that died since the
+            # last request is replaced here, not met by this INSERT.
+            connection.close_if_health_check_failed()
             connection.ensure_connection()
             with connection.wrap_database_errors, connection.connection.cursor() as cursor:
                 cursor.execute(self.sql, params)

@@ -308,15 +308,16 @@ def execution_fire_if(
     sql, params = condition
     constant = tuple((name, value) for name, value in fields.items() if name not in _PER_FIRING)
     prepared = _prepared_firing(constant, sql)
+    database = transaction.get_connection()
     # Inside a transaction, a savepoint: the conflict must not poison the outer one.
-    in_transaction = transaction.get_connection().in_atomic_block
+    in_transaction = database.in_atomic_block
     try:
         with transaction.atomic() if in_transaction else nullcontext():
             execution_id = prepared.insert([fields[name] for name in _PER_FIRING], params)
     except IntegrityError:
         return None
     if execution_id is not None:
-        dispatch.enqueue_on_commit([execution_id], batched=True, may_wait=True)
+        dispatch.enqueue_on_commit([execution_id], batched=True, may_wait=True, database=database)
         metrics.executions_reached(execution_type, ExecutionStatus.PENDING)
     return execution_id
 

@@ -4,6 +4,8 @@ through Django's, called the way a WSGI server calls it."""
 import hashlib
 import hmac
 import json
+import select
+import time
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -189,28 +191,73 @@ def test_a_remembered_answer_has_the_usual_ways_headers(hook, settings, secure):
     assert json.loads(remembered[2])["execution_id"] != json.loads(usual[2])["execution_id"]
 
 
-def test_a_remembered_answer_sends_request_finished_when_the_server_closes_it(hook):
+def test_a_remembered_answer_needs_no_request_signals(hook):
+    """The lean way does their receivers' connection upkeep itself (the tests below)."""
     application = get_application()
     deliver(application, hook)  # now remembered
-    started, finished = [], []
+    sent = []
 
-    def on_started(**kwargs):
-        started.append(kwargs["sender"])
+    def on_signal(signal, **kwargs):
+        sent.append(signal)
 
-    def on_finished(**kwargs):
-        finished.append(kwargs["sender"])
-
-    request_started.connect(on_started)
-    request_finished.connect(on_finished)
+    request_started.connect(on_signal)
+    request_finished.connect(on_signal)
     try:
         with override_settings(ROOT_URLCONF=__name__):  # only the lean way can answer
             status, _, _ = deliver(application, hook)
+        refused = deliver(application, hook, HOST="evil.example")  # Django's handler
     finally:
-        request_started.disconnect(on_started)
-        request_finished.disconnect(on_finished)
+        request_started.disconnect(on_signal)
+        request_finished.disconnect(on_signal)
 
-    assert status == 202
-    assert started == finished == [WebhookHandler]
+    assert status == 202 and refused[0] == 400
+    assert sent == [request_started, request_finished]  # the refusal's, as Django sends them
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_remembered_delivery_replaces_a_connection_that_died_between_requests(hook):
+    """PostgreSQL ended the idle worker's session (a restart, idle_session_timeout): the
+    health check finds it before the INSERT, which then runs on a new connection, where it
+    would fail the delivery with a 500."""
+    application = get_application()
+    assert deliver(application, hook)[0] == 202  # now remembered
+    pid = connection.connection.info.backend_pid
+    other = connection.copy()
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    other.close()
+    ended = time.monotonic() + 10
+    while not select.select([connection.connection.pgconn.socket], [], [], 0.1)[0]:
+        assert time.monotonic() < ended, "the session did not end"
+
+    with override_settings(ROOT_URLCONF=__name__):  # only the lean way can answer
+        status, _, content = deliver(application, hook)
+
+    assert status == 202, content
+    assert connection.connection.info.backend_pid != pid
+    assert Execution.objects.filter(execution_id=json.loads(content)["execution_id"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_remembered_answer_closes_a_connection_past_its_age_when_it_is_closed(hook):
+    """As request_finished's close_old_connections does, once the server closes the answer."""
+    application = get_application()
+    assert deliver(application, hook)[0] == 202  # now remembered
+    environ = (
+        RequestFactory()
+        .generic("POST", f"/hooks/{hook.webhook_endpoint.token}", BODY,
+                 content_type="application/json",
+                 headers={"X-Hub-Signature-256": signature(BODY)})
+        .environ
+    )  # fmt: skip
+    answer = application(environ, lambda status, headers: None)
+    assert connection.connection is not None  # the INSERT's, open while the answer is sent
+    connection.close_at = 0  # CONN_MAX_AGE has passed
+
+    answer.close()
+
+    assert connection.connection is None
 
 
 def test_a_remembered_trigger_changed_since_goes_the_usual_way(hook):
