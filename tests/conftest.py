@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -279,6 +280,13 @@ def queued_executions(client: BrokerQueues | None = None, queue: str | None = No
         for argument in queued_run_messages(client, queue)
         for execution_id in (argument if isinstance(argument, list) else [argument])
     ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def engine_environment(**extra: str) -> dict[str, str]:

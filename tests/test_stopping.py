@@ -24,6 +24,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 GRACE_SECONDS = 15  # issue 19: "no process of it is alive 15 s later"
 PASSED_NAMES = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ",
@@ -81,12 +83,6 @@ def relocate_suite_venv(target: Path) -> None:
         first, newline, rest = content.partition(b"\n")
         if first.startswith(b"#!") and old in first:
             script.write_bytes(first.replace(old, new) + newline + rest)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Silent:

@@ -7,7 +7,6 @@ idle session."""
 import hashlib
 import hmac
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 from django.db import connection
 
 from executions.models import Execution
-from tests.conftest import GITHUB_SECRET, ROOT, engine_environment
+from tests.conftest import GITHUB_SECRET, ROOT, engine_environment, free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,12 +25,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 BODY = json.dumps({"action": "opened", "issue": {"title": "Bug"}}).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ Django's console handler writes."""
 
 import io
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import urllib.request
 import pytest
 
 from config.secret_paths import MaskSecretPaths, mask_secret_paths
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 TOKEN = "Xk3fQ9pL2vN8rT5wY1zA7bC4dE6gH0jK"  # secrets.token_urlsafe(32)'s length
 KEY = "trk_" + "S3cr3tK3yS3cr3tK3yS3cr3tK3yS3cr3tK3yS3cr"
@@ -73,12 +72,6 @@ def test_djangos_log_lines_are_masked_by_the_console_handler():
     assert TOKEN not in written.getvalue()
     assert "Unauthorized: /hooks/Xk3f…" in written.getvalue()
     assert "Delivery to /hooks/p/Xk3f… failed" in written.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_gunicorns_access_log_masks_them(tmp_path):

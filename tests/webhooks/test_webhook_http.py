@@ -23,6 +23,7 @@ from accounts.services import credential_create
 from config.celery import app as celery_app
 from executions import dispatch
 from executions.models import Execution
+from tests.conftest import free_port
 from triggers.choices import TriggerStatus
 from triggers.models import Trigger
 from webhooks.models import WebhookEndpoint
@@ -310,16 +311,10 @@ def test_a_limit_holds_under_parallel_deliveries(live_server, hook, race):
 # -- a broker outage --------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def broker_to_kill(monkeypatch):
     """A redis-server of this test's own as the publisher's broker (others' stay untouched)."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
          "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
