@@ -107,22 +107,17 @@ class PreparedInsert:
             for position in self.moments:
                 params[position] = now
         params += condition_params
-        if connection.queries_logged or connection.vendor != "postgresql":
+        if connection.queries_logged or not hasattr(connection, "execute_direct"):
             # DEBUG or a test counting queries: Django's cursor. So on SQLite too, whose
             # driver takes "?" placeholders that Django's wrapper translates "%s" into.
             with connection.cursor() as cursor:
                 cursor.execute(self.sql, params)
                 stored = cursor.rowcount
         else:
-            # psycopg's own cursor: Django's wrapper only adds what is off here (query
-            # logging) and error translation, which ``wrap_database_errors`` keeps. Its
-            # health check (CONN_HEALTH_CHECKS) is kept too: a connection that died since the
-            # last request is replaced here, not met by this INSERT.
-            connection.close_if_health_check_failed()
-            connection.ensure_connection()
-            with connection.wrap_database_errors, connection.connection.cursor() as cursor:
-                cursor.execute(self.sql, params)
-                stored = cursor.rowcount
+            # Straight through libpq (config/postgresql/base.py): Django's cursor adds only
+            # what is off here (query logging), and psycopg's its bookkeeping around the
+            # prepared statement. Both keep Django's health check and error translation.
+            stored = connection.execute_direct(self.sql, params)
         return execution_id if stored else None
 
 

@@ -46,7 +46,8 @@ def webhook_request(request) -> WebhookRequest:
     return WebhookRequest(
         body=request.body,
         headers=request.headers,
-        query=dict(request.GET.lists()),
+        # Most deliveries have no query string: no QueryDict built for them.
+        query=dict(request.GET.lists()) if request.META.get("QUERY_STRING") else {},
         content_type=request.content_type and request.META.get("CONTENT_TYPE"),
         method=request.method,
     )

@@ -83,6 +83,33 @@ def test_a_prepared_insert_stores_the_row_insert_execution_stores(acme, make_tri
     assert stored.execution_id != by_orm.execution_id
 
 
+@pytest.mark.postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_a_prepared_insert_runs_one_statement_prepared_on_the_session(
+    acme, make_trigger
+):
+    """The webhook hot path's way (autocommit): straight through libpq, with the statement
+    prepared once on the session (config/postgresql/base.py ``execute_direct``), the same
+    row, and a repeated key Django's IntegrityError."""
+    trigger = make_trigger(acme, "webhook")
+    constant = {"tenant_id": acme.pk, "trigger_id": trigger.pk, "execution_type": "webhook"}
+    prepared = prepared_insert(constant, ["input_data", "idempotency_key"])
+
+    first = prepared.insert([{"n": 1}, "a"])
+    second = prepared.insert([{"n": 2}, "b"])
+    with pytest.raises(IntegrityError):
+        prepared.insert([{"n": 3}, "a"])
+
+    stored = Execution.objects.order_by("id").values_list("execution_id", "input_data")
+    assert list(stored) == [(first, {"n": 1}), (second, {"n": 2})]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'direct%%' "
+            "AND statement LIKE 'INSERT INTO \"executions_execution\"%%'"
+        )
+        assert cursor.fetchone()[0] == 1
+
+
 def test_a_prepared_insert_with_a_condition_stores_only_when_it_holds(acme, make_trigger):
     trigger = make_trigger(acme, "webhook")
     constant = {"tenant_id": acme.pk, "trigger_id": trigger.pk, "execution_type": "webhook"}
