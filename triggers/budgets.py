@@ -84,6 +84,12 @@ class Meter:
             if time.monotonic() > self._deadline:
                 raise BudgetExceeded(f"took longer than {self.budget.seconds:.2f} s")
 
+    def refund(self, steps: int) -> None:
+        """Give back ``steps`` a check took, when what it found is thrown away and the work
+        done again another way (a plain input schema's quick check that was not sure)."""
+        self.steps -= steps
+        self._next_look = min(self._next_look, self.steps + _CLOCK_EVERY)
+
     def allocate(self, size: int) -> None:
         """Count ``size`` more bytes made."""
         self.memory += size

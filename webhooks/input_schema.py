@@ -7,6 +7,7 @@ import functools
 import json
 import re
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, validators
@@ -17,6 +18,7 @@ from triggers.budgets import Budget, BudgetExceeded, Meter, meter_for
 from webhooks.errors import UnprocessableEntity
 from webhooks.parsing import MAX_BODY_BYTES
 from webhooks.patterns import compile_pattern
+from webhooks.plain_schema import Acceptance, plain_acceptance
 
 
 def _pointer(parts: Any) -> str:
@@ -314,38 +316,57 @@ def _compile_input_schema(schema: Any) -> Any:
     return validator
 
 
-def compile_input_schema(schema: dict[str, Any]) -> Any:
-    """A reusable validator for `schema` (its dialect from `$schema`, `format` enforced).
+@dataclass(frozen=True)
+class InputSchema:
+    """A trigger's input schema compiled: jsonschema's validator, and for a plain schema
+    the quick check that says yes first (webhooks/plain_schema.py)."""
+
+    validator: Any
+    accepts: Acceptance | None
+
+
+def compile_input_schema(schema: dict[str, Any]) -> InputSchema:
+    """A reusable check of `schema` (its dialect from `$schema`, `format` enforced), for
+    validate_input.
 
     ValueError (naming the failing schema location) when `schema` is not a valid JSON Schema.
     """
-    return _compile_input_schema(schema)
+    validator = _compile_input_schema(schema)
+    dialect = validator_for(schema, default=Draft202012Validator)
+    return InputSchema(validator, plain_acceptance(schema, dialect))
 
 
 def validate_input(schema: Any, data: Any, *, input_bytes: int = MAX_BODY_BYTES) -> None:
     """Raise UnprocessableEntity (422) listing the violations of `schema` by `data`.
 
-    `schema` is a JSON Schema dict or a validator from compile_input_schema (compiled once per
-    trigger). `errors` is a list of {"path": JSON pointer into data, "message": str}, one per
-    failing location (the first MAX_SCHEMA_ERRORS found, each message at most
+    `schema` is a JSON Schema dict or an InputSchema from compile_input_schema (compiled
+    once per trigger). `errors` is a list of {"path": JSON pointer into data, "message":
+    str}, one per failing location (the first MAX_SCHEMA_ERRORS found, each message at most
     MAX_ERROR_MESSAGE_LENGTH characters), sorted by path (indexes numerically) then message.
     `format` keywords are enforced. A None schema accepts anything.
 
     The check runs on the budget of a body of ``input_bytes`` bytes (triggers/budgets.py);
-    spent, or recursing without end, it is 422 ``input_schema_too_costly``.
+    spent, or recursing without end, it is 422 ``input_schema_too_costly``. A plain schema's
+    quick check goes first; when it is not sure, the steps it took are given back and
+    jsonschema decides, so the verdict is jsonschema's either way.
     """
     if schema is None:
         return
-    if hasattr(schema, "iter_errors"):  # compiled
-        validator = schema
+    if isinstance(schema, InputSchema):
+        validator, accepts = schema.validator, schema.accepts
     else:
         cls = _validator_class(schema)
-        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        validator, accepts = cls(schema, format_checker=cls.FORMAT_CHECKER), None
     meter = meter_for(input_bytes)  # the delivery's, when its checks share one (pipeline.py)
     token = _METER.set(meter)
     found: list[tuple[list, str]] = []
     more = False
     try:
+        if accepts is not None:
+            spent = meter.steps
+            if accepts(data, meter):
+                return
+            meter.refund(meter.steps - spent)
         for error in validator.iter_errors(data):
             if len(found) == MAX_SCHEMA_ERRORS:
                 more = True
