@@ -104,8 +104,8 @@ def _node(schema: Any, *, root: bool = False) -> Acceptance:
     keywords = [keyword for keyword in schema if keyword not in skipped]
     checks = [_KEYWORDS.get(keyword, _not_plain)(schema[keyword], schema) for keyword in keywords]
     checks = [check for check in checks if check is not None]
-    steps = len(keywords)
-    if not checks:
+    steps = len(keywords)  # `additionalProperties: true` checks nothing, but is charged
+    if not steps:
         return _always
 
     def accepts(value: Any, meter: Meter) -> bool:
